@@ -1,0 +1,171 @@
+//! Command line: subcommands and the flags that form the top configuration layer.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{
+    ConfigError, DatabaseTarget, KafkaTarget, Layers, Settings, VARIABLES, redact_url,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dataflow",
+    version,
+    about = "Register products from the keyboard; store them in SQL and publish them to Kafka"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub flags: Flags,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags override every other configuration layer.
+#[derive(Debug, Args, Default)]
+pub struct Flags {
+    /// PostgreSQL (postgres://...) or SQLite (sqlite:PATH) database [DATABASE_URL]
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Kafka bootstrap servers; without it an embedded broker runs in-process [KAFKA_HOST]
+    #[arg(long, global = true)]
+    pub kafka_host: Option<String>,
+    /// Topic the products are published to [TOPIC_PRODUCTS]
+    #[arg(long, global = true)]
+    pub topic: Option<String>,
+    /// IANA time zone used to render timestamps [TIMEZONE]
+    #[arg(long, global = true)]
+    pub timezone: Option<String>,
+    /// Folder for the SQLite file, the JWT secret and the logs [DATAFLOW_DATA_DIR]
+    #[arg(long, global = true)]
+    pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The terminal UI (also what runs with no subcommand)
+    Tui,
+    /// Serve the HTTP API headless
+    Serve {
+        /// Listen address HOST:PORT [BIND]; default from ENVIRON
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit
+    Migrate,
+    /// Print the effective settings (secrets redacted) and where files live
+    Config,
+    /// Print the topic's messages to stdout, one JSON object per line
+    Tail {
+        /// Start at the oldest message instead of the newest --last
+        #[arg(long)]
+        from_beginning: bool,
+        /// How many of the newest messages per partition to start with
+        #[arg(long, default_value_t = 100)]
+        last: usize,
+        /// Keep waiting for new messages
+        #[arg(long)]
+        follow: bool,
+        /// Stop after N messages
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+impl Flags {
+    fn to_layer(&self, command: &Option<Command>) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v.clone());
+            }
+        };
+        put("DATABASE_URL", &self.database_url);
+        put("KAFKA_HOST", &self.kafka_host);
+        put("TOPIC_PRODUCTS", &self.topic);
+        put("TIMEZONE", &self.timezone);
+        put("DATAFLOW_DATA_DIR", &self.data_dir);
+        if let Some(Command::Serve { bind }) = command {
+            put("BIND", bind);
+        }
+        m
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let (settings, layers) = match Settings::load(&cli.flags.to_layer(&cli.command)) {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
+    match cli.command.unwrap_or(Command::Tui) {
+        Command::Config => print_config(&settings, &layers),
+        Command::Tui => crate::app::run_tui(settings),
+        Command::Serve { .. } => crate::app::run_serve(settings),
+        Command::Migrate => crate::app::run_migrate(settings),
+        Command::Tail {
+            from_beginning,
+            last,
+            follow,
+            limit,
+        } => crate::app::run_tail(
+            settings,
+            crate::app::TailArgs {
+                from_beginning,
+                last,
+                follow,
+                limit,
+            },
+        ),
+    }
+}
+
+pub fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("dataflow: {e}");
+    ExitCode::from(2)
+}
+
+fn print_config(s: &Settings, layers: &Layers) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut lines = Vec::new();
+    for (name, default, _) in VARIABLES {
+        let (value, source) = match layers.get(name) {
+            Some(v) => (v.to_string(), layers.source(name).to_string()),
+            None => (default.to_string(), "default".to_string()),
+        };
+        let shown = if Settings::is_secret(name) && !value.is_empty() {
+            "***".to_string()
+        } else if *name == "DATABASE_URL" && !value.is_empty() {
+            redact_url(&value)
+        } else {
+            value
+        };
+        lines.push(format!("{name:<18} = {shown:<40} ({source})"));
+    }
+    lines.push(String::new());
+    lines.push(match &s.database {
+        DatabaseTarget::Sqlite(p) => format!("database      sqlite {}", p.display()),
+        DatabaseTarget::Postgres(u) => format!("database      postgres {}", redact_url(u)),
+    });
+    lines.push(match &s.kafka {
+        KafkaTarget::Embedded => {
+            "kafka         embedded broker (in-process, address printed at start)".to_string()
+        }
+        KafkaTarget::External(h) => format!("kafka         {h}"),
+    });
+    lines.push(format!("http bind     {}", s.bind));
+    lines.push(format!("data dir      {}", s.paths.data_dir.display()));
+    lines.push(format!("config file   {}", s.paths.config_file.display()));
+    lines.push(format!("log dir       {}", s.paths.log_dir.display()));
+    lines.push(format!(
+        "jwt secret    {}",
+        s.paths.jwt_secret_file.display()
+    ));
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,109 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let paths = Paths::under(PathBuf::from("/data"), PathBuf::from("/config"));
+    Settings::from_layers(&Layers::from_pairs(pairs.iter().copied()), paths)
+}
+
+#[test]
+fn defaults_are_embedded() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(
+        s.database,
+        DatabaseTarget::Sqlite(PathBuf::from("/data/dataflow.sqlite3"))
+    );
+    assert_eq!(s.kafka, KafkaTarget::Embedded);
+    assert_eq!(s.topic, "produtos-persistidos");
+    assert_eq!(s.consumer_group, "consumer-group");
+    assert_eq!(s.timezone, chrono_tz::UTC);
+    assert_eq!(s.bind.to_string(), "127.0.0.1:8001");
+    assert_eq!(s.partitions, 3);
+}
+
+#[test]
+fn database_parts_build_a_postgres_url() {
+    let s = settings(&[("DATABASE_HOST", "db:5433"), ("DATABASE_PASSWORD", "p@ss")]).unwrap();
+    assert_eq!(
+        s.database,
+        DatabaseTarget::Postgres("postgres://vert:p%40ss@db:5433/vert_db".into())
+    );
+}
+
+#[test]
+fn database_url_overrides_parts() {
+    let s = settings(&[
+        ("DATABASE_URL", "postgres://a@h/x"),
+        ("DATABASE_HOST", "other"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.database,
+        DatabaseTarget::Postgres("postgres://a@h/x".into())
+    );
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    let e = settings(&[("TIMEZONE", "Mars/Base")]).unwrap_err();
+    assert_eq!(e.var, "TIMEZONE");
+    assert!(
+        e.to_string()
+            .starts_with("TIMEZONE: unknown time zone 'Mars/Base'")
+    );
+    let e = settings(&[("DATABASE_URL", "not a url")]).unwrap_err();
+    assert_eq!(e.var, "DATABASE_URL");
+    let e = settings(&[("DATABASE_HOST", "db:99999")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DATABASE_HOST: port 99999 in 'db:99999' is out of range 1-65535"
+    );
+    let e = settings(&[("KAFKA_HOST", "k1:9092,k2:0")]).unwrap_err();
+    assert_eq!(e.var, "KAFKA_HOST");
+    let e = settings(&[("TOPIC_PARTITIONS", "0")]).unwrap_err();
+    assert_eq!(e.var, "TOPIC_PARTITIONS");
+}
+
+#[test]
+fn prd_binds_everywhere_on_80() {
+    assert_eq!(
+        settings(&[("ENVIRON", "prd")]).unwrap().bind.to_string(),
+        "0.0.0.0:80"
+    );
+    assert_eq!(
+        settings(&[("ENVIRON", "prod"), ("BIND", "127.0.0.1:9")])
+            .unwrap()
+            .bind
+            .to_string(),
+        "127.0.0.1:9"
+    );
+}
+
+#[test]
+fn later_layers_win() {
+    let mut l = Layers::default();
+    l.merge(
+        Source::ConfigFile,
+        [("topic_products".to_string(), "a".to_string())],
+    );
+    l.merge(
+        Source::DotEnv,
+        [("TOPIC_PRODUCTS".to_string(), "b".to_string())],
+    );
+    assert_eq!(l.get("TOPIC_PRODUCTS"), Some("b"));
+    assert_eq!(l.source("TOPIC_PRODUCTS"), Source::DotEnv);
+    l.merge(
+        Source::Flag,
+        [("TOPIC_PRODUCTS".to_string(), "c".to_string())],
+    );
+    assert_eq!(l.get("TOPIC_PRODUCTS"), Some("c"));
+}
+
+#[test]
+fn redacts_passwords() {
+    assert_eq!(
+        redact_url("postgres://u:secret@h/db"),
+        "postgres://u:***@h/db"
+    );
+}

@@ -1,0 +1,12 @@
+//! Types and rules of the product domain. Parsing happens here, at the edge: once a value is a
+//! `NewProduct` it is valid, and nothing downstream checks it again.
+
+mod amount;
+mod message;
+mod product;
+
+pub use amount::Amount;
+pub use message::ProductMessage;
+pub use product::{
+    Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
+};

@@ -1,0 +1,238 @@
+//! Reading the topic: the original's group consumer (reads to the high-water marks, commits)
+//! and the live tail (never commits). Both run on plain threads: librdkafka calls block, and a
+//! consumer's teardown can hang, which must never stall the async runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::{KafkaConfig, KafkaError};
+
+const META_TIMEOUT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(100);
+
+/// One record as read from the topic, whatever produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailMessage {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    /// Milliseconds since the epoch, as the broker or producer stamped it.
+    pub timestamp_ms: Option<i64>,
+    pub payload: Vec<u8>,
+}
+
+impl TailMessage {
+    /// The payload as JSON when it parses, else as a JSON string (any producer may write here).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&self.payload).into_owned())
+        })
+    }
+
+    /// One line of `dataflow tail`: position, key, time in `tz` and the value.
+    pub fn to_json(&self, tz: chrono_tz::Tz) -> serde_json::Value {
+        let ts = self
+            .timestamp_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+            });
+        serde_json::json!({
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+            "timestamp": ts,
+            "value": self.value(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TailStart {
+    Beginning,
+    /// The newest N messages of each partition.
+    Last(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TailOptions {
+    pub start: TailStart,
+    pub follow: bool,
+}
+
+fn base_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, KafkaError> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("reconnect.backoff.max.ms", "1000")
+        .create()?)
+}
+
+/// The topic's partitions and their (low, high) watermarks; empty if the topic is missing.
+fn watermarks(c: &BaseConsumer, topic: &str) -> Result<Vec<(i32, i64, i64)>, KafkaError> {
+    let meta = c.fetch_metadata(Some(topic), META_TIMEOUT)?;
+    let Some(t) = meta.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(Vec::new());
+    };
+    if t.error().is_some() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for p in t.partitions() {
+        let (low, high) = c.fetch_watermarks(topic, p.id(), META_TIMEOUT)?;
+        out.push((p.id(), low, high));
+    }
+    Ok(out)
+}
+
+fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> TailMessage {
+    TailMessage {
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+        timestamp_ms: m.timestamp().to_millis(),
+        payload: m.payload().unwrap_or_default().to_vec(),
+    }
+}
+
+/// Runs `work` on its own thread and waits for its answer without waiting for the thread
+/// (and the consumer's teardown) to finish.
+async fn on_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
+) -> Result<T, KafkaError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("kafka-reader".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .map_err(|e| KafkaError::Other(format!("cannot start a reader thread: {e}")))?;
+    rx.await
+        .map_err(|_| KafkaError::Other("reader thread ended without an answer".into()))?
+}
+
+/// Reads `group`'s uncommitted messages up to the high-water marks as they are now, commits
+/// the new positions and returns the messages. Answers at once when there is nothing new.
+pub async fn consume_group(cfg: &KafkaConfig, group: &str) -> Result<Vec<TailMessage>, KafkaError> {
+    let (bootstrap, topic, group) = (cfg.bootstrap.clone(), cfg.topic.clone(), group.to_string());
+    on_thread(move || {
+        let c = base_consumer(&bootstrap, &group)?;
+        let marks = watermarks(&c, &topic)?;
+        let mut asked = TopicPartitionList::new();
+        for (p, _, _) in &marks {
+            asked.add_partition(&topic, *p);
+        }
+        let committed = if marks.is_empty() {
+            asked.clone()
+        } else {
+            c.committed_offsets(asked, META_TIMEOUT)?
+        };
+        let mut assign = TopicPartitionList::new();
+        let mut remaining = std::collections::HashMap::new();
+        for (p, low, high) in &marks {
+            let start = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
+                Some(Offset::Offset(n)) => n.clamp(*low, *high),
+                _ => *low,
+            };
+            if start < *high {
+                assign.add_partition_offset(&topic, *p, Offset::Offset(start))?;
+                remaining.insert(*p, *high);
+            }
+        }
+        let mut out = Vec::new();
+        if remaining.is_empty() {
+            return Ok(out);
+        }
+        c.assign(&assign)?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !remaining.is_empty() && Instant::now() < deadline {
+            match c.poll(POLL) {
+                Some(Ok(m)) => {
+                    let msg = to_message(&m);
+                    if remaining
+                        .get(&msg.partition)
+                        .is_some_and(|high| msg.offset < *high)
+                    {
+                        if msg.offset + 1 >= remaining[&msg.partition] {
+                            remaining.remove(&msg.partition);
+                        }
+                        out.push(msg);
+                    }
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => {}
+            }
+        }
+        let mut commit = TopicPartitionList::new();
+        for m in &out {
+            commit.add_partition_offset(&topic, m.partition, Offset::Offset(m.offset + 1))?;
+        }
+        if commit.count() > 0 {
+            c.commit(&commit, CommitMode::Sync)?;
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Streams the topic into `tx` without ever committing. Without `follow` it stops at the
+/// high-water marks seen at start. Blocks its thread; set `stop` to end it early.
+pub fn tail(
+    cfg: &KafkaConfig,
+    opts: TailOptions,
+    tx: tokio::sync::mpsc::Sender<TailMessage>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), KafkaError> {
+    let group = format!("dataflow-tail-{}", std::process::id());
+    let c = base_consumer(&cfg.bootstrap, &group)?;
+    let mut marks = watermarks(&c, &cfg.topic)?;
+    while marks.is_empty() && opts.follow && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(500));
+        marks = watermarks(&c, &cfg.topic)?;
+    }
+    let mut assign = TopicPartitionList::new();
+    let mut remaining = std::collections::HashMap::new();
+    for (p, low, high) in &marks {
+        let start = match opts.start {
+            TailStart::Beginning => *low,
+            TailStart::Last(n) => (*high - n as i64).max(*low),
+        };
+        assign.add_partition_offset(&cfg.topic, *p, Offset::Offset(start))?;
+        if start < *high {
+            remaining.insert(*p, *high);
+        }
+    }
+    if marks.is_empty() || (!opts.follow && remaining.is_empty()) {
+        return Ok(());
+    }
+    c.assign(&assign)?;
+    while !stop.load(Ordering::Relaxed) && (opts.follow || !remaining.is_empty()) {
+        match c.poll(POLL) {
+            Some(Ok(m)) => {
+                let msg = to_message(&m);
+                if remaining
+                    .get(&msg.partition)
+                    .is_some_and(|high| msg.offset + 1 >= *high)
+                {
+                    remaining.remove(&msg.partition);
+                }
+                if tx.blocking_send(msg).is_err() {
+                    break;
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "tail read error"),
+            None => {}
+        }
+    }
+    Ok(())
+}

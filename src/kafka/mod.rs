@@ -1,0 +1,79 @@
+//! Everything that speaks the Kafka protocol: the embedded broker, the producer and its health,
+//! the outbox relay, and the two readers (group consumer and live tail).
+
+mod consumer;
+mod embedded;
+mod producer;
+mod relay;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use consumer::{TailMessage, TailOptions, TailStart, consume_group, tail};
+pub use embedded::EmbeddedBroker;
+pub use producer::{ensure_topic, producer};
+pub use relay::{Relay, RelayHandle, RelayLink};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("kafka: {0}")]
+    Client(#[from] rdkafka::error::KafkaError),
+    #[error("kafka: {0}")]
+    Other(String),
+}
+
+/// Where the broker is and what the topic looks like.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub bootstrap: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub embedded: bool,
+}
+
+/// What the process last learned about the broker; read by status bars and registrations.
+#[derive(Debug)]
+pub struct Health {
+    up: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            up: AtomicBool::new(true),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl Health {
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    pub fn set_up(&self) {
+        if !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!("kafka broker reachable again");
+        }
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = None;
+        }
+    }
+
+    pub fn set_down(&self, why: &str) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(reason = why, "kafka broker unreachable");
+        }
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why.to_string());
+        }
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+pub type SharedHealth = Arc<Health>;

@@ -1,0 +1,82 @@
+//! The idempotent producer, with a context that turns client errors into broker health.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::{KafkaConfig, KafkaError, SharedHealth};
+
+/// Records transport failures as "broker down"; successful deliveries set it back up.
+pub struct HealthContext {
+    pub health: SharedHealth,
+}
+
+impl ClientContext for HealthContext {
+    fn error(&self, error: RdError, reason: &str) {
+        let down = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::Resolve
+            )
+        );
+        if down {
+            self.health.set_down(reason);
+        } else {
+            tracing::warn!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+pub type Producer = FutureProducer<HealthContext>;
+
+/// How long librdkafka keeps retrying one message before the relay gets it back as failed.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn producer(cfg: &KafkaConfig, health: SharedHealth) -> Result<Producer, KafkaError> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", &cfg.bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set(
+            "message.timeout.ms",
+            MESSAGE_TIMEOUT.as_millis().to_string(),
+        )
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("client.id", "dataflow-relay")
+        .create_with_context(HealthContext { health })?)
+}
+
+/// Creates the topic unless it exists. The embedded broker has it already (and does not
+/// support CreateTopics), so this is for real clusters only.
+pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
+    if cfg.embedded {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &cfg.bootstrap)
+        .create()?;
+    let topic = NewTopic::new(&cfg.topic, cfg.partitions, TopicReplication::Fixed(1));
+    let opts = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(5)))
+        .operation_timeout(Some(Duration::from_secs(5)));
+    let results = admin.create_topics([&topic], &opts).await?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(KafkaError::Other(format!(
+                    "cannot create topic {name}: {code}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The use cases both front ends call: log in, register, list, consume, tail, status.
+//! Owns the store, the broker (embedded or not) and the outbox relay.
+
+mod auth;
+mod reading;
+mod register;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::config::{KafkaTarget, Settings};
+use crate::domain::ValidationErrors;
+use crate::kafka::{
+    EmbeddedBroker, Health, KafkaConfig, Relay, RelayHandle, RelayLink, SharedHealth,
+};
+use crate::store::{Store, StoreError};
+
+pub use auth::{hash_password, verify_password};
+pub use reading::{ConsumedMessage, Status, Tail};
+pub use register::Registered;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid product: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The database is unreachable: the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Kafka(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Other(m) => ServiceError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::kafka::KafkaError> for ServiceError {
+    fn from(e: crate::kafka::KafkaError) -> Self {
+        ServiceError::Kafka(e.to_string())
+    }
+}
+
+/// Cheap to clone; every clone shares one store, broker and relay.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    kafka: KafkaConfig,
+    health: SharedHealth,
+    relay: tokio::sync::Mutex<RelayHandle>,
+    relay_link: RelayLink,
+    embedded: Mutex<Option<EmbeddedBroker>>,
+    /// Verified against when a username is unknown, so both cases take the same time.
+    dummy_hash: String,
+}
+
+impl Service {
+    /// Connects, migrates, creates the API user if missing, starts the broker (embedded when
+    /// no KAFKA_HOST) and the relay.
+    pub async fn start(settings: Settings) -> Result<Service, ServiceError> {
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        Service::start_with(settings, store).await
+    }
+
+    pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
+        if store.user_hash(&settings.username_api).await?.is_none() {
+            let hash = hash_password(settings.password_api.clone()).await?;
+            if store.create_user(&settings.username_api, &hash).await? {
+                tracing::info!(username = %settings.username_api, "created the API user");
+            }
+        }
+        let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
+        let (embedded, kafka) = match &settings.kafka {
+            KafkaTarget::Embedded => {
+                let broker = EmbeddedBroker::start(&settings.topic, settings.partitions)?;
+                let cfg = KafkaConfig {
+                    bootstrap: broker.bootstrap().to_string(),
+                    topic: settings.topic.clone(),
+                    partitions: settings.partitions,
+                    embedded: true,
+                };
+                (Some(broker), cfg)
+            }
+            KafkaTarget::External(hosts) => (
+                None,
+                KafkaConfig {
+                    bootstrap: hosts.clone(),
+                    topic: settings.topic.clone(),
+                    partitions: settings.partitions,
+                    embedded: false,
+                },
+            ),
+        };
+        let health: SharedHealth = Arc::new(Health::default());
+        let replay = if kafka.embedded {
+            settings.replay_on_start
+        } else {
+            0
+        };
+        let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), replay);
+        tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, "service started");
+        Ok(Service {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                kafka,
+                health,
+                relay_link: relay.link(),
+                relay: tokio::sync::Mutex::new(relay),
+                embedded: Mutex::new(embedded),
+                dummy_hash,
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn kafka(&self) -> &KafkaConfig {
+        &self.inner.kafka
+    }
+
+    /// Acknowledgements of published events, as they happen.
+    pub fn subscribe_published(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<crate::store::PublishedAck> {
+        self.inner.relay_link.subscribe()
+    }
+
+    pub fn broker_up(&self) -> bool {
+        self.inner.health.is_up()
+    }
+
+    /// True when the user exists and the password matches. Unknown users cost one argon2
+    /// verification too, so timing tells nothing about which usernames exist.
+    pub async fn login(&self, username: &str, password: &str) -> Result<bool, ServiceError> {
+        let stored = self.inner.store.user_hash(username).await?;
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
+        let ok = verify_password(password.to_string(), hash).await;
+        Ok(known && ok)
+    }
+
+    /// Renders an instant in TIMEZONE, RFC 3339 with the zone's offset.
+    pub fn render_time(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.inner.settings.timezone)
+            .to_rfc3339_opts(SecondsFormat::Micros, false)
+    }
+
+    /// Stops the relay (flushing the producer), the embedded broker and the pool.
+    pub async fn shutdown(&self) {
+        self.inner.relay.lock().await.shutdown().await;
+        if let Ok(mut b) = self.inner.embedded.lock() {
+            b.take();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.store.close()).await;
+    }
+}

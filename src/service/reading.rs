@@ -1,0 +1,111 @@
+//! Reads: products, the group consumer, the live tail and the system's status.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{Service, ServiceError};
+use crate::domain::Product;
+use crate::kafka::{self, TailMessage, TailOptions};
+use crate::store::ProductQuery;
+
+/// A message read by the group consumer: JSON when it parses, else the text as a JSON string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumedMessage {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: serde_json::Value,
+}
+
+/// A running live tail; dropping it stops the reader thread.
+pub struct Tail {
+    pub rx: mpsc::Receiver<TailMessage>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a status bar or health check shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub database: &'static str,
+    pub database_ok: bool,
+    pub broker_ok: bool,
+    pub broker_embedded: bool,
+    pub bootstrap: String,
+    pub pending: Option<i64>,
+}
+
+impl Service {
+    pub async fn products(&self, q: &ProductQuery) -> Result<Vec<Product>, ServiceError> {
+        Ok(self.inner.store.list_products(q).await?)
+    }
+
+    pub async fn product(&self, id: i64) -> Result<Option<Product>, ServiceError> {
+        Ok(self.inner.store.get_product(id).await?)
+    }
+
+    pub async fn count_products(&self, filter: Option<&str>) -> Result<i64, ServiceError> {
+        Ok(self.inner.store.count_products(filter).await?)
+    }
+
+    /// The original's consumer route: CONSUMER_GROUP's new messages up to the high-water
+    /// marks, committed after reading.
+    pub async fn consume(&self) -> Result<Vec<ConsumedMessage>, ServiceError> {
+        let msgs =
+            kafka::consume_group(&self.inner.kafka, &self.inner.settings.consumer_group).await?;
+        Ok(msgs
+            .into_iter()
+            .map(|m| ConsumedMessage {
+                partition: m.partition,
+                offset: m.offset,
+                value: m.value(),
+                key: m.key,
+            })
+            .collect())
+    }
+
+    /// Starts a live tail on a thread of its own; `capacity` bounds the channel, so a slow
+    /// reader slows the tail, never the process's memory.
+    pub fn tail(&self, opts: TailOptions, capacity: usize) -> Result<Tail, ServiceError> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (cfg, thread_stop) = (self.inner.kafka.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("kafka-tail".into())
+            .spawn(move || {
+                if let Err(e) = kafka::tail(&cfg, opts, tx, thread_stop) {
+                    tracing::warn!(error = %e, "tail ended with an error");
+                }
+            })
+            .map_err(|e| ServiceError::Internal(format!("cannot start the tail thread: {e}")))?;
+        Ok(Tail { rx, stop })
+    }
+
+    pub async fn status(&self) -> Status {
+        let store = &self.inner.store;
+        let probe = async {
+            store.ping().await.ok()?;
+            store.pending_count().await.ok()
+        };
+        let pending = tokio::time::timeout(Duration::from_secs(2), probe)
+            .await
+            .ok()
+            .flatten();
+        Status {
+            database: store.backend(),
+            database_ok: pending.is_some(),
+            broker_ok: self.inner.health.is_up(),
+            broker_embedded: self.inner.kafka.embedded,
+            bootstrap: self.inner.kafka.bootstrap.clone(),
+            pending,
+        }
+    }
+}

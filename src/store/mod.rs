@@ -1,0 +1,141 @@
+//! SQL storage on SQLite (embedded default) or PostgreSQL. Both run the same queries wherever
+//! the dialects agree; `on_pool!` compiles one body for each back end.
+
+mod outbox;
+mod products;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::DatabaseTarget;
+
+pub use outbox::{OutboxEvent, PublishedAck};
+pub use products::{Order, ProductQuery, SavedProduct};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or stopped answering: worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, and `$pg` telling which one it is.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::store::Store::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    pub async fn connect(target: &DatabaseTarget) -> Result<Store> {
+        match target {
+            DatabaseTarget::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let opts = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store::Sqlite(pool))
+            }
+            DatabaseTarget::Postgres(url) => {
+                let opts = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store::Postgres(pool))
+            }
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        let r = match self {
+            Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+            Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
+        };
+        r.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, |pool, pg| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Runs raw SQL statements; for tests and maintenance only, never with user input.
+    pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        on_pool!(self, |pool, pg| {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool, pg| pool.close().await)
+    }
+}

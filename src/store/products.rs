@@ -1,0 +1,244 @@
+//! Products: one transaction writes a batch of products, their rows and their outbox events.
+
+use chrono::{DateTime, Utc};
+
+use super::{Result, Store, StoreError, on_pool};
+use crate::domain::{Amount, NewProduct, Product, ProductMessage, PublishState};
+
+/// A product just committed, with the id of its outbox event.
+#[derive(Debug, Clone)]
+pub struct SavedProduct {
+    pub product: Product,
+    pub outbox_id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first, as the original's product/all.
+    #[default]
+    Ascending,
+    /// Newest first, as the product table.
+    Descending,
+}
+
+/// Keyset paging: rows strictly after `cursor` in `order`, never OFFSET.
+#[derive(Debug, Clone, Default)]
+pub struct ProductQuery {
+    pub order: Order,
+    pub cursor: Option<i64>,
+    pub limit: i64,
+    /// Case-insensitive substring of name or category.
+    pub filter: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    id: i64,
+    name: String,
+    description: String,
+    category: String,
+    pricing_id: i64,
+    ammount: String,
+    currency: String,
+    availability_id: i64,
+    quantity: i32,
+    ts: DateTime<Utc>,
+    kafka_partition: Option<i32>,
+    kafka_offset: Option<i64>,
+}
+
+impl TryFrom<ProductRow> for Product {
+    type Error = StoreError;
+
+    fn try_from(r: ProductRow) -> Result<Product> {
+        let amount: Amount = r.ammount.parse().map_err(|e| {
+            StoreError::Other(format!(
+                "product {} has a bad ammount '{}': {e}",
+                r.id, r.ammount
+            ))
+        })?;
+        let publish = match (r.kafka_partition, r.kafka_offset) {
+            (Some(partition), Some(offset)) => PublishState::Published { partition, offset },
+            _ => PublishState::Pending,
+        };
+        Ok(Product {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            category: r.category,
+            pricing_id: r.pricing_id,
+            amount,
+            currency: r.currency,
+            availability_id: r.availability_id,
+            quantity: r.quantity,
+            timestamp: r.ts,
+            publish,
+        })
+    }
+}
+
+macro_rules! select_products {
+    ($($tail:expr),*) => {
+        concat!(
+            "SELECT p.id, p.name, p.description, p.category, pr.id AS pricing_id, ",
+            "CAST(pr.ammount AS TEXT) AS ammount, pr.currency, a.id AS availability_id, a.quantity, ",
+            "a.\"timestamp\" AS ts, o.kafka_partition, o.kafka_offset ",
+            "FROM tb_product p JOIN tb_pricing pr ON pr.product_id = p.id ",
+            "JOIN tb_availability a ON a.product_id = p.id ",
+            "LEFT JOIN outbox o ON o.id = (SELECT max(id) FROM outbox WHERE product_id = p.id) ",
+            $($tail),*
+        )
+    };
+}
+
+macro_rules! filter_clause {
+    () => {
+        "($1 IS NULL OR lower(p.name) LIKE $1 ESCAPE '\\' OR lower(p.category) LIKE $1 ESCAPE '\\') "
+    };
+}
+
+const LIST_ASC: &str = select_products!(
+    "WHERE ",
+    filter_clause!(),
+    "AND ($2 IS NULL OR p.id > $2) ORDER BY p.id ASC LIMIT $3"
+);
+const LIST_DESC: &str = select_products!(
+    "WHERE ",
+    filter_clause!(),
+    "AND ($2 IS NULL OR p.id < $2) ORDER BY p.id DESC LIMIT $3"
+);
+const GET_ONE: &str = select_products!("WHERE p.id = $1");
+const COUNT: &str = concat!("SELECT COUNT(*) FROM tb_product p WHERE ", filter_clause!());
+
+const INSERT_PRODUCT: &str =
+    "INSERT INTO tb_product (name, description, category) VALUES ($1, $2, $3) RETURNING id";
+const INSERT_PRICING_SQLITE: &str =
+    "INSERT INTO tb_pricing (product_id, ammount, currency) VALUES ($1, $2, $3) RETURNING id";
+const INSERT_PRICING_PG: &str = "INSERT INTO tb_pricing (product_id, ammount, currency) VALUES ($1, CAST($2 AS NUMERIC), $3) RETURNING id";
+const INSERT_AVAILABILITY: &str = "INSERT INTO tb_availability (product_id, quantity, \"timestamp\") VALUES ($1, $2, $3) RETURNING id";
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id";
+
+/// `%term%` in lower case with LIKE's wildcards escaped, or None for no filter.
+fn like_pattern(filter: Option<&str>) -> Option<String> {
+    let f = filter?.trim();
+    if f.is_empty() {
+        return None;
+    }
+    let escaped = f
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Some(format!("%{escaped}%"))
+}
+
+impl Store {
+    /// Writes every product with its pricing, availability and outbox rows in one transaction:
+    /// all of them commit, or none does. Taking a batch lets concurrent registrations share one.
+    pub async fn insert_products(
+        &self,
+        items: &[NewProduct],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SavedProduct>> {
+        let mut saved = Vec::with_capacity(items.len());
+        on_pool!(self, |pool, pg| {
+            let mut tx = pool.begin().await?;
+            for item in items {
+                let id: i64 = sqlx::query_scalar(INSERT_PRODUCT)
+                    .bind(&item.name)
+                    .bind(&item.description)
+                    .bind(&item.category)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let pricing_sql = if pg {
+                    INSERT_PRICING_PG
+                } else {
+                    INSERT_PRICING_SQLITE
+                };
+                let pricing_id: i64 = sqlx::query_scalar(pricing_sql)
+                    .bind(id)
+                    .bind(item.amount.to_string())
+                    .bind(item.currency.code())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let availability_id: i64 = sqlx::query_scalar(INSERT_AVAILABILITY)
+                    .bind(id)
+                    .bind(item.quantity)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let product = Product {
+                    id,
+                    name: item.name.clone(),
+                    description: item.description.clone(),
+                    category: item.category.clone(),
+                    pricing_id,
+                    amount: item.amount,
+                    currency: item.currency.code().to_string(),
+                    availability_id,
+                    quantity: item.quantity,
+                    timestamp: at,
+                    publish: PublishState::Pending,
+                };
+                let msg = ProductMessage::of(&product);
+                let outbox_id: i64 = sqlx::query_scalar(INSERT_OUTBOX)
+                    .bind(id)
+                    .bind(msg.key())
+                    .bind(msg.to_json())
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                saved.push(SavedProduct { product, outbox_id });
+            }
+            tx.commit().await?;
+        });
+        Ok(saved)
+    }
+
+    pub async fn list_products(&self, q: &ProductQuery) -> Result<Vec<Product>> {
+        let sql = match q.order {
+            Order::Ascending => LIST_ASC,
+            Order::Descending => LIST_DESC,
+        };
+        let pattern = like_pattern(q.filter.as_deref());
+        let rows: Vec<ProductRow> = on_pool!(self, |pool, pg| {
+            sqlx::query_as(sql)
+                .bind(pattern)
+                .bind(q.cursor)
+                .bind(q.limit.max(0))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Product::try_from).collect()
+    }
+
+    pub async fn get_product(&self, id: i64) -> Result<Option<Product>> {
+        let row: Option<ProductRow> = on_pool!(self, |pool, pg| sqlx::query_as(GET_ONE)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        row.map(Product::try_from).transpose()
+    }
+
+    pub async fn count_products(&self, filter: Option<&str>) -> Result<i64> {
+        let pattern = like_pattern(filter);
+        Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(COUNT)
+            .bind(pattern)
+            .fetch_one(pool)
+            .await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(
+            like_pattern(Some(" 50%_Off ")).as_deref(),
+            Some("%50\\%\\_off%")
+        );
+        assert_eq!(like_pattern(Some("  ")), None);
+    }
+}
