@@ -236,3 +236,31 @@ pub fn tail(
     }
     Ok(())
 }
+
+/// The offsets `group` has committed on the topic, per partition (None: nothing committed).
+pub async fn committed_offsets(
+    cfg: &KafkaConfig,
+    group: &str,
+) -> Result<Vec<(i32, Option<i64>)>, KafkaError> {
+    let (bootstrap, topic, group) = (cfg.bootstrap.clone(), cfg.topic.clone(), group.to_string());
+    on_thread(move || {
+        let c = base_consumer(&bootstrap, &group)?;
+        let mut asked = TopicPartitionList::new();
+        for (p, _, _) in watermarks(&c, &topic)? {
+            asked.add_partition(&topic, p);
+        }
+        if asked.count() == 0 {
+            return Ok(Vec::new());
+        }
+        let got = c.committed_offsets(asked, META_TIMEOUT)?;
+        Ok(got
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(n) => (e.partition(), Some(n)),
+                _ => (e.partition(), None),
+            })
+            .collect())
+    })
+    .await
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use consumer::{TailMessage, TailOptions, TailStart, consume_group, tail};
+pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group, tail};
 pub use embedded::EmbeddedBroker;
 pub use producer::{ensure_topic, producer};
 pub use relay::{Relay, RelayHandle, RelayLink};

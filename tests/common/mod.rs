@@ -1,0 +1,154 @@
+//! Shared test harness: every service test body runs once on SQLite and once on PostgreSQL
+//! (a fresh database per test on the server named by DATABASE_URL), each with its own
+//! embedded broker.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use dataflow::config::{Layers, Paths, Settings};
+use dataflow::domain::ProductDraft;
+use dataflow::service::Service;
+use dataflow::store::Store;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test; `drop_db` removes it.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must name a PostgreSQL server for the tests, \
+         e.g. postgres://postgres@127.0.0.1:5432/postgres",
+    )
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite:{}", dir.path().join("test.sqlite3").display());
+                TestDb {
+                    url,
+                    dir,
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = admin_url();
+                let name = format!("dataflow_test_{:016x}", rand_u64());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to DATABASE_URL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("DATABASE_URL parses");
+                url.set_path(&name);
+                TestDb {
+                    url: url.to_string(),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let Some(name) = &self.pg_name {
+            let mut conn = sqlx::PgConnection::connect(&admin_url())
+                .await
+                .expect("connect");
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+
+    /// Settings for this database with the embedded broker, plus any overrides.
+    pub fn settings(&self, extra: &[(&str, &str)]) -> Settings {
+        let mut pairs: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), self.url.clone()),
+            ("PUBLISH_WAIT_MS".into(), "5000".into()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let data: PathBuf = self.dir.path().to_path_buf();
+        Settings::from_layers(&Layers::from_pairs(pairs), Paths::under(data.clone(), data))
+            .expect("test settings")
+    }
+
+    pub async fn store(&self) -> Store {
+        let s = self.settings(&[]);
+        let store = Store::connect(&s.database).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+pub fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Runs `body` with a started service on `backend`, then shuts down and drops the database.
+pub async fn with_service<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Service) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDb::new(backend).await;
+    let service = Service::start(db.settings(&[]))
+        .await
+        .expect("service starts");
+    body(service.clone()).await;
+    service.shutdown().await;
+    db.drop_db().await;
+}
+
+/// Declares `sqlite` and `postgres` variants of one test body.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                common::with_service(common::Backend::Sqlite, $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                common::with_service(common::Backend::Postgres, $body).await
+            }
+        }
+    };
+}
+
+pub fn blusa() -> ProductDraft {
+    ProductDraft {
+        name: "Blusa".into(),
+        description: "Blusa com touca".into(),
+        category: "Vestuário".into(),
+        amount: "59.99".into(),
+        currency: "BRL".into(),
+        quantity: "50".into(),
+    }
+}

@@ -1,0 +1,190 @@
+//! The product pipeline into Kafka, against the embedded broker (a real Kafka-protocol broker
+//! in-process; the messages go through the real rdkafka client).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb, blusa};
+use dataflow::domain::PublishState;
+use dataflow::kafka::{TailMessage, TailOptions, TailStart, committed_offsets};
+use dataflow::service::Service;
+
+/// Everything on the topic now, read with the live tail (which never commits).
+async fn read_all(svc: &Service) -> Vec<TailMessage> {
+    let mut tail = svc
+        .tail(
+            TailOptions {
+                start: TailStart::Beginning,
+                follow: false,
+            },
+            64,
+        )
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(m) = tail.rx.recv().await {
+        out.push(m);
+    }
+    out
+}
+
+/// Reads until `n` messages are there or a generous bound passes.
+async fn read_at_least(svc: &Service, n: usize) -> Vec<TailMessage> {
+    let start = Instant::now();
+    loop {
+        let all = read_all(svc).await;
+        if all.len() >= n || start.elapsed() > Duration::from_secs(30) {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn registered_product_is_on_the_topic(svc: Service) {
+    let p = svc.register(&blusa()).await.unwrap().product;
+    let PublishState::Published { partition, offset } = p.publish else {
+        panic!("not published: {:?}", p.publish)
+    };
+    let msgs = read_all(&svc).await;
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(
+        (m.partition, m.offset),
+        (partition, offset),
+        "stored position is the real one"
+    );
+    assert_eq!(m.key.as_deref(), Some(p.id.to_string().as_str()));
+    let ts = p
+        .timestamp
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let expected = format!(
+        r#"{{"id":{},"name":"Blusa","description":"Blusa com touca","pricing":{{"amount":59.99,"currency":"BRL"}},"availability":{{"quantity":50,"timestamp":"{ts}"}},"category":"Vestuário"}}"#,
+        p.id
+    );
+    assert_eq!(String::from_utf8(m.payload.clone()).unwrap(), expected);
+}
+both_backends!(
+    registered_product_is_on_the_topic,
+    registered_product_is_on_the_topic
+);
+
+async fn consumer_reads_new_messages_and_commits(svc: Service) {
+    for _ in 0..3 {
+        svc.register(&blusa()).await.unwrap();
+    }
+    let first = svc.consume().await.unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(
+        first
+            .iter()
+            .all(|m| m.value["pricing"]["amount"] == serde_json::json!(59.99))
+    );
+    let committed = committed_offsets(svc.kafka(), &svc.settings().consumer_group)
+        .await
+        .unwrap();
+    let total: i64 = committed.iter().filter_map(|(_, o)| *o).sum();
+    assert_eq!(
+        total, 3,
+        "the group committed past every message it returned: {committed:?}"
+    );
+    assert!(
+        svc.consume().await.unwrap().is_empty(),
+        "nothing new: answers empty, at once"
+    );
+    let p = svc.register(&blusa()).await.unwrap().product;
+    let next = svc.consume().await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].key.as_deref(), Some(p.id.to_string().as_str()));
+}
+both_backends!(
+    consumer_reads_new_messages_and_commits,
+    consumer_reads_new_messages_and_commits
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_never_commits() {
+    common::with_service(Backend::Sqlite, |svc| async move {
+        for _ in 0..2 {
+            svc.register(&blusa()).await.unwrap();
+        }
+        assert_eq!(read_all(&svc).await.len(), 2);
+        assert_eq!(
+            read_all(&svc).await.len(),
+            2,
+            "a second tail sees the same messages"
+        );
+        let group = format!("dataflow-tail-{}", std::process::id());
+        let committed = committed_offsets(svc.kafka(), &group).await.unwrap();
+        assert!(
+            !committed.is_empty() && committed.iter().all(|(_, o)| o.is_none()),
+            "{committed:?}"
+        );
+        assert_eq!(
+            svc.consume().await.unwrap().len(),
+            2,
+            "the consumer group still has everything"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_starts_from_the_newest_n() {
+    common::with_service(Backend::Sqlite, |svc| async move {
+        for _ in 0..9 {
+            svc.register(&blusa()).await.unwrap();
+        }
+        let mut tail = svc
+            .tail(
+                TailOptions {
+                    start: TailStart::Last(1),
+                    follow: false,
+                },
+                8,
+            )
+            .unwrap();
+        let mut got = Vec::new();
+        while let Some(m) = tail.rx.recv().await {
+            got.push(m);
+        }
+        assert_eq!(got.len(), 3, "one per partition: {got:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_keeps_registrations_pending() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    // Nothing listens on port 9: the broker is unreachable from the start.
+    let settings = db.settings(&[("KAFKA_HOST", "127.0.0.1:9"), ("PUBLISH_WAIT_MS", "300")]);
+    let svc = Service::start(settings).await.unwrap();
+    for _ in 0..3 {
+        let p = svc
+            .register(&blusa())
+            .await
+            .expect("registration never fails for Kafka")
+            .product;
+        assert_eq!(p.publish, PublishState::Pending);
+    }
+    assert_eq!(svc.count_products(None).await.unwrap(), 3);
+    assert_eq!(svc.status().await.pending, Some(3));
+    assert!(!svc.status().await.broker_ok);
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_embedded_broker_gets_recent_events_replayed() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let svc = Service::start(db.settings(&[])).await.unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        keys.push(svc.register(&blusa()).await.unwrap().product.id.to_string());
+    }
+    svc.shutdown().await;
+    let svc = Service::start(db.settings(&[])).await.unwrap();
+    let msgs = read_at_least(&svc, 3).await;
+    let mut got: Vec<String> = msgs.iter().filter_map(|m| m.key.clone()).collect();
+    got.sort();
+    assert_eq!(got, keys);
+    svc.shutdown().await;
+}

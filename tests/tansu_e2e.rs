@@ -1,0 +1,144 @@
+//! End to end against a real Kafka-compatible broker (Tansu, a separate process): register,
+//! stop the broker, register more (they succeed, pending), start it again, and every event
+//! arrives exactly once per product, counted by an independent consumer process.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb, blusa};
+use dataflow::domain::PublishState;
+use dataflow::service::Service;
+
+fn tansu_bin() -> String {
+    if let Ok(b) = std::env::var("TANSU_BIN") {
+        return b;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_bin = Path::new(&home).join(".cargo/bin/tansu");
+    if cargo_bin.exists() {
+        return cargo_bin.display().to_string();
+    }
+    panic!(
+        "Tansu not found: run `cargo install tansu --locked --features dynostore,postgres,libsql` or set TANSU_BIN"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Tansu with SQLite storage (kept across restarts) and waits until it accepts.
+fn start_tansu(port: u16, dir: &Path) -> Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let storage = format!("sqlite:///{}", dir.join("tansu.db").display());
+    let child = Command::new(tansu_bin())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            &storage,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tansu did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+async fn wait_until_published(svc: &Service, bound: Duration) {
+    let start = Instant::now();
+    loop {
+        let pending = svc.status().await.pending;
+        if pending == Some(0) {
+            return;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "still {pending:?} pending after {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_loses_nothing_and_duplicates_nothing() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let port = free_port();
+    let mut broker = start_tansu(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let svc =
+        Service::start(db.settings(&[("KAFKA_HOST", &host), ("TOPIC_PRODUCTS", "e2e-products")]))
+            .await
+            .unwrap();
+
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(svc.register(&blusa()).await.unwrap().product.id);
+    }
+    wait_until_published(&svc, Duration::from_secs(30)).await;
+
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    for _ in 0..5 {
+        let p = svc
+            .register(&blusa())
+            .await
+            .expect("registers while the broker is down")
+            .product;
+        assert_eq!(p.publish, PublishState::Pending);
+        ids.push(p.id);
+    }
+    assert_eq!(svc.status().await.pending, Some(5));
+
+    let mut broker = start_tansu(port, db.dir.path());
+    wait_until_published(&svc, Duration::from_secs(90)).await;
+
+    // An independent consumer: our CLI in its own process, with its own client.
+    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .args(["tail", "--from-beginning"])
+        .env("KAFKA_HOST", &host)
+        .env("TOPIC_PRODUCTS", "e2e-products")
+        .env("DATAFLOW_DATA_DIR", db.dir.path())
+        .output()
+        .expect("dataflow tail runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *by_key
+            .entry(v["key"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        assert_eq!(v["value"]["id"].to_string(), v["key"].as_str().unwrap());
+    }
+    let expected: BTreeMap<String, usize> = ids.iter().map(|id| (id.to_string(), 1)).collect();
+    assert_eq!(by_key, expected, "every product exactly once");
+
+    svc.shutdown().await;
+    broker.kill().ok();
+    broker.wait().ok();
+    db.drop_db().await;
+}
