@@ -79,12 +79,22 @@ pub const AMOUNT: &str = "pricing.ammount";
 pub const CURRENCY: &str = "pricing.currency";
 pub const QUANTITY: &str = "availability.quantity";
 
-fn text(value: &str, min: usize, max: usize, allow_blank: bool) -> Result<(), String> {
+/// Control characters corrupt terminals and logs, and NUL cannot be stored in PostgreSQL
+/// text; multi-line fields may still hold line breaks and tabs.
+fn text(value: &str, min: usize, max: usize, multi_line: bool) -> Result<(), String> {
+    let allowed = |c: char| multi_line && matches!(c, '\n' | '\r' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(if multi_line {
+            "must not contain control characters other than line breaks and tabs".into()
+        } else {
+            "must not contain control characters (tabs, line breaks, NUL...)".into()
+        });
+    }
     let len = value.chars().count();
     if len < min || len > max {
         return Err(format!("must be {min}-{max} characters (got {len})"));
     }
-    if !allow_blank && value.trim().is_empty() {
+    if !multi_line && value.trim().is_empty() {
         return Err("must not be blank".into());
     }
     Ok(())
@@ -260,6 +270,15 @@ mod tests {
         assert!(Currency::parse("BRL").is_ok());
         assert!(Currency::parse("XYZ").is_err());
         assert!(Currency::parse("BR").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(check_name("a\u{0}b").is_err());
+        assert!(check_name("a\tb").is_err());
+        assert!(check_category("\u{1b}[31m").is_err());
+        assert!(check_description("line 1\nline 2\twith tab").is_ok());
+        assert!(check_description("nul \u{0}").is_err());
     }
 
     #[test]

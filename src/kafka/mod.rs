@@ -8,7 +8,7 @@ mod relay;
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group, tail};
 pub use embedded::EmbeddedBroker;
@@ -37,6 +37,7 @@ pub struct KafkaConfig {
 pub struct Health {
     up: AtomicBool,
     last_error: Mutex<Option<String>>,
+    published: AtomicU64,
 }
 
 impl Default for Health {
@@ -44,11 +45,21 @@ impl Default for Health {
         Health {
             up: AtomicBool::new(true),
             last_error: Mutex::new(None),
+            published: AtomicU64::new(0),
         }
     }
 }
 
 impl Health {
+    /// Events this process published and recorded, since it started.
+    pub fn published_total(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    pub fn count_published(&self, n: usize) {
+        self.published.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }

@@ -223,6 +223,7 @@ impl Relay {
                 }
             }
         }
+        self.health.count_published(acks.len());
         for a in acks {
             let _ = self.acks.send(*a);
         }

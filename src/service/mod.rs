@@ -146,6 +146,10 @@ impl Service {
         self.inner.relay_link.subscribe()
     }
 
+    pub fn published_total(&self) -> u64 {
+        self.inner.health.published_total()
+    }
+
     pub fn broker_up(&self) -> bool {
         self.inner.health.is_up()
     }

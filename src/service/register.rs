@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Service, ServiceError};
-use crate::domain::{Product, ProductDraft, PublishState};
+use crate::domain::{NewProduct, Product, ProductDraft, PublishState};
 
 /// A committed product and how far its event got within the wait bound.
 #[derive(Debug, Clone)]
@@ -21,8 +21,14 @@ fn now_micros() -> DateTime<Utc> {
 }
 
 impl Service {
+    /// Validates the draft, then registers it.
     pub async fn register(&self, draft: &ProductDraft) -> Result<Registered, ServiceError> {
-        let new = draft.validate()?;
+        self.register_new(draft.validate()?).await
+    }
+
+    /// Commits the product with its outbox event, then waits up to PUBLISH_WAIT for the
+    /// broker's acknowledgement (not at all when the broker is known to be down).
+    pub async fn register_new(&self, new: NewProduct) -> Result<Registered, ServiceError> {
         let mut acks = self.inner.relay_link.subscribe();
         let mut saved = self
             .inner

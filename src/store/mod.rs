@@ -35,6 +35,14 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            // Connection exceptions, insufficient resources, server shutting down.
+            sqlx::Error::Database(ref d)
+                if d.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
+                }) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
             other => StoreError::Other(other.to_string()),
         }
     }

@@ -152,3 +152,20 @@ pub fn blusa() -> ProductDraft {
         quantity: "50".into(),
     }
 }
+pub mod server;
+
+/// Rows in each table of a product, in order: product, pricing, availability, outbox.
+pub async fn table_counts(store: &Store) -> [i64; 4] {
+    let mut out = [0; 4];
+    for (i, table) in ["tb_product", "tb_pricing", "tb_availability", "outbox"]
+        .iter()
+        .enumerate()
+    {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        out[i] = match store {
+            Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        };
+    }
+    out
+}

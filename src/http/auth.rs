@@ -1,0 +1,113 @@
+//! Bearer tokens: HS256 JWTs with the original's `username` claim, valid for 60 minutes.
+//! The secret comes from JWT_SECRET or a file generated once in the data directory (0600).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::envelope::ApiError;
+
+pub const TOKEN_MINUTES: i64 = 60;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub username: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Clone)]
+pub struct Jwt {
+    encoding: Arc<EncodingKey>,
+    decoding: Arc<DecodingKey>,
+}
+
+impl Jwt {
+    pub fn new(secret: &[u8]) -> Jwt {
+        Jwt {
+            encoding: Arc::new(EncodingKey::from_secret(secret)),
+            decoding: Arc::new(DecodingKey::from_secret(secret)),
+        }
+    }
+
+    pub fn issue(&self, username: &str, now: i64) -> Result<String, ApiError> {
+        let claims = Claims {
+            username: username.to_string(),
+            iat: now,
+            exp: now + TOKEN_MINUTES * 60,
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
+            tracing::error!(error = %e, "cannot sign a token");
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+            )
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 5;
+        v.set_required_spec_claims(&["exp", "username"]);
+        decode::<Claims>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::unauthorized("Token expired"),
+                _ => ApiError::unauthorized("Could not validate credentials"),
+            })
+    }
+}
+
+/// JWT_SECRET if set, else the secret kept in `file`, created on first use with mode 0600.
+pub fn load_secret(configured: Option<&str>, file: &Path) -> std::io::Result<Vec<u8>> {
+    if let Some(s) = configured {
+        return Ok(s.as_bytes().to_vec());
+    }
+    if let Ok(existing) = std::fs::read_to_string(file) {
+        let trimmed = existing.trim();
+        if trimmed.len() >= 32 {
+            return Ok(trimmed.as_bytes().to_vec());
+        }
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret: String = (0..4)
+        .map(|_| format!("{:016x}", rand::random::<u64>()))
+        .collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(file)?.write_all(secret.as_bytes())?;
+    Ok(secret.into_bytes())
+}
+
+/// The user a valid bearer token names; rejects with 401 otherwise.
+pub struct AuthUser(pub String);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("Could not validate credentials"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+        Ok(AuthUser(state.jwt.verify(token.trim())?.username))
+    }
+}

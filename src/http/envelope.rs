@@ -1,0 +1,133 @@
+//! The original's response envelope, and errors that always carry their real HTTP status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::service::ServiceError;
+
+/// `{"code": "200", "status": "Ok", "message": "...", "result": ...}`; `code` equals the
+/// HTTP status, `result` is left out when empty.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    #[schema(example = "200")]
+    pub code: String,
+    #[schema(example = "Ok")]
+    pub status: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<T>,
+}
+
+/// One failing field of a request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    #[schema(example = "pricing.ammount")]
+    pub field: String,
+    #[schema(example = "must be >= 0")]
+    pub message: String,
+}
+
+pub fn ok<T: Serialize>(message: &str, result: Option<T>) -> Response {
+    Json(Envelope {
+        code: "200".into(),
+        status: "Ok".into(),
+        message: message.into(),
+        result,
+    })
+    .into_response()
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub fields: Vec<FieldProblem>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(fields: Vec<FieldProblem>) -> ApiError {
+        ApiError {
+            fields,
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Validation failed")
+        }
+    }
+
+    pub fn unauthorized(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, message)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::Invalid(errs) => ApiError::invalid(
+                errs.0
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        field: f.field.into(),
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            ServiceError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Database unavailable, try again later",
+                )
+            }
+            ServiceError::Kafka(detail) => {
+                tracing::warn!(%detail, "kafka unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Kafka unavailable, try again later",
+                )
+            }
+            // Details (SQL text included) go to the log, never to the client.
+            ServiceError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status_text = self
+            .status
+            .canonical_reason()
+            .unwrap_or("Error")
+            .to_string();
+        let result = (!self.fields.is_empty()).then_some(self.fields);
+        let body = Envelope {
+            code: self.status.as_u16().to_string(),
+            status: status_text,
+            message: self.message,
+            result,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}

@@ -1,0 +1,355 @@
+//! Request bodies and response shapes of the original's routes, field for field.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::envelope::{ApiError, FieldProblem};
+use crate::domain::{Product, ProductDraft, PublishState};
+use crate::service::Service;
+
+/// A JSON body, with the original's failures turned into real statuses:
+/// 415 wrong content type, 400 malformed JSON, 413 too large.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            )),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("Malformed JSON: {}", e.body_text()),
+            )),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Request body too large",
+                ))
+            }
+            Err(e) => Err(ApiError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"username": "vert", "password": "vert"}))]
+#[allow(dead_code)] // documents the shape; the handler reads fields one by one
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Token {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+}
+
+/// The register body, as in the original (`ammount`; `amount` accepted as an alias).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Blusa", "description": "Blusa com touca", "category": "Vestuário",
+    "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}}))]
+#[allow(dead_code)] // documents the shape; parsing is field by field in `draft_from_json`
+pub struct ProductRequest {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub pricing: PricingRequest,
+    pub availability: AvailabilityRequest,
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PricingRequest {
+    /// Alias: `amount`.
+    pub ammount: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AvailabilityRequest {
+    pub quantity: i64,
+}
+
+fn problem(field: &str, message: &str) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn text_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    field: &str,
+    out: &mut Vec<FieldProblem>,
+) -> String {
+    match obj.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => {
+            out.push(problem(field, "is required"));
+            String::new()
+        }
+        Some(_) => {
+            out.push(problem(field, "must be a string"));
+            String::new()
+        }
+    }
+}
+
+/// A JSON number's literal text (so `59.99` is read exactly); nothing when `obj` is missing,
+/// which its parent already reported.
+fn number_field(
+    obj: Option<&Map<String, Value>>,
+    keys: &[&str],
+    field: &str,
+    out: &mut Vec<FieldProblem>,
+) -> String {
+    let Some(obj) = obj else { return String::new() };
+    match keys
+        .iter()
+        .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
+    {
+        Some(Value::Number(n)) => n.to_string(),
+        None => {
+            out.push(problem(field, "is required"));
+            String::new()
+        }
+        Some(_) => {
+            out.push(problem(field, "must be a number"));
+            String::new()
+        }
+    }
+}
+
+fn object<'a>(
+    root: &'a Map<String, Value>,
+    key: &str,
+    out: &mut Vec<FieldProblem>,
+) -> Option<&'a Map<String, Value>> {
+    match root.get(key) {
+        Some(Value::Object(o)) => Some(o),
+        None | Some(Value::Null) => {
+            out.push(problem(key, "is required"));
+            None
+        }
+        Some(_) => {
+            out.push(problem(key, "must be an object"));
+            None
+        }
+    }
+}
+
+/// Form order, so problems read top to bottom.
+const FIELD_ORDER: &[&str] = &[
+    "name",
+    "description",
+    "category",
+    "pricing",
+    "pricing.ammount",
+    "pricing.currency",
+    "availability",
+    "availability.quantity",
+];
+
+fn in_form_order(mut problems: Vec<FieldProblem>) -> ApiError {
+    problems.sort_by_key(|p| {
+        FIELD_ORDER
+            .iter()
+            .position(|f| *f == p.field)
+            .unwrap_or(usize::MAX)
+    });
+    ApiError::invalid(problems)
+}
+
+/// Reads the body into a draft and validates it; every failing field is reported at once.
+pub fn draft_from_json(v: &Value) -> Result<crate::domain::NewProduct, ApiError> {
+    let Value::Object(root) = v else {
+        return Err(ApiError::invalid(vec![problem(
+            "body",
+            "must be a JSON object",
+        )]));
+    };
+    let mut out = Vec::new();
+    let mut draft = ProductDraft {
+        name: text_field(root, "name", "name", &mut out),
+        description: text_field(root, "description", "description", &mut out),
+        category: text_field(root, "category", "category", &mut out),
+        ..Default::default()
+    };
+    let pricing = object(root, "pricing", &mut out);
+    draft.amount = number_field(pricing, &["ammount", "amount"], "pricing.ammount", &mut out);
+    draft.currency = match pricing {
+        Some(p) => text_field(p, "currency", "pricing.currency", &mut out),
+        None => String::new(),
+    };
+    let availability = object(root, "availability", &mut out);
+    draft.quantity = number_field(
+        availability,
+        &["quantity"],
+        "availability.quantity",
+        &mut out,
+    );
+    let typed: Vec<String> = out.iter().map(|p| p.field.clone()).collect();
+    match draft.validate() {
+        Ok(p) if out.is_empty() => Ok(p),
+        Ok(_) => Err(in_form_order(out)),
+        Err(errs) => {
+            // Rule errors only for fields that were present with the right type.
+            let reported = |f: &str| {
+                typed.iter().any(|t| {
+                    f == t
+                        || f.strip_prefix(t.as_str())
+                            .is_some_and(|r| r.starts_with('.'))
+                })
+            };
+            out.extend(
+                errs.0
+                    .into_iter()
+                    .filter(|f| !reported(f.field))
+                    .map(|f| FieldProblem {
+                        field: f.field.into(),
+                        message: f.message,
+                    }),
+            );
+            Err(in_form_order(out))
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityOut {
+    pub id: i64,
+    pub product_id: i64,
+    pub quantity: i32,
+    #[schema(example = "2024-06-29T20:47:19.586366-03:00")]
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PricingOut {
+    pub id: i64,
+    pub product_id: i64,
+    #[schema(value_type = f64, example = 59.99)]
+    pub ammount: serde_json::Number,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishOut {
+    /// `published` (acknowledged by the broker) or `pending` (in the outbox, on its way).
+    #[schema(example = "published")]
+    pub state: String,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
+}
+
+/// A product as product/all shows it; `publish` only on the routes that add it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductOut {
+    pub id: i64,
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub availability: AvailabilityOut,
+    pub pricing: PricingOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishOut>,
+}
+
+impl ProductOut {
+    pub fn of(p: &Product, svc: &Service, with_publish: bool) -> ProductOut {
+        ProductOut {
+            id: p.id,
+            name: p.name.clone(),
+            category: p.category.clone(),
+            description: p.description.clone(),
+            availability: AvailabilityOut {
+                id: p.availability_id,
+                product_id: p.id,
+                quantity: p.quantity,
+                timestamp: svc.render_time(p.timestamp),
+            },
+            pricing: PricingOut {
+                id: p.pricing_id,
+                product_id: p.id,
+                ammount: p.amount.to_json_number(),
+                currency: p.currency.clone(),
+            },
+            publish: with_publish.then(|| match p.publish {
+                PublishState::Pending => PublishOut {
+                    state: "pending".into(),
+                    partition: None,
+                    offset: None,
+                },
+                PublishState::Published { partition, offset } => PublishOut {
+                    state: "published".into(),
+                    partition: Some(partition),
+                    offset: Some(offset),
+                },
+            }),
+        }
+    }
+}
+
+/// A product message as read from Kafka (other producers' messages pass through as they are).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // documents the shape; messages are relayed as read
+pub struct KafkaMessageDoc {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub pricing: KafkaPricingDoc,
+    pub availability: KafkaAvailabilityDoc,
+    pub category: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct KafkaPricingDoc {
+    #[schema(example = 59.99)]
+    pub amount: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct KafkaAvailabilityDoc {
+    pub quantity: i64,
+    #[schema(example = "2024-06-29T23:47:19.586366Z")]
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    pub database: DatabaseHealth,
+    pub broker: BrokerHealth,
+    pub outbox_pending: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseHealth {
+    #[schema(example = "postgres")]
+    pub backend: String,
+    pub ok: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokerHealth {
+    pub ok: bool,
+    pub embedded: bool,
+    pub bootstrap: String,
+}

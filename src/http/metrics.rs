@@ -1,0 +1,127 @@
+//! Prometheus metrics and the access log, both from one middleware.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pending: Gauge,
+    published: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let pending = Gauge::default();
+        let published = Counter::default();
+        registry.register(
+            "dataflow_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "dataflow_http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "dataflow_outbox_pending",
+            "Events committed but not yet acknowledged by Kafka",
+            pending.clone(),
+        );
+        registry.register(
+            "dataflow_events_published",
+            "Events acknowledged by Kafka since start",
+            published.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pending,
+            published,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition, with the outbox and relay figures read now.
+    pub fn render(&self, pending: Option<i64>, published_total: u64) -> String {
+        if let Some(p) = pending {
+            self.pending.set(p);
+        }
+        let seen = self.published.get();
+        if published_total > seen {
+            self.published.inc_by(published_total - seen);
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Counts, times and logs every request. Logs the path without the query and never any
+/// header, so tokens and passwords stay out of the log.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let elapsed = start.elapsed();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&RouteLabels { route })
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(target: "access", %method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0);
+    resp
+}

@@ -1,0 +1,345 @@
+//! Handlers: each parses at the edge, calls one service use case and shapes the answer.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::auth::AuthUser;
+use super::envelope::{ApiError, Envelope, FieldProblem, ok};
+use super::json::{
+    BrokerHealth, DatabaseHealth, HealthOut, JsonBody, ProductOut, Token, draft_from_json,
+};
+use crate::store::{Order, ProductQuery};
+
+/// Products per database round trip while streaming product/all.
+const PAGE: i64 = 500;
+
+#[utoipa::path(get, path = "/", responses((status = 200, description = "Welcome", example = json!({"message": "Welcome to Vert API"}))))]
+pub async fn root() -> Response {
+    axum::Json(json!({"message": "Welcome to Vert API"})).into_response()
+}
+
+#[utoipa::path(post, path = "/api/vert/auth/login", request_body = super::json::LoginRequest,
+    responses(
+        (status = 200, body = Envelope<Token>, description = "Success Login"),
+        (status = 401, body = Envelope<String>, description = "Incorrect username or password"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields"),
+        (status = 429, body = Envelope<String>, description = "Too many failures; see Retry-After"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let field = |k: &str| match body.get(k) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(FieldProblem {
+            field: k.into(),
+            message: "must be a string".into(),
+        }),
+        None => Err(FieldProblem {
+            field: k.into(),
+            message: "is required".into(),
+        }),
+    };
+    let (username, password) = match (field("username"), field("password")) {
+        (Ok(u), Ok(p)) => (u, p),
+        (u, p) => {
+            return Err(ApiError::invalid(
+                [u.err(), p.err()].into_iter().flatten().collect(),
+            ));
+        }
+    };
+    let (user_key, addr_key) = (format!("user:{username}"), format!("addr:{}", peer.ip()));
+    let now = Instant::now();
+    if let Some(wait) = state
+        .throttle
+        .check(&[user_key.clone(), addr_key.clone()], now)
+    {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed logins, try again later",
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    if !state.service.login(&username, &password).await? {
+        state.throttle.failure(&user_key, &addr_key, now);
+        return Err(ApiError::unauthorized("Incorrect username or password"));
+    }
+    state.throttle.success(&user_key);
+    let access_token = state.jwt.issue(&username, chrono::Utc::now().timestamp())?;
+    Ok(ok(
+        "Success Login",
+        Some(Token {
+            access_token,
+            token_type: "Bearer".into(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/vert/register/product", request_body = super::json::ProductRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Envelope<ProductOut>, description = "Product register successfully; `result.publish` tells whether Kafka acknowledged it"),
+        (status = 400, body = Envelope<String>, description = "Malformed JSON"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 413, body = Envelope<String>, description = "Body too large"),
+        (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "One entry per failing field"),
+        (status = 503, body = Envelope<String>, description = "Database unavailable"),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    user: AuthUser,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let product = draft_from_json(&body)?;
+    let registered = state.service.register_new(product).await?;
+    tracing::info!(user = %user.0, id = registered.product.id, "product registered");
+    Ok(ok(
+        "Product register successfully",
+        Some(ProductOut::of(&registered.product, &state.service, true)),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Page {
+    /// At most this many products (default: all of them, streamed).
+    pub limit: Option<i64>,
+    /// Only products with an id greater than this (keyset paging).
+    pub after: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/vert/product/all", params(Page), security(("bearer" = [])),
+    responses(
+        (status = 200, body = Envelope<Vec<ProductOut>>, description = "Retrieve products successfully, oldest first, streamed"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad limit or after"),
+        (status = 503, body = Envelope<String>, description = "Database unavailable"),
+    ))]
+pub async fn all_products(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(page) = page.map_err(|e| {
+        ApiError::invalid(vec![FieldProblem {
+            field: "query".into(),
+            message: e.body_text(),
+        }])
+    })?;
+    if page.limit.is_some_and(|l| l < 0) {
+        return Err(ApiError::invalid(vec![FieldProblem {
+            field: "limit".into(),
+            message: "must be >= 0".into(),
+        }]));
+    }
+    // The first page is read before answering, so an unreachable database is a 503.
+    let mut pager = Pager {
+        svc: state.service.clone(),
+        cursor: page.after,
+        remaining: page.limit,
+        first: None,
+        wrote_any: false,
+        done: false,
+    };
+    pager.first = Some(pager.fetch().await?);
+    let head = Bytes::from_static(
+        br#"{"code":"200","status":"Ok","message":"Retrieve products successfully","result":["#,
+    );
+    let pages = futures::stream::unfold(pager, |mut p| async move {
+        p.next_chunk().await.map(|c| (c, p))
+    });
+    let body = futures::stream::once(async { Ok(head) })
+        .chain(pages)
+        .chain(futures::stream::once(async {
+            Ok(Bytes::from_static(b"]}"))
+        }));
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Streams product/all page by page, by key, so memory does not grow with the table.
+struct Pager {
+    svc: crate::service::Service,
+    cursor: Option<i64>,
+    remaining: Option<i64>,
+    first: Option<Vec<crate::domain::Product>>,
+    wrote_any: bool,
+    done: bool,
+}
+
+impl Pager {
+    fn want(&self) -> i64 {
+        self.remaining.map_or(PAGE, |r| r.min(PAGE))
+    }
+
+    async fn fetch(&self) -> Result<Vec<crate::domain::Product>, crate::service::ServiceError> {
+        if self.want() == 0 {
+            return Ok(Vec::new());
+        }
+        let q = ProductQuery {
+            order: Order::Ascending,
+            cursor: self.cursor,
+            limit: self.want(),
+            filter: None,
+        };
+        self.svc.products(&q).await
+    }
+
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        let want = self.want();
+        let batch = match self.first.take() {
+            Some(b) => b,
+            None => match self.fetch().await {
+                Ok(b) => b,
+                // Headers are sent: all we can do is end the body early, and log why.
+                Err(e) => {
+                    tracing::error!(error = %e, "product/all stream cut short");
+                    self.done = true;
+                    return Some(Err(std::io::Error::other("database error")));
+                }
+            },
+        };
+        if (batch.len() as i64) < want || batch.is_empty() {
+            self.done = true;
+        }
+        if batch.is_empty() {
+            return None;
+        }
+        self.cursor = batch.last().map(|p| p.id);
+        self.remaining = self.remaining.map(|r| r - batch.len() as i64);
+        let mut chunk = Vec::with_capacity(batch.len() * 256);
+        for p in &batch {
+            if self.wrote_any {
+                chunk.push(b',');
+            }
+            self.wrote_any = true;
+            if let Err(e) = serde_json::to_writer(&mut chunk, &ProductOut::of(p, &self.svc, false))
+            {
+                return Some(Err(std::io::Error::other(e)));
+            }
+        }
+        Some(Ok(Bytes::from(chunk)))
+    }
+}
+
+#[utoipa::path(get, path = "/api/vert/product/{id}", params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Envelope<ProductOut>, description = "Retrieve product successfully"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 404, body = Envelope<String>, description = "No such product"),
+        (status = 503, body = Envelope<String>, description = "Database unavailable"),
+    ))]
+pub async fn one_product(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError::invalid(vec![FieldProblem {
+            field: "id".into(),
+            message: "must be a whole number".into(),
+        }])
+    })?;
+    match state.service.product(id).await? {
+        Some(p) => Ok(ok(
+            "Retrieve product successfully",
+            Some(ProductOut::of(&p, &state.service, true)),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Product {id} not found"),
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/vert/kafka/consumer/product", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Envelope<Vec<super::json::KafkaMessageDoc>>, description = "Consumer topic kafka successfully: new messages up to the high-water marks, committed"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 503, body = Envelope<String>, description = "Kafka unavailable"),
+    ))]
+pub async fn consume(State(state): State<AppState>, _user: AuthUser) -> Result<Response, ApiError> {
+    let msgs = state.service.consume().await?;
+    let values: Vec<Value> = msgs.into_iter().map(|m| m.value).collect();
+    Ok(ok("Consumer topic kafka successfully", Some(values)))
+}
+
+#[utoipa::path(get, path = "/healthz",
+    responses(
+        (status = 200, body = Envelope<HealthOut>, description = "Database reachable"),
+        (status = 503, body = Envelope<HealthOut>, description = "Database unreachable"),
+    ))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let s = state.service.status().await;
+    let result = HealthOut {
+        database: DatabaseHealth {
+            backend: s.database.into(),
+            ok: s.database_ok,
+        },
+        broker: BrokerHealth {
+            ok: s.broker_ok,
+            embedded: s.broker_embedded,
+            bootstrap: s.bootstrap,
+        },
+        outbox_pending: s.pending,
+    };
+    let status = if s.database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Envelope {
+        code: status.as_u16().to_string(),
+        status: if s.database_ok {
+            "Ok".into()
+        } else {
+            "Service Unavailable".into()
+        },
+        message: if s.database_ok {
+            "healthy".into()
+        } else {
+            "database unreachable".into()
+        },
+        result: Some(result),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let pending = state.service.status().await.pending;
+    let text = state
+        .metrics
+        .render(pending, state.service.published_total());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+}

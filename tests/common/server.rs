@@ -1,0 +1,75 @@
+//! A real HTTP server on a free loopback port, over a started service.
+
+use std::net::SocketAddr;
+
+use dataflow::http::{AppState, Jwt, ThrottleRules};
+use dataflow::service::Service;
+
+use super::{Backend, TestDb};
+
+pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+pub struct TestServer {
+    pub base: String,
+    pub svc: Service,
+    pub client: reqwest::Client,
+    pub jwt: Jwt,
+    db: Option<TestDb>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend, rules: ThrottleRules) -> TestServer {
+        let db = TestDb::new(backend).await;
+        let svc = Service::start(db.settings(&[]))
+            .await
+            .expect("service starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let state = AppState::new(svc.clone(), Jwt::new(SECRET), rules);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(dataflow::http::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            svc,
+            client: reqwest::Client::new(),
+            jwt: Jwt::new(SECRET),
+            db: Some(db),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn token(&self) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/vert/auth/login"))
+            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["result"]["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.svc.shutdown().await;
+        if let Some(db) = self.db.take() {
+            db.drop_db().await;
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Every route through a real HTTP client against a server on a loopback port, on both
+//! storage back ends.
+
+mod common;
+
+use common::Backend;
+use common::server::TestServer;
+use dataflow::http::ThrottleRules;
+use serde_json::{Value, json};
+
+fn blusa_body() -> Value {
+    json!({"name": "Blusa", "description": "Blusa com touca", "category": "Vestuário",
+           "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}})
+}
+
+async fn post(s: &TestServer, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut req = s.client.post(s.url(path)).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(s: &TestServer, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = s.client.get(s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+macro_rules! http_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+                $body(&s).await;
+                s.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let s = TestServer::start(Backend::Postgres, ThrottleRules::default()).await;
+                $body(&s).await;
+                s.stop().await;
+            }
+        }
+    };
+}
+
+/// Replaces what differs between runs (timestamps) so shapes compare byte for byte.
+fn normalize(text: &str) -> String {
+    let v: Value = serde_json::from_str(text).unwrap();
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if k == "timestamp" {
+                        *x = json!("TS");
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v = v;
+    walk(&mut v);
+    serde_json::to_string(&v).unwrap()
+}
+
+async fn original_flow_byte_for_byte(s: &TestServer) {
+    let (status, body) = get(s, "/", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Welcome to Vert API"}"#)
+    );
+
+    let r = s
+        .client
+        .post(s.url("/api/vert/auth/login"))
+        .json(&json!({"username": "vert", "password": "vert"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let login = r.text().await.unwrap();
+    let v: Value = serde_json::from_str(&login).unwrap();
+    let token = v["result"]["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        login.replace(&token, "JWT"),
+        r#"{"code":"200","status":"Ok","message":"Success Login","result":{"access_token":"JWT","token_type":"Bearer"}}"#
+    );
+
+    let (status, reg) = post(s, "/api/vert/register/product", Some(&token), &blusa_body()).await;
+    assert_eq!(status, 200);
+    assert_eq!(reg["code"], "200");
+    assert_eq!(reg["message"], "Product register successfully");
+    assert_eq!(reg["result"]["id"], 1);
+    assert_eq!(reg["result"]["publish"]["state"], "published");
+
+    let (status, all) = get(s, "/api/vert/product/all", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        normalize(&all),
+        r#"{"code":"200","status":"Ok","message":"Retrieve products successfully","result":[{"id":1,"name":"Blusa","category":"Vestuário","description":"Blusa com touca","availability":{"id":1,"product_id":1,"quantity":50,"timestamp":"TS"},"pricing":{"id":1,"product_id":1,"ammount":59.99,"currency":"BRL"}}]}"#
+    );
+    let all: Value = serde_json::from_str(&all).unwrap();
+    let ts = all["result"][0]["availability"]["timestamp"]
+        .as_str()
+        .unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+
+    let (status, consumed) = get(s, "/api/vert/kafka/consumer/product", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        normalize(&consumed),
+        r#"{"code":"200","status":"Ok","message":"Consumer topic kafka successfully","result":[{"id":1,"name":"Blusa","description":"Blusa com touca","pricing":{"amount":59.99,"currency":"BRL"},"availability":{"quantity":50,"timestamp":"TS"},"category":"Vestuário"}]}"#
+    );
+    let (_, again) = get(s, "/api/vert/kafka/consumer/product", Some(&token)).await;
+    assert_eq!(
+        again,
+        r#"{"code":"200","status":"Ok","message":"Consumer topic kafka successfully","result":[]}"#
+    );
+}
+http_test!(original_flow_byte_for_byte, original_flow_byte_for_byte);
+
+async fn every_error_status(s: &TestServer) {
+    let token = s.token().await;
+    let reg = s.url("/api/vert/register/product");
+    // 401: missing, invalid, expired.
+    let (status, body) = post(s, "/api/vert/register/product", None, &blusa_body()).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("401")));
+    let (status, _) = post(
+        s,
+        "/api/vert/register/product",
+        Some("not.a.jwt"),
+        &blusa_body(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let expired = s
+        .jwt
+        .issue("vert", chrono::Utc::now().timestamp() - 2 * 3600)
+        .unwrap();
+    let (status, body) = post(
+        s,
+        "/api/vert/register/product",
+        Some(&expired),
+        &blusa_body(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Token expired"))
+    );
+    let forged = dataflow::http::Jwt::new(b"another-secret-another-secret-xx")
+        .issue("vert", chrono::Utc::now().timestamp())
+        .unwrap();
+    let (status, _) = post(
+        s,
+        "/api/vert/register/product",
+        Some(&forged),
+        &blusa_body(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // 400 malformed JSON.
+    let r = s
+        .client
+        .post(&reg)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "400");
+    // 415 wrong content type.
+    let r = s
+        .client
+        .post(&reg)
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(blusa_body().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // 413 body too large.
+    let mut big = blusa_body();
+    big["description"] = json!("x".repeat(dataflow::http::BODY_LIMIT + 1));
+    let (status, body) = post(s, "/api/vert/register/product", Some(&token), &big).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("413")));
+    // 422 with one entry per failing field.
+    let bad = json!({"name": "", "description": "ok", "category": 7,
+                     "pricing": {"ammount": -1, "currency": "brl"}, "availability": {"quantity": 1.5}});
+    let (status, body) = post(s, "/api/vert/register/product", Some(&token), &bad).await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "category",
+            "pricing.ammount",
+            "pricing.currency",
+            "availability.quantity"
+        ]
+    );
+    // 404 unknown product, 422 bad id.
+    let (status, _) = get(s, "/api/vert/product/999", Some(&token)).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(s, "/api/vert/product/abc", Some(&token)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        s.svc.count_products(None).await.unwrap(),
+        0,
+        "no error saved anything"
+    );
+    // 503 when the database is gone; never SQL text in the answer.
+    s.svc.store().close().await;
+    let (status, body) = post(s, "/api/vert/register/product", Some(&token), &blusa_body()).await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("503")));
+    let (status, text) = get(s, "/api/vert/product/all", Some(&token)).await;
+    assert_eq!(status, 503);
+    assert!(
+        !text.to_lowercase().contains("select") && !text.contains("sqlx"),
+        "{text}"
+    );
+    let (status, _) = get(s, "/healthz", None).await;
+    assert_eq!(status, 503);
+}
+http_test!(every_error_status, every_error_status);
+
+async fn alias_unicode_paging_and_one(s: &TestServer) {
+    let token = s.token().await;
+    let mut body = blusa_body();
+    body["pricing"] = json!({"amount": 10.5, "currency": "EUR"});
+    body["name"] = json!("Café ☕ 漢字 👩‍👩‍👧");
+    let (status, reg) = post(s, "/api/vert/register/product", Some(&token), &body).await;
+    assert_eq!(status, 200, "{reg}");
+    let id = reg["result"]["id"].as_i64().unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            post(s, "/api/vert/register/product", Some(&token), &blusa_body())
+                .await
+                .0,
+            200
+        );
+    }
+    let (_, one) = get(s, &format!("/api/vert/product/{id}"), Some(&token)).await;
+    let one: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one["result"]["name"], "Café ☕ 漢字 👩‍👩‍👧");
+    assert_eq!(one["result"]["pricing"]["ammount"], json!(10.5));
+    assert_eq!(one["result"]["publish"]["state"], "published");
+    let (_, page) = get(
+        s,
+        &format!("/api/vert/product/all?after={id}&limit=2"),
+        Some(&token),
+    )
+    .await;
+    let page: Value = serde_json::from_str(&page).unwrap();
+    let ids: Vec<i64> = page["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [id + 1, id + 2]);
+    let (_, all) = get(s, "/api/vert/product/all", Some(&token)).await;
+    let all: Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(all["result"].as_array().unwrap().len(), 5);
+    let (status, _) = get(s, "/api/vert/product/all?limit=-1", Some(&token)).await;
+    assert_eq!(status, 422);
+}
+http_test!(alias_unicode_paging_and_one, alias_unicode_paging_and_one);
+
+async fn health_metrics_docs(s: &TestServer) {
+    let (status, health) = get(s, "/healthz", None).await;
+    assert_eq!(status, 200);
+    let h: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(h["result"]["database"]["ok"], true);
+    assert_eq!(h["result"]["broker"]["embedded"], true);
+    let token = s.token().await;
+    post(s, "/api/vert/register/product", Some(&token), &blusa_body()).await;
+    let (status, metrics) = get(s, "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#"dataflow_http_requests_total{method="POST",route="/api/vert/register/product",status="200"} 1"#), "{metrics}");
+    assert!(metrics.contains("dataflow_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains("dataflow_outbox_pending 0"));
+    assert!(metrics.contains("dataflow_events_published_total 1"));
+    let (status, docs) = get(s, "/docs/", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        docs.contains("swagger"),
+        "the docs page is served from the binary"
+    );
+}
+http_test!(health_metrics_docs, health_metrics_docs);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_throttling_answers_429_with_retry_after() {
+    let rules = ThrottleRules {
+        per_user: 3,
+        per_address: 50,
+        ..ThrottleRules::default()
+    };
+    let s = TestServer::start(Backend::Sqlite, rules).await;
+    let bad = json!({"username": "vert", "password": "nope"});
+    for _ in 0..3 {
+        assert_eq!(post(&s, "/api/vert/auth/login", None, &bad).await.0, 401);
+    }
+    let r = s
+        .client
+        .post(s.url("/api/vert/auth/login"))
+        .json(&json!({"username": "vert", "password": "vert"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "locked even with the right password");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "429");
+    // Another user from the same address is not locked by vert's failures.
+    let (status, _) = post(
+        &s,
+        "/api/vert/auth/login",
+        None,
+        &json!({"username": "other", "password": "x"}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // Unknown user and wrong password answer alike.
+    let (s1, b1) = post(
+        &s,
+        "/api/vert/auth/login",
+        None,
+        &json!({"username": "ghost", "password": "x"}),
+    )
+    .await;
+    let (s2, b2) = post(
+        &s,
+        "/api/vert/auth/login",
+        None,
+        &json!({"username": "other", "password": "y"}),
+    )
+    .await;
+    assert_eq!((s1, b1), (s2, b2));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_parses_and_matches_the_routes() {
+    let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+    let (status, text) = get(&s, "/openapi.json", None).await;
+    assert_eq!(status, 200);
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"));
+    let mut paths: Vec<String> = spec.paths.as_ref().unwrap().keys().cloned().collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/",
+            "/api/vert/auth/login",
+            "/api/vert/kafka/consumer/product",
+            "/api/vert/product/all",
+            "/api/vert/product/{id}",
+            "/api/vert/register/product",
+            "/healthz",
+            "/metrics"
+        ]
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let register = &v["paths"]["/api/vert/register/product"]["post"]["responses"];
+    for code in ["200", "400", "401", "413", "415", "422", "503"] {
+        assert!(register.get(code).is_some(), "register documents {code}");
+    }
+    assert!(v["components"]["securitySchemes"]["bearer"].is_object());
+    // Every documented path answers (not the fallback 404).
+    for p in ["/", "/healthz", "/metrics"] {
+        assert_eq!(get(&s, p, None).await.0, 200);
+    }
+    s.stop().await;
+}
