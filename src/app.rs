@@ -111,6 +111,14 @@ pub fn run_serve(settings: Settings) -> ExitCode {
     rt.block_on(crate::http::serve_main(settings))
 }
 
+pub fn run_bench(settings: Settings, count: usize) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    match runtime() {
+        Ok(rt) => rt.block_on(crate::bench::run(settings, count)),
+        Err(code) => code,
+    }
+}
+
 pub fn run_tui(settings: Settings) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
     let rt = match runtime() {

@@ -57,6 +57,12 @@ pub enum Command {
     Migrate,
     /// Print the effective settings (secrets redacted) and where files live
     Config,
+    /// Measure registration throughput, publish latency and paging on the configured back ends
+    Bench {
+        /// Products to register per run
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
     /// Print the topic's messages to stdout, one JSON object per line
     Tail {
         /// Start at the oldest message instead of the newest --last
@@ -104,6 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tui => crate::app::run_tui(settings),
         Command::Serve { .. } => crate::app::run_serve(settings),
         Command::Migrate => crate::app::run_migrate(settings),
+        Command::Bench { count } => crate::app::run_bench(settings, count),
         Command::Tail {
             from_beginning,
             last,

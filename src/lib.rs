@@ -4,6 +4,7 @@
 //! Layers: `domain` -> `store` and `kafka` -> `service` -> front ends `tui` and `http`.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod domain;
