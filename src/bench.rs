@@ -13,7 +13,11 @@ fn draft(i: usize) -> ProductDraft {
     ProductDraft {
         name: format!("Bench product {i}"),
         description: "Produto de benchmark".into(),
-        category: if i % 2 == 0 { "Vestuário".into() } else { "Calçados".into() },
+        category: if i % 2 == 0 {
+            "Vestuário".into()
+        } else {
+            "Calçados".into()
+        },
         amount: format!("{}.{:02}", i % 1000, i % 100),
         currency: "BRL".into(),
         quantity: (i % 500).to_string(),
@@ -24,7 +28,11 @@ fn per_sec(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-async fn registrations(svc: &Service, count: usize, concurrency: usize) -> Result<Duration, String> {
+async fn registrations(
+    svc: &Service,
+    count: usize,
+    concurrency: usize,
+) -> Result<Duration, String> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
@@ -46,14 +54,19 @@ async fn registrations(svc: &Service, count: usize, concurrency: usize) -> Resul
 
 async fn wait_published(svc: &Service) -> Duration {
     let start = Instant::now();
-    while svc.status().await.pending.unwrap_or(0) > 0 && start.elapsed() < Duration::from_secs(120) {
+    while svc.status().await.pending.unwrap_or(0) > 0 && start.elapsed() < Duration::from_secs(120)
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     start.elapsed()
 }
 
 pub async fn run(settings: Settings, count: usize) -> ExitCode {
-    let backend = format!("{:?}", settings.database).split('(').next().unwrap_or_default().to_string();
+    let backend = format!("{:?}", settings.database)
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let start = Instant::now();
     let svc = match Service::start(settings).await {
         Ok(s) => s,
@@ -62,8 +75,15 @@ pub async fn run(settings: Settings, count: usize) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("database {backend}, kafka {} (embedded: {})", svc.kafka().bootstrap, svc.kafka().embedded);
-    println!("service start (connect, migrate, user, broker, relay): {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "database {backend}, kafka {} (embedded: {})",
+        svc.kafka().bootstrap,
+        svc.kafka().embedded
+    );
+    println!(
+        "service start (connect, migrate, user, broker, relay): {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
     for concurrency in [1, 16] {
         match registrations(&svc, count, concurrency).await {
             Ok(d) => println!(
@@ -77,20 +97,44 @@ pub async fn run(settings: Settings, count: usize) -> ExitCode {
             }
         }
     }
-    println!("outbox drained {:.1} ms after the last registration", wait_published(&svc).await.as_secs_f64() * 1e3);
+    println!(
+        "outbox drained {:.1} ms after the last registration",
+        wait_published(&svc).await.as_secs_f64() * 1e3
+    );
     let total = svc.count_products(None).await.unwrap_or(0);
     let t = Instant::now();
-    let page = svc.products(&ProductQuery { order: Order::Descending, cursor: None, limit: 50, filter: None }).await;
-    println!("newest page of 50 of {total} products: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+    let page = svc
+        .products(&ProductQuery {
+            order: Order::Descending,
+            cursor: None,
+            limit: 50,
+            filter: None,
+        })
+        .await;
+    println!(
+        "newest page of 50 of {total} products: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     if let Some(last) = page.ok().and_then(|p| p.last().map(|p| p.id)) {
         let t = Instant::now();
-        let q = ProductQuery { order: Order::Descending, cursor: Some(last / 2), limit: 50, filter: None };
+        let q = ProductQuery {
+            order: Order::Descending,
+            cursor: Some(last / 2),
+            limit: 50,
+            filter: None,
+        };
         let _ = svc.products(&q).await;
-        println!("a page of 50 from the middle, by key: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "a page of 50 from the middle, by key: {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
     let t = Instant::now();
     let _ = svc.count_products(Some("calç")).await;
-    println!("filtered count over {total} products: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "filtered count over {total} products: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     svc.shutdown().await;
     ExitCode::SUCCESS
 }
