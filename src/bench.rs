@@ -13,7 +13,7 @@ fn draft(i: usize) -> ProductDraft {
     ProductDraft {
         name: format!("Bench product {i}"),
         description: "Produto de benchmark".into(),
-        category: if i % 2 == 0 {
+        category: if i.is_multiple_of(2) {
             "Vestuário".into()
         } else {
             "Calçados".into()
