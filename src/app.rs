@@ -49,14 +49,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-/// Starts the service, reporting a failure as one line on stderr.
-pub async fn start_service(settings: Settings) -> Result<Service, ExitCode> {
+/// Starts the service and, for an embedded broker, records its address for `dataflow tail`.
+/// Prints nothing: the terminal UI may own the screen.
+pub async fn start_service(settings: Settings) -> Result<Service, String> {
     let broker_file = settings.paths.data_dir.join("broker.addr");
     let embedded = settings.kafka == KafkaTarget::Embedded;
     let service = Service::start(settings).await.map_err(|e| {
         tracing::error!(error = %e, "start-up failed");
-        eprintln!("dataflow: start-up failed: {e}");
-        ExitCode::from(1)
+        e.to_string()
     })?;
     if embedded {
         // Lets `dataflow tail` in another terminal find this process's broker.

@@ -124,7 +124,10 @@ pub async fn serve_main(settings: Settings) -> ExitCode {
     };
     let service = match crate::app::start_service(settings).await {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("dataflow: start-up failed: {e}");
+            return ExitCode::from(1);
+        }
     };
     let kafka = service.kafka();
     let kind = if kafka.embedded { " (embedded)" } else { "" };

@@ -53,7 +53,12 @@ impl Service {
     }
 
     pub async fn count_products(&self, filter: Option<&str>) -> Result<i64, ServiceError> {
-        Ok(self.inner.store.count_products(filter).await?)
+        Ok(self.inner.store.count_products(filter, None).await?)
+    }
+
+    /// How many products matching `filter` are newer than `id`: its row index, newest first.
+    pub async fn count_newer(&self, id: i64, filter: Option<&str>) -> Result<i64, ServiceError> {
+        Ok(self.inner.store.count_products(filter, Some(id)).await?)
     }
 
     /// The original's consumer route: CONSUMER_GROUP's new messages up to the high-water

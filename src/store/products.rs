@@ -108,7 +108,11 @@ const LIST_DESC: &str = select_products!(
     "AND ($2 IS NULL OR p.id < $2) ORDER BY p.id DESC LIMIT $3"
 );
 const GET_ONE: &str = select_products!("WHERE p.id = $1");
-const COUNT: &str = concat!("SELECT COUNT(*) FROM tb_product p WHERE ", filter_clause!());
+const COUNT: &str = concat!(
+    "SELECT COUNT(*) FROM tb_product p WHERE ",
+    filter_clause!(),
+    "AND ($2 IS NULL OR p.id > $2)"
+);
 
 const INSERT_PRODUCT: &str =
     "INSERT INTO tb_product (name, description, category) VALUES ($1, $2, $3) RETURNING id";
@@ -220,10 +224,17 @@ impl Store {
         row.map(Product::try_from).transpose()
     }
 
-    pub async fn count_products(&self, filter: Option<&str>) -> Result<i64> {
+    /// Products matching `filter`, only those newer than `newer_than` when given (the
+    /// position of a row in the newest-first table).
+    pub async fn count_products(
+        &self,
+        filter: Option<&str>,
+        newer_than: Option<i64>,
+    ) -> Result<i64> {
         let pattern = like_pattern(filter);
         Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(COUNT)
             .bind(pattern)
+            .bind(newer_than)
             .fetch_one(pool)
             .await?))
     }

@@ -1,10 +1,121 @@
-//! The terminal UI (issue 3).
+//! The terminal UI. One `select!` over terminal events, background results, the tail channel
+//! and a one-second tick; panes turn keys into effects that the runner starts as tasks, so
+//! nothing in the loop waits on I/O. Redraws happen only when something changed, and at most
+//! ~30 times a second while the tail floods in.
+
+mod app;
+mod form;
+mod login;
+mod runner;
+mod table;
+mod tail;
+mod text;
+mod ui;
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+pub use app::{Action, App, Effect, Pane, Screen};
+pub use form::FormOutcome;
+pub use table::{Fetch, TableRequest};
+pub use ui::draw;
 
 use crate::config::Settings;
+use runner::Runner;
 
-pub async fn run(_settings: Settings) -> ExitCode {
-    eprintln!("dataflow: the terminal UI is not built yet; use `dataflow serve`");
-    ExitCode::from(2)
+/// Messages taken from the tail channel per loop turn: keys get their turn in between.
+const TAIL_BATCH: usize = 2000;
+const FRAME: Duration = Duration::from_millis(33);
+
+pub async fn run(settings: Settings) -> ExitCode {
+    let started = Instant::now();
+    // Raw mode, alternate screen, and a panic hook that restores the terminal first.
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, settings, started).await;
+    ratatui::restore();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dataflow: terminal error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    settings: Settings,
+    started: Instant,
+) -> std::io::Result<()> {
+    let (tx, mut actions) = mpsc::unbounded_channel();
+    let mut app = App::new(
+        settings.timezone,
+        &settings.default_currency,
+        settings.tail_last,
+        settings.tail_buffer,
+    );
+    let mut runner = Runner::start(settings, tx);
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    terminal.draw(|f| draw(f, &mut app))?;
+    app.dirty = false;
+    tracing::info!(
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "login screen drawn"
+    );
+    let mut last_draw = Instant::now();
+    let mut draw_due: Option<Instant> = None;
+    loop {
+        let paused = app.tail_paused();
+        let effects = tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => app.on_key(k),
+                Some(Ok(Event::Resize(_, _))) => { app.dirty = true; Vec::new() }
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            Some(action) = actions.recv() => app.on_action(action),
+            _ = tick.tick() => app.on_tick(Instant::now()),
+            _ = sleep_until(draw_due) => Vec::new(),
+            batch = runner.next_tail_batch(TAIL_BATCH), if !paused => { app.on_tail(batch); Vec::new() }
+        };
+        for effect in effects {
+            runner.execute(effect);
+        }
+        if app.quit {
+            break;
+        }
+        if app.dirty {
+            if last_draw.elapsed() >= FRAME || draw_due.is_some_and(|d| Instant::now() >= d) {
+                terminal.draw(|f| draw(f, &mut app))?;
+                app.dirty = false;
+                last_draw = Instant::now();
+                draw_due = None;
+            } else if draw_due.is_none() {
+                draw_due = Some(last_draw + FRAME);
+            }
+        }
+    }
+    runner.end_session();
+    if let Some(svc) = runner.service() {
+        // Bounded: a stuck broker or database must not keep the terminal hostage.
+        let _ = tokio::time::timeout(Duration::from_secs(5), crate::app::stop_service(&svc)).await;
+    }
+    Ok(())
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

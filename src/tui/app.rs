@@ -1,0 +1,483 @@
+//! The UI's state and its reactions: keys and background results go in, state changes and
+//! effects (I/O for the runner to start) come out. Nothing here waits on anything.
+
+use std::time::Instant;
+
+use chrono_tz::Tz;
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::form::{FormOutcome, FormPane, Outcome};
+use super::login::LoginPane;
+use super::table::{Fetch, TablePane, TableRequest};
+use super::tail::{TailAction, TailPane};
+use super::text::{ctrl, plain};
+use crate::domain::{Product, ProductDraft};
+use crate::kafka::{TailMessage, TailStart};
+use crate::service::Status;
+use crate::store::PublishedAck;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Form,
+    Table,
+    Tail,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 3] = [Pane::Form, Pane::Table, Pane::Tail];
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    fn step(self, forward: bool) -> Pane {
+        let i = self.index() as i64 + if forward { 1 } else { -1 };
+        Pane::ALL[i.rem_euclid(3) as usize]
+    }
+}
+
+/// I/O the runner starts on the app's behalf; results come back as `Action`s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Login {
+        username: String,
+        password: String,
+    },
+    Register(ProductDraft),
+    LoadProducts(TableRequest),
+    CountProducts(Option<String>),
+    RefreshStatus,
+    StartTail(TailStart),
+    /// Stop the tail and everything tied to the session.
+    EndSession,
+}
+
+/// Results of background work, and start-up news.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Ready {
+        database: String,
+        bootstrap: String,
+        embedded: bool,
+    },
+    StartFailed(String),
+    LoggedIn(String),
+    LoginFailed(String),
+    Registered(Result<Product, String>),
+    Page {
+        request: TableRequest,
+        result: Result<(Vec<Product>, Option<i64>), String>,
+    },
+    Count {
+        filter: Option<String>,
+        result: Result<i64, String>,
+    },
+    Status(Status),
+    Published(PublishedAck),
+}
+
+pub enum Overlay {
+    Help,
+    ConfirmQuit,
+    Product(Box<Product>),
+    Message(Box<TailMessage>),
+}
+
+pub struct Main {
+    pub user: String,
+    pub pane: Pane,
+    pub form: FormPane,
+    pub table: TablePane,
+    pub tail: TailPane,
+    /// A one-line notice under the panes (link results, errors of background work).
+    pub notice: Option<String>,
+}
+
+pub enum Screen {
+    Login(Box<LoginPane>),
+    Main(Box<Main>),
+}
+
+pub enum Startup {
+    Starting,
+    Ready {
+        database: String,
+        bootstrap: String,
+        embedded: bool,
+    },
+    Failed(String),
+}
+
+pub struct App {
+    pub screen: Screen,
+    pub startup: Startup,
+    pub overlay: Option<Overlay>,
+    pub status: Option<Status>,
+    pub tz: Tz,
+    pub default_currency: String,
+    pub tail_last: usize,
+    pub tail_buffer: usize,
+    pub quit: bool,
+    /// Set when the screen must be drawn again.
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(tz: Tz, default_currency: &str, tail_last: usize, tail_buffer: usize) -> App {
+        App {
+            screen: Screen::Login(Box::default()),
+            startup: Startup::Starting,
+            overlay: None,
+            status: None,
+            tz,
+            default_currency: default_currency.to_string(),
+            tail_last,
+            tail_buffer,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    pub fn main(&self) -> Option<&Main> {
+        match &self.screen {
+            Screen::Main(m) => Some(m),
+            Screen::Login(_) => None,
+        }
+    }
+
+    /// True while the tail is paused: the runner then leaves its channel alone.
+    pub fn tail_paused(&self) -> bool {
+        self.main().is_some_and(|m| m.tail.paused)
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        self.dirty = true;
+        if ctrl(&key, 'c') {
+            let unsaved = self.main().is_some_and(|m| m.form.has_unsaved_input());
+            if unsaved && !matches!(self.overlay, Some(Overlay::ConfirmQuit)) {
+                self.overlay = Some(Overlay::ConfirmQuit);
+            } else {
+                self.quit = true;
+            }
+            return Vec::new();
+        }
+        if let Some(overlay) = self.overlay.take() {
+            return self.on_overlay_key(overlay, key);
+        }
+        let main = match &mut self.screen {
+            Screen::Login(login) => {
+                return match login.on_key(key) {
+                    Some((username, password)) => vec![Effect::Login { username, password }],
+                    None => Vec::new(),
+                };
+            }
+            Screen::Main(m) => m,
+        };
+        if key.code == KeyCode::F(1) {
+            self.overlay = Some(Overlay::Help);
+            return Vec::new();
+        }
+        if ctrl(&key, 'o') {
+            self.screen = Screen::Login(Box::default());
+            return vec![Effect::EndSession];
+        }
+        if ctrl(&key, 's') {
+            main.pane = Pane::Form;
+            return match main.form.submit() {
+                FormOutcome::Submit(d) => vec![Effect::Register(d)],
+                _ => Vec::new(),
+            };
+        }
+        // Alt+digit also switches panes: terminals send Esc then a digit typed quickly as Alt+digit.
+        if let (KeyCode::Char(c @ '1'..='3'), true) = (
+            key.code,
+            key.modifiers.contains(crossterm::event::KeyModifiers::ALT),
+        ) {
+            return switch(main, Pane::ALL[c as usize - '1' as usize]);
+        }
+        if main.pane == Pane::Form && main.form.editing {
+            return match main.form.on_key(key) {
+                FormOutcome::Submit(d) => vec![Effect::Register(d)],
+                FormOutcome::LeaveNext => switch(main, main.pane.step(true)),
+                FormOutcome::LeavePrev => switch(main, main.pane.step(false)),
+                FormOutcome::None | FormOutcome::Leave => Vec::new(),
+            };
+        }
+        if main.pane == Pane::Table && main.table.filter_editing {
+            return main
+                .table
+                .on_key(key)
+                .map(Effect::LoadProducts)
+                .into_iter()
+                .collect();
+        }
+        // Navigation keys, common to every pane when no text is being edited.
+        match (key.code, plain(&key)) {
+            (KeyCode::Tab, _) => return switch(main, main.pane.step(true)),
+            (KeyCode::BackTab, _) => return switch(main, main.pane.step(false)),
+            (_, Some(c @ '1'..='3')) => return switch(main, Pane::ALL[c as usize - '1' as usize]),
+            (_, Some('?')) => {
+                self.overlay = Some(Overlay::Help);
+                return Vec::new();
+            }
+            _ => {}
+        }
+        match main.pane {
+            Pane::Form => {
+                if matches!(key.code, KeyCode::Enter) || plain(&key) == Some('i') {
+                    main.form.editing = true;
+                }
+                Vec::new()
+            }
+            Pane::Table => match (key.code, plain(&key)) {
+                (KeyCode::Enter, _) => {
+                    if let Some(p) = main.table.selected_product() {
+                        self.overlay = Some(Overlay::Product(Box::new(p.clone())));
+                    }
+                    Vec::new()
+                }
+                (_, Some('m')) => {
+                    link_to_message(main);
+                    Vec::new()
+                }
+                _ => main
+                    .table
+                    .on_key(key)
+                    .map(Effect::LoadProducts)
+                    .into_iter()
+                    .collect(),
+            },
+            Pane::Tail => match (main.tail.on_key(key), plain(&key)) {
+                (TailAction::Open, _) => {
+                    if let Some(m) = main.tail.selected_message() {
+                        self.overlay = Some(Overlay::Message(Box::new(m.clone())));
+                    }
+                    Vec::new()
+                }
+                (TailAction::SeekBeginning, _) => {
+                    main.tail.clear();
+                    main.tail.from_beginning = true;
+                    vec![Effect::StartTail(TailStart::Beginning)]
+                }
+                (TailAction::SeekNewest, _) => {
+                    main.tail.clear();
+                    main.tail.from_beginning = false;
+                    vec![Effect::StartTail(TailStart::Last(self.tail_last))]
+                }
+                (TailAction::None, Some('o')) => link_to_product(main),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn on_overlay_key(&mut self, overlay: Overlay, key: KeyEvent) -> Vec<Effect> {
+        let closes =
+            key.code == KeyCode::Esc || key.code == KeyCode::Enter || plain(&key) == Some('q');
+        match overlay {
+            Overlay::ConfirmQuit => {
+                self.quit = matches!(plain(&key), Some('y' | 'Y'));
+                Vec::new()
+            }
+            Overlay::Help => Vec::new(),
+            Overlay::Product(p) if plain(&key) == Some('m') => {
+                if let Screen::Main(main) = &mut self.screen {
+                    if let Some(i) = main.table.rows.iter().position(|r| r.id == p.id) {
+                        main.table.selected = i;
+                    }
+                    link_to_message(main);
+                }
+                Vec::new()
+            }
+            Overlay::Message(m) if plain(&key) == Some('o') => match &mut self.screen {
+                Screen::Main(main) => {
+                    main.tail.select_key(m.key.as_deref().unwrap_or_default());
+                    link_to_product(main)
+                }
+                Screen::Login(_) => Vec::new(),
+            },
+            other => {
+                if !closes {
+                    self.overlay = Some(other);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        self.dirty = true;
+        match action {
+            Action::Ready {
+                database,
+                bootstrap,
+                embedded,
+            } => {
+                self.startup = Startup::Ready {
+                    database,
+                    bootstrap,
+                    embedded,
+                };
+                Vec::new()
+            }
+            Action::StartFailed(e) => {
+                self.startup = Startup::Failed(e);
+                if let Screen::Login(l) = &mut self.screen {
+                    l.busy = false;
+                }
+                Vec::new()
+            }
+            Action::Status(s) => {
+                self.status = Some(s);
+                Vec::new()
+            }
+            Action::LoginFailed(msg) => {
+                if let Screen::Login(l) = &mut self.screen {
+                    l.failed(&msg);
+                }
+                Vec::new()
+            }
+            Action::LoggedIn(user) => {
+                let mut main = Main {
+                    user,
+                    pane: Pane::Form,
+                    form: FormPane::new(&self.default_currency),
+                    table: TablePane::default(),
+                    tail: TailPane::new(self.tail_buffer),
+                    notice: None,
+                };
+                let first_page = main.table.request(Fetch::Top);
+                self.screen = Screen::Main(Box::new(main));
+                vec![
+                    Effect::StartTail(TailStart::Last(self.tail_last)),
+                    Effect::LoadProducts(first_page),
+                    Effect::CountProducts(None),
+                    Effect::RefreshStatus,
+                ]
+            }
+            other => match &mut self.screen {
+                Screen::Main(main) => on_main_action(main, other),
+                Screen::Login(_) => Vec::new(),
+            },
+        }
+    }
+
+    pub fn on_tail(&mut self, batch: Vec<TailMessage>) {
+        if let Screen::Main(main) = &mut self.screen {
+            main.tail.push(batch);
+            self.dirty = true;
+        }
+    }
+
+    /// Once a second: rates, status, and new products for the table.
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
+        let Screen::Main(main) = &mut self.screen else {
+            return Vec::new();
+        };
+        main.tail.tick(now);
+        self.dirty = true;
+        let mut effects = vec![Effect::RefreshStatus];
+        if let Some(r) = main.table.refresh() {
+            effects.push(Effect::LoadProducts(r));
+        }
+        effects
+    }
+}
+
+fn switch(main: &mut Main, pane: Pane) -> Vec<Effect> {
+    main.pane = pane;
+    main.form.editing = pane == Pane::Form;
+    Vec::new()
+}
+
+/// From the selected product to its message in the tail, by key.
+fn link_to_message(main: &mut Main) {
+    let Some(id) = main.table.selected_product().map(|p| p.id) else {
+        return;
+    };
+    if main.tail.select_key(&id.to_string()) {
+        main.pane = Pane::Tail;
+        main.notice = None;
+    } else {
+        main.notice = Some(format!(
+            "Product #{id} has no message in the tail buffer: press 3 then b to read the topic from the beginning"
+        ));
+    }
+}
+
+/// From the selected message to its product row, by key.
+fn link_to_product(main: &mut Main) -> Vec<Effect> {
+    let Some(key) = main.tail.selected_message().and_then(|m| m.key.clone()) else {
+        return Vec::new();
+    };
+    match key.parse::<i64>() {
+        Ok(id) => {
+            main.pane = Pane::Table;
+            main.form.editing = false;
+            main.notice = None;
+            main.table
+                .select_product(id)
+                .map(Effect::LoadProducts)
+                .into_iter()
+                .collect()
+        }
+        Err(_) => {
+            main.notice = Some(format!(
+                "Key '{}' is not a product id",
+                super::text::printable(&key)
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Registered(Ok(p)) => {
+            main.form.saved(p.id, p.publish);
+            main.table
+                .refresh()
+                .map(Effect::LoadProducts)
+                .into_iter()
+                .collect()
+        }
+        Action::Registered(Err(e)) => {
+            main.form.outcome = Some(Outcome::Failed(e));
+            Vec::new()
+        }
+        Action::Page { request, result } => {
+            let top = request.fetch == Fetch::Top;
+            let filter = request.filter.clone();
+            main.table.on_page(request, result);
+            if top {
+                vec![Effect::CountProducts(filter)]
+            } else {
+                Vec::new()
+            }
+        }
+        Action::Count {
+            filter,
+            result: Ok(n),
+        } => {
+            main.table.on_count(filter, n);
+            Vec::new()
+        }
+        Action::Count { result: Err(e), .. } => {
+            main.table.error = Some(e);
+            Vec::new()
+        }
+        Action::Published(ack) => {
+            main.table
+                .on_published(ack.product_id, ack.partition, ack.offset);
+            if let Some(Outcome::Saved { id, publish }) = &mut main.form.outcome
+                && *id == ack.product_id
+            {
+                *publish = crate::domain::PublishState::Published {
+                    partition: ack.partition,
+                    offset: ack.offset,
+                };
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}

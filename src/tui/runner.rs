@@ -1,0 +1,232 @@
+//! Runs the app's effects: each becomes a task on the runtime (or the tail's own thread) that
+//! reports back through the action channel. The event loop never waits on any of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::app::{Action, Effect};
+use super::table::{Fetch, PAGE};
+use crate::config::Settings;
+use crate::kafka::{TailMessage, TailOptions};
+use crate::service::{Service, Tail};
+use crate::store::{Order, ProductQuery};
+
+/// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
+pub const TAIL_CHANNEL: usize = 1024;
+
+pub struct Runner {
+    actions: mpsc::UnboundedSender<Action>,
+    service: watch::Receiver<Option<Service>>,
+    pub tail: Option<Tail>,
+    acks: Option<JoinHandle<()>>,
+    status_busy: Arc<AtomicBool>,
+}
+
+impl Runner {
+    /// Starts the service in the background; the login screen is usable meanwhile.
+    pub fn start(settings: Settings, actions: mpsc::UnboundedSender<Action>) -> Runner {
+        let (tx, rx) = watch::channel(None);
+        let report = actions.clone();
+        tokio::spawn(async move {
+            match crate::app::start_service(settings).await {
+                Ok(svc) => {
+                    let _ = report.send(Action::Ready {
+                        database: svc.store().backend().to_string(),
+                        bootstrap: svc.kafka().bootstrap.clone(),
+                        embedded: svc.kafka().embedded,
+                    });
+                    let _ = tx.send(Some(svc));
+                }
+                Err(e) => {
+                    let _ = report.send(Action::StartFailed(e));
+                }
+            }
+        });
+        Runner {
+            actions,
+            service: rx,
+            tail: None,
+            acks: None,
+            status_busy: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn service(&self) -> Option<Service> {
+        self.service.borrow().clone()
+    }
+
+    pub fn execute(&mut self, effect: Effect) {
+        let out = self.actions.clone();
+        match effect {
+            Effect::Login { username, password } => {
+                let mut ready = self.service.clone();
+                tokio::spawn(async move {
+                    let svc = match ready.wait_for(Option::is_some).await {
+                        Ok(s) => s.clone(),
+                        Err(_) => return,
+                    };
+                    let Some(svc) = svc else { return };
+                    let action = match svc.login(&username, &password).await {
+                        Ok(true) => Action::LoggedIn(username),
+                        Ok(false) => Action::LoginFailed("Incorrect username or password".into()),
+                        Err(e) => Action::LoginFailed(format!("Cannot check the login now: {e}")),
+                    };
+                    let _ = out.send(action);
+                });
+            }
+            Effect::Register(draft) => self.with_service(move |svc| async move {
+                let r = svc
+                    .register(&draft)
+                    .await
+                    .map(|r| r.product)
+                    .map_err(|e| e.to_string());
+                let _ = out.send(Action::Registered(r));
+            }),
+            Effect::LoadProducts(request) => self.with_service(move |svc| async move {
+                let result = load_page(&svc, &request.fetch, request.filter.clone()).await;
+                let _ = out.send(Action::Page { request, result });
+            }),
+            Effect::CountProducts(filter) => self.with_service(move |svc| async move {
+                let result = svc
+                    .count_products(filter.as_deref())
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = out.send(Action::Count { filter, result });
+            }),
+            Effect::RefreshStatus => {
+                if self.status_busy.swap(true, Ordering::AcqRel) {
+                    return; // the previous check is still running (database slow or gone)
+                }
+                let busy = self.status_busy.clone();
+                self.with_service(move |svc| async move {
+                    let s = svc.status().await;
+                    busy.store(false, Ordering::Release);
+                    let _ = out.send(Action::Status(s));
+                });
+            }
+            Effect::StartTail(start) => {
+                let Some(svc) = self.service() else { return };
+                self.tail = None;
+                match svc.tail(
+                    TailOptions {
+                        start,
+                        follow: true,
+                    },
+                    TAIL_CHANNEL,
+                ) {
+                    Ok(t) => self.tail = Some(t),
+                    Err(e) => tracing::warn!(error = %e, "cannot start the tail"),
+                }
+                if self.acks.is_none() {
+                    let mut rx = svc.subscribe_published();
+                    self.acks = Some(tokio::spawn(async move {
+                        loop {
+                            match rx.recv().await {
+                                Ok(ack) => {
+                                    if out.send(Action::Published(ack)).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                                Err(_) => break,
+                            }
+                        }
+                    }));
+                }
+            }
+            Effect::EndSession => self.end_session(),
+        }
+    }
+
+    fn with_service<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Service) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(svc) = self.service() {
+            tokio::spawn(work(svc));
+        }
+    }
+
+    pub fn end_session(&mut self) {
+        self.tail = None;
+        if let Some(a) = self.acks.take() {
+            a.abort();
+        }
+    }
+
+    /// Up to `max` tail messages, oldest first; waits for the first one. Pending forever
+    /// when no tail runs, so the event loop's select can always include it.
+    pub async fn next_tail_batch(&mut self, max: usize) -> Vec<TailMessage> {
+        let Some(tail) = self.tail.as_mut() else {
+            return std::future::pending().await;
+        };
+        let Some(first) = tail.rx.recv().await else {
+            self.tail = None;
+            return Vec::new();
+        };
+        let mut batch = vec![first];
+        while batch.len() < max {
+            match tail.rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+}
+
+async fn load_page(
+    svc: &Service,
+    fetch: &Fetch,
+    filter: Option<String>,
+) -> Result<(Vec<crate::domain::Product>, Option<i64>), String> {
+    let q = |order, cursor| ProductQuery {
+        order,
+        cursor,
+        limit: PAGE,
+        filter: filter.clone(),
+    };
+    let err = |e: crate::service::ServiceError| e.to_string();
+    match fetch {
+        Fetch::Top => Ok((
+            svc.products(&q(Order::Descending, None))
+                .await
+                .map_err(err)?,
+            Some(0),
+        )),
+        Fetch::Older(c) => Ok((
+            svc.products(&q(Order::Descending, Some(*c)))
+                .await
+                .map_err(err)?,
+            None,
+        )),
+        Fetch::Newer(c) => {
+            let mut rows = svc
+                .products(&q(Order::Ascending, Some(*c)))
+                .await
+                .map_err(err)?;
+            rows.reverse();
+            Ok((rows, None))
+        }
+        Fetch::Bottom => {
+            let mut rows = svc
+                .products(&q(Order::Ascending, None))
+                .await
+                .map_err(err)?;
+            rows.reverse();
+            Ok((rows, None))
+        }
+        Fetch::At(id) => {
+            let rows = svc
+                .products(&q(Order::Descending, Some(id.saturating_add(1))))
+                .await
+                .map_err(err)?;
+            let position = svc.count_newer(*id, filter.as_deref()).await.map_err(err)?;
+            Ok((rows, Some(position)))
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The product table: newest first, fetched by key in pages as you scroll, never all at once.
+//! Only a window of rows is kept; "row X of N" counts from the top of the whole table.
+
+use chrono_tz::Tz;
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+
+use super::text::{clip, plain, printable};
+use crate::domain::{Product, PublishState};
+
+pub const PAGE: i64 = 200;
+/// Rows kept in memory; scrolling further drops rows at the other end.
+const WINDOW: usize = 1000;
+/// Fetch the next page when the selection comes this close to the window's edge.
+const MARGIN: usize = 20;
+
+/// Which rows a request asks for; the answer comes back with the same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// The newest page: first load, filter change, `g`.
+    Top,
+    /// Older than the window's last row.
+    Older(i64),
+    /// Newer than the window's first row (scrolling up, or new products arriving).
+    Newer(i64),
+    /// The oldest page: `G`.
+    Bottom,
+    /// The page starting at this product (a jump from the tail).
+    At(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRequest {
+    pub generation: u64,
+    pub fetch: Fetch,
+    pub filter: Option<String>,
+}
+
+pub struct TablePane {
+    pub rows: Vec<Product>,
+    /// Absolute index (0 = newest) of `rows[0]` in the filtered table.
+    pub window_start: i64,
+    pub selected: usize,
+    pub total: i64,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub loading: bool,
+    pub error: Option<String>,
+    generation: u64,
+    has_older: bool,
+    /// A product to select once its page arrives.
+    pending_select: Option<i64>,
+    page_height: usize,
+}
+
+impl Default for TablePane {
+    fn default() -> Self {
+        TablePane {
+            rows: Vec::new(),
+            window_start: 0,
+            selected: 0,
+            total: 0,
+            filter: String::new(),
+            filter_editing: false,
+            loading: false,
+            error: None,
+            generation: 0,
+            has_older: true,
+            pending_select: None,
+            page_height: 10,
+        }
+    }
+}
+
+impl TablePane {
+    fn filter_value(&self) -> Option<String> {
+        let f = self.filter.trim();
+        (!f.is_empty()).then(|| f.to_string())
+    }
+
+    pub fn request(&mut self, fetch: Fetch) -> TableRequest {
+        if matches!(fetch, Fetch::Top | Fetch::Bottom | Fetch::At(_)) {
+            self.generation += 1;
+        }
+        self.loading = true;
+        TableRequest {
+            generation: self.generation,
+            fetch,
+            filter: self.filter_value(),
+        }
+    }
+
+    pub fn selected_product(&self) -> Option<&Product> {
+        self.rows.get(self.selected)
+    }
+
+    /// Keys in the table; returns a fetch to run, if any.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<TableRequest> {
+        if self.filter_editing {
+            match key.code {
+                KeyCode::Enter => self.filter_editing = false,
+                KeyCode::Esc => {
+                    self.filter_editing = false;
+                    self.filter.clear();
+                    return Some(self.request(Fetch::Top));
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                    return Some(self.request(Fetch::Top));
+                }
+                _ => {
+                    if let Some(c) = plain(&key) {
+                        self.filter.push(c);
+                        return Some(self.request(Fetch::Top));
+                    }
+                }
+            }
+            return None;
+        }
+        match (key.code, plain(&key)) {
+            (_, Some('/')) => {
+                self.filter_editing = true;
+                None
+            }
+            (KeyCode::Down, _) | (_, Some('j')) => self.move_by(1),
+            (KeyCode::Up, _) | (_, Some('k')) => self.move_by(-1),
+            (KeyCode::PageDown, _) => self.move_by(self.page_height as i64),
+            (KeyCode::PageUp, _) => self.move_by(-(self.page_height as i64)),
+            (KeyCode::Home, _) | (_, Some('g')) => {
+                if self.window_start == 0 {
+                    self.selected = 0;
+                    None
+                } else {
+                    Some(self.request(Fetch::Top))
+                }
+            }
+            (KeyCode::End, _) | (_, Some('G')) => Some(self.request(Fetch::Bottom)),
+            (KeyCode::Esc, _) if !self.filter.is_empty() => {
+                self.filter.clear();
+                Some(self.request(Fetch::Top))
+            }
+            _ => None,
+        }
+    }
+
+    fn move_by(&mut self, delta: i64) -> Option<TableRequest> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        let last = self.rows.len() as i64 - 1;
+        self.selected = (self.selected as i64 + delta).clamp(0, last) as usize;
+        if self.loading {
+            return None;
+        }
+        if self.has_older && self.selected + MARGIN >= self.rows.len() {
+            let cursor = self.rows.last()?.id;
+            return Some(self.request(Fetch::Older(cursor)));
+        }
+        if self.window_start > 0 && self.selected < MARGIN {
+            let cursor = self.rows.first()?.id;
+            return Some(self.request(Fetch::Newer(cursor)));
+        }
+        None
+    }
+
+    /// Selects `id` if loaded; otherwise asks for the page that starts with it.
+    pub fn select_product(&mut self, id: i64) -> Option<TableRequest> {
+        if let Some(i) = self.rows.iter().position(|p| p.id == id) {
+            self.selected = i;
+            return None;
+        }
+        self.filter.clear();
+        self.pending_select = Some(id);
+        Some(self.request(Fetch::At(id)))
+    }
+
+    /// New products may exist: fetch what is newer than the top, when the top is in view.
+    pub fn refresh(&mut self) -> Option<TableRequest> {
+        if self.loading || self.window_start != 0 {
+            return None;
+        }
+        match self.rows.first() {
+            Some(p) => {
+                let id = p.id;
+                Some(self.request(Fetch::Newer(id)))
+            }
+            None => Some(self.request(Fetch::Top)),
+        }
+    }
+
+    /// Merges a page; `position` is the absolute index of its first row when known.
+    pub fn on_page(
+        &mut self,
+        req: TableRequest,
+        result: Result<(Vec<Product>, Option<i64>), String>,
+    ) {
+        if req.generation != self.generation {
+            return; // an answer to a filter or jump that was since replaced
+        }
+        self.loading = false;
+        let (page, position) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.error = Some(e);
+                return;
+            }
+        };
+        self.error = None;
+        let full = page.len() as i64 >= PAGE;
+        match req.fetch {
+            Fetch::Top | Fetch::At(_) => {
+                self.rows = page;
+                self.window_start = position.unwrap_or(0);
+                self.selected = 0;
+                self.has_older = full;
+            }
+            Fetch::Bottom => {
+                self.rows = page;
+                self.window_start = (self.total - self.rows.len() as i64).max(0);
+                self.selected = self.rows.len().saturating_sub(1);
+                self.has_older = false;
+            }
+            Fetch::Older(_) => {
+                self.has_older = full;
+                self.rows.extend(page);
+                if self.rows.len() > WINDOW {
+                    let drop = self.rows.len() - WINDOW;
+                    self.rows.drain(..drop);
+                    self.window_start += drop as i64;
+                    self.selected = self.selected.saturating_sub(drop);
+                }
+            }
+            Fetch::Newer(_) => {
+                let n = page.len();
+                let at_top = self.window_start == 0;
+                let mut rows = page;
+                rows.extend(std::mem::take(&mut self.rows));
+                self.rows = rows;
+                self.selected += n;
+                if at_top {
+                    self.total += n as i64;
+                } else {
+                    self.window_start = (self.window_start - n as i64).max(0);
+                }
+                if self.rows.len() > WINDOW {
+                    self.rows.truncate(WINDOW);
+                    self.has_older = true;
+                    self.selected = self.selected.min(WINDOW - 1);
+                }
+            }
+        }
+        if let Some(id) = self.pending_select.take()
+            && let Some(i) = self.rows.iter().position(|p| p.id == id)
+        {
+            self.selected = i;
+        }
+    }
+
+    pub fn on_count(&mut self, filter: Option<String>, total: i64) {
+        if filter == self.filter_value() {
+            self.total = total.max(self.window_start + self.rows.len() as i64);
+        }
+    }
+
+    /// Updates a row's publish state when the broker acknowledges its event.
+    pub fn on_published(&mut self, product_id: i64, partition: i32, offset: i64) {
+        if let Some(p) = self.rows.iter_mut().find(|p| p.id == product_id) {
+            p.publish = PublishState::Published { partition, offset };
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, tz: Tz) {
+        let position = if self.rows.is_empty() {
+            "no rows".to_string()
+        } else {
+            format!(
+                "row {} of {}",
+                self.window_start + self.selected as i64 + 1,
+                self.total
+            )
+        };
+        let filter = if self.filter_editing || !self.filter.is_empty() {
+            format!(
+                " · filter: {}{}",
+                printable(&self.filter),
+                if self.filter_editing { "▏" } else { "" }
+            )
+        } else {
+            String::new()
+        };
+        let status = match (&self.error, self.loading) {
+            (Some(e), _) => format!(" · ✗ {}", clip(&printable(e), 40)),
+            (None, true) => " · loading…".to_string(),
+            _ => String::new(),
+        };
+        let border = if focused {
+            Color::Cyan
+        } else {
+            Color::DarkGray
+        };
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .title(format!(" Products · {position}{filter}{status} "))
+            .border_style(Style::default().fg(border));
+        self.page_height = area.height.saturating_sub(3).max(1) as usize;
+        if self.rows.is_empty() {
+            let msg = if self.loading {
+                "Loading…"
+            } else if self.filter.is_empty() {
+                "No products yet: register one in the form (1)."
+            } else {
+                "No product matches the filter."
+            };
+            f.render_widget(ratatui::widgets::Paragraph::new(msg).block(block), area);
+            return;
+        }
+        // Narrow terminals drop columns from the right of this priority list.
+        let w = area.width;
+        let show_time = w >= 110;
+        let show_qty = w >= 70;
+        let show_cat = w >= 60;
+        let mut widths = vec![Constraint::Length(7), Constraint::Min(12)];
+        let mut header = vec!["id", "name"];
+        if show_cat {
+            widths.push(Constraint::Length(14));
+            header.push("category");
+        }
+        widths.push(Constraint::Length(16));
+        header.push("amount");
+        if show_qty {
+            widths.push(Constraint::Length(9));
+            header.push("qty");
+        }
+        if show_time {
+            widths.push(Constraint::Length(25));
+            header.push("timestamp");
+        }
+        widths.push(Constraint::Length(9));
+        header.push("kafka");
+        let rows = self.rows.iter().map(|p| {
+            let mut cells = vec![Cell::from(p.id.to_string()), Cell::from(printable(&p.name))];
+            if show_cat {
+                cells.push(Cell::from(printable(&p.category)));
+            }
+            cells.push(Cell::from(format!("{} {}", p.amount, p.currency)));
+            if show_qty {
+                cells.push(Cell::from(p.quantity.to_string()));
+            }
+            if show_time {
+                cells.push(Cell::from(
+                    p.timestamp
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M:%S %z")
+                        .to_string(),
+                ));
+            }
+            cells.push(match p.publish {
+                PublishState::Published { .. } => {
+                    Cell::from("published").style(Style::default().fg(Color::Green))
+                }
+                PublishState::Pending => {
+                    Cell::from("pending").style(Style::default().fg(Color::Yellow))
+                }
+            });
+            Row::new(cells)
+        });
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+            .block(block);
+        let mut state = TableState::default().with_selected(Some(self.selected));
+        f.render_stateful_widget(table, area, &mut state);
+    }
+}
+
+/// Every field of one product, for the detail overlay.
+pub fn detail_lines(p: &Product, tz: Tz) -> Vec<Line<'static>> {
+    let publish = match p.publish {
+        PublishState::Published { partition, offset } => {
+            format!("published · partition {partition} · offset {offset}")
+        }
+        PublishState::Pending => "pending (not yet acknowledged by Kafka)".to_string(),
+    };
+    let mut lines = vec![
+        Line::from(format!("id            {}", p.id)),
+        Line::from(format!("name          {}", printable(&p.name))),
+        Line::from(format!("category      {}", printable(&p.category))),
+        Line::from(format!("amount        {} {}", p.amount, p.currency)),
+        Line::from(format!("quantity      {}", p.quantity)),
+        Line::from(format!(
+            "timestamp     {}",
+            p.timestamp.with_timezone(&tz).to_rfc3339()
+        )),
+        Line::from(format!("pricing id    {}", p.pricing_id)),
+        Line::from(format!("availability  {}", p.availability_id)),
+        Line::from(format!("kafka         {publish}")),
+        Line::from("description"),
+    ];
+    lines.extend(
+        p.description
+            .lines()
+            .map(|l| Line::from(format!("  {}", printable(l)))),
+    );
+    lines
+}

@@ -1,0 +1,275 @@
+//! Drawing: the login screen, or tabs + focused pane + status bar, and the overlays.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{App, Main, Overlay, Pane, Screen, Startup};
+use super::text::{clip, printable};
+
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let area = f.area();
+    let tz = app.tz;
+    let status_line = app_status_line(app);
+    match &mut app.screen {
+        Screen::Login(login) => {
+            let starting = match &app.startup {
+                Startup::Starting => Some("starting the database and the broker…".to_string()),
+                Startup::Failed(e) => Some(format!("Start-up failed: {e}")),
+                Startup::Ready {
+                    database,
+                    bootstrap,
+                    embedded,
+                } => Some(format!(
+                    "{database} · Kafka {}{bootstrap}",
+                    if *embedded { "embedded " } else { "" }
+                )),
+            };
+            login.render(f, area, starting.as_deref());
+        }
+        Screen::Main(main) => {
+            let [tabs, body, notice, status, hints] = Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Min(5),
+                Constraint::Length(if main.notice.is_some() { 1 } else { 0 }),
+                Constraint::Length(1),
+                Constraint::Length(1),
+            ])
+            .areas(area);
+            draw_tabs(f, tabs, main);
+            match main.pane {
+                Pane::Form => main.form.render(f, body, true),
+                Pane::Table => main.table.render(f, body, true, tz),
+                Pane::Tail => main.tail.render(f, body, true, tz),
+            }
+            if let Some(n) = &main.notice {
+                f.render_widget(
+                    Paragraph::new(Span::styled(
+                        printable(n),
+                        Style::default().fg(Color::Yellow),
+                    )),
+                    notice,
+                );
+            }
+            draw_status(f, status, status_line);
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    hints_for(main),
+                    Style::default().fg(Color::DarkGray),
+                )),
+                hints,
+            );
+        }
+    }
+    draw_overlay(f, app);
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, main: &Main) {
+    let mut spans = Vec::new();
+    for (i, (pane, name)) in [
+        (Pane::Form, "Form"),
+        (Pane::Table, "Products"),
+        (Pane::Tail, "Topic"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let style = if main.pane == *pane {
+            Style::default()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {} {name} ", i + 1), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(
+        format!("  user {}", printable(&main.user)),
+        Style::default().fg(Color::DarkGray),
+    ));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn app_status_line(app: &App) -> Line<'static> {
+    let ok = |good: bool| {
+        if good {
+            Style::default().fg(Color::Green)
+        } else {
+            Style::default().fg(Color::Red)
+        }
+    };
+    let Some(s) = &app.status else {
+        return Line::from("checking database and broker…");
+    };
+    let user = app.main().map(|m| m.user.clone()).unwrap_or_default();
+    Line::from(vec![
+        Span::raw(format!("DB {} ", s.database)),
+        Span::styled(if s.database_ok { "up" } else { "DOWN" }, ok(s.database_ok)),
+        Span::raw(format!(
+            " │ Kafka {}{} ",
+            if s.broker_embedded { "embedded " } else { "" },
+            s.bootstrap
+        )),
+        Span::styled(if s.broker_ok { "up" } else { "DOWN" }, ok(s.broker_ok)),
+        Span::raw(format!(
+            " │ pending {} │ {}",
+            s.pending.map_or("?".to_string(), |p| p.to_string()),
+            printable(&user)
+        )),
+    ])
+}
+
+fn draw_status(f: &mut Frame, area: Rect, line: Line<'static>) {
+    f.render_widget(
+        Paragraph::new(line).style(Style::default().bg(Color::Rgb(30, 30, 30))),
+        area,
+    );
+}
+
+/// Key hints for the focused pane.
+pub fn hints_for(main: &Main) -> &'static str {
+    match main.pane {
+        Pane::Form if main.form.editing => {
+            "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
+        }
+        Pane::Form => "Enter/i edit · Tab/1-3 panes · Ctrl+O log out · ? help · Ctrl+C quit",
+        Pane::Table if main.table.filter_editing => {
+            "type to filter by name or category · Enter keep · Esc clear"
+        }
+        Pane::Table => {
+            "j/k move · g/G top/bottom · / filter · Enter details · m message · Tab/1-3 panes · ? help"
+        }
+        Pane::Tail => {
+            "j/k move · Enter JSON · p pause · b beginning · n newest · o product · Tab/1-3 panes · ? help"
+        }
+    }
+}
+
+pub const HELP: &[(&str, &str)] = &[
+    ("Everywhere", ""),
+    ("Ctrl+C", "quit (asks first if the form has unsaved input)"),
+    ("F1 or ?", "this help (? when not typing)"),
+    (
+        "Tab, Shift-Tab",
+        "next/previous pane; in the form next/previous field",
+    ),
+    (
+        "1 2 3, Alt+1-3",
+        "form, products, topic (digits when not typing)",
+    ),
+    ("Ctrl+S", "save the product, from any pane"),
+    ("Ctrl+O", "log out"),
+    (
+        "Esc",
+        "back out: close a window, leave a field, clear a filter",
+    ),
+    ("Form", ""),
+    (
+        "Enter",
+        "next field (new line in description; saves on quantity)",
+    ),
+    ("Ctrl+R, Ctrl+K", "reset the form; keep values after saving"),
+    ("Products", ""),
+    ("j k ↑ ↓ PgUp PgDn", "move; g G newest/oldest"),
+    ("/", "filter by name or category"),
+    ("Enter, m", "details; its message in the topic"),
+    ("Topic", ""),
+    ("j k ↑ ↓ g G", "move"),
+    ("Enter, o", "full JSON; its product"),
+    ("p or Space", "pause and resume"),
+    ("b, n", "read from the beginning; the newest again"),
+];
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn draw_overlay(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let (title, lines, w, h): (&str, Vec<Line>, u16, u16) = match &app.overlay {
+        None => return,
+        Some(Overlay::Help) => {
+            let lines = HELP
+                .iter()
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        Line::from(Span::styled(
+                            *k,
+                            Style::default()
+                                .add_modifier(Modifier::BOLD)
+                                .fg(Color::Cyan),
+                        ))
+                    } else {
+                        Line::from(vec![
+                            Span::styled(format!("  {k:<18}"), Style::default().fg(Color::Yellow)),
+                            Span::raw(*v),
+                        ])
+                    }
+                })
+                .collect();
+            (" Keys · any key closes ", lines, 80, HELP.len() as u16 + 2)
+        }
+        Some(Overlay::ConfirmQuit) => (
+            " Quit? ",
+            vec![
+                Line::from("The form has unsaved input. Quit and lose it?"),
+                Line::from(""),
+                Line::from("y quit · any other key stays"),
+            ],
+            52,
+            5,
+        ),
+        Some(Overlay::Product(p)) => {
+            let mut lines = super::table::detail_lines(p, app.tz);
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "m its message · Esc close",
+                Style::default().fg(Color::DarkGray),
+            )));
+            let h = lines.len() as u16 + 2;
+            (" Product ", lines, 90, h)
+        }
+        Some(Overlay::Message(m)) => {
+            let mut lines = super::tail::detail_lines(m, app.tz);
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "o its product · Esc close",
+                Style::default().fg(Color::DarkGray),
+            )));
+            let h = lines.len() as u16 + 2;
+            (" Message ", lines, 90, h)
+        }
+    };
+    let rect = centered(area, w, h);
+    f.render_widget(Clear, rect);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            if l.width() > rect.width as usize {
+                Line::from(clip(&l.to_string(), rect.width as usize))
+            } else {
+                l
+            }
+        })
+        .collect();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(Style::default().fg(Color::Cyan));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
