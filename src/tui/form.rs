@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea};
 
 use super::text::{ctrl, printable};
 use crate::domain::{ProductDraft, PublishState};
@@ -59,6 +59,9 @@ fn input(text: &str) -> TextArea<'static> {
         t = TextArea::default();
     }
     t.set_cursor_line_style(Style::default());
+    // Entering a filled field puts the cursor after its text, ready to extend or erase.
+    t.move_cursor(CursorMove::Bottom);
+    t.move_cursor(CursorMove::End);
     t
 }
 
@@ -195,13 +198,21 @@ impl FormPane {
             }
             (true, f) => {
                 self.focus = f + 1;
+                self.cursor_to_end();
                 FormOutcome::None
             }
             (false, f) => {
                 self.focus = f - 1;
+                self.cursor_to_end();
                 FormOutcome::None
             }
         }
+    }
+
+    fn cursor_to_end(&mut self) {
+        let t = &mut self.inputs[self.focus];
+        t.move_cursor(CursorMove::Bottom);
+        t.move_cursor(CursorMove::End);
     }
 
     pub fn render(&self, f: &mut Frame, area: Rect, focused: bool) {

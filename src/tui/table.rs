@@ -238,9 +238,13 @@ impl TablePane {
                 let n = page.len();
                 let at_top = self.window_start == 0;
                 let mut rows = page;
+                let following_top = at_top && self.selected == 0;
                 rows.extend(std::mem::take(&mut self.rows));
                 self.rows = rows;
-                self.selected += n;
+                // At the very top the view follows the newest; elsewhere it keeps its row.
+                if !following_top {
+                    self.selected += n;
+                }
                 if at_top {
                     self.total += n as i64;
                 } else {

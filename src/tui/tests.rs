@@ -1,1 +1,628 @@
+//! Panes rendered on ratatui's TestBackend, and key handling (key -> effect -> state).
 
+use chrono::TimeZone;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{Action, App, Effect, Overlay, Pane, Screen};
+use super::table::{Fetch, TableRequest};
+use crate::domain::{Amount, Product, PublishState};
+use crate::kafka::{TailMessage, TailStart};
+use crate::service::Status;
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+fn typed(app: &mut App, s: &str) -> Vec<Effect> {
+    s.chars()
+        .flat_map(|c| app.on_key(key(KeyCode::Char(c))))
+        .collect()
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| super::draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    buf.content
+        .chunks(w as usize)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
+    Status {
+        database: "sqlite",
+        database_ok: db_ok,
+        broker_ok,
+        broker_embedded: true,
+        bootstrap: "127.0.0.1:40000".into(),
+        pending: db_ok.then_some(pending),
+    }
+}
+
+fn product(id: i64) -> Product {
+    Product {
+        id,
+        name: format!("Blusa {id}"),
+        description: "Blusa com touca\nsegunda linha".into(),
+        category: "Vestuário".into(),
+        pricing_id: id,
+        amount: Amount::from_cents(5999).unwrap(),
+        currency: "BRL".into(),
+        availability_id: id,
+        quantity: 50,
+        timestamp: chrono::Utc
+            .with_ymd_and_hms(2024, 6, 29, 23, 47, 19)
+            .unwrap(),
+        publish: if id % 2 == 0 {
+            PublishState::Pending
+        } else {
+            PublishState::Published {
+                partition: 1,
+                offset: id,
+            }
+        },
+    }
+}
+
+fn message(key: &str, payload: &str, offset: i64) -> TailMessage {
+    TailMessage {
+        partition: 0,
+        offset,
+        key: Some(key.into()),
+        timestamp_ms: Some(1_719_704_839_000),
+        payload: payload.as_bytes().to_vec(),
+    }
+}
+
+fn product_json(id: i64) -> String {
+    format!(
+        r#"{{"id":{id},"name":"Blusa {id}","description":"d","pricing":{{"amount":59.99,"currency":"BRL"}},"availability":{{"quantity":50,"timestamp":"2024-06-29T23:47:19Z"}},"category":"Vestuário"}}"#
+    )
+}
+
+fn logged_in() -> App {
+    let mut app = App::new(chrono_tz::America::Sao_Paulo, "BRL", 100, 5);
+    app.on_action(Action::Ready {
+        database: "sqlite".into(),
+        bootstrap: "127.0.0.1:40000".into(),
+        embedded: true,
+    });
+    let effects = app.on_action(Action::LoggedIn("vert".into()));
+    assert!(effects.contains(&Effect::StartTail(TailStart::Last(100))));
+    assert!(effects.contains(&Effect::RefreshStatus));
+    app.on_action(Action::Status(status(true, true, 0)));
+    app
+}
+
+fn main(app: &App) -> &super::app::Main {
+    app.main().expect("main screen")
+}
+
+fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total: i64) {
+    let generation = {
+        let Screen::Main(m) = &mut app.screen else {
+            panic!()
+        };
+        m.table.request(Fetch::Top).generation
+    };
+    let rows: Vec<Product> = ids.rev().map(product).collect();
+    let request = TableRequest {
+        generation,
+        fetch: Fetch::Top,
+        filter: None,
+    };
+    app.on_action(Action::Page {
+        request,
+        result: Ok((rows, Some(0))),
+    });
+    app.on_action(Action::Count {
+        filter: None,
+        result: Ok(total),
+    });
+}
+
+#[test]
+fn login_screen_masks_the_password_and_submits() {
+    let mut app = App::new(chrono_tz::UTC, "BRL", 100, 5);
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("dataflow · log in") && s.contains("Username:") && s.contains("Password:"),
+        "{s}"
+    );
+    assert!(s.contains("starting the database and the broker"));
+    assert!(typed(&mut app, "vert").is_empty());
+    app.on_key(key(KeyCode::Tab));
+    typed(&mut app, "secret");
+    let s = screen(&mut app, 80, 24);
+    assert!(!s.contains("secret") && s.contains("••••••"), "{s}");
+    let effects = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Login {
+            username: "vert".into(),
+            password: "secret".into()
+        }]
+    );
+    app.on_action(Action::LoginFailed("Incorrect username or password".into()));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Incorrect username or password"));
+    assert!(
+        !s.contains("••••••"),
+        "the password is cleared after a failure"
+    );
+}
+
+#[test]
+fn start_up_failure_is_shown_on_the_login_screen() {
+    let mut app = App::new(chrono_tz::UTC, "BRL", 100, 5);
+    app.on_action(Action::StartFailed(
+        "database unavailable: connection refused".into(),
+    ));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Start-up failed: database unavailable"), "{s}");
+}
+
+#[test]
+fn main_screen_at_80x24_shows_tabs_form_and_status() {
+    let mut app = logged_in();
+    let s = screen(&mut app, 80, 24);
+    for want in [
+        "1 Form",
+        "2 Products",
+        "3 Topic",
+        "user vert",
+        "Name:",
+        "Quantity:",
+        "Currency:    BRL",
+        "DB sqlite up",
+        "Kafka embedded 127.0.0.1:40000 up",
+        "pending 0",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    app.on_action(Action::Status(status(false, false, 0)));
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("DB sqlite DOWN") && s.contains("DOWN │ pending ?"),
+        "{s}"
+    );
+}
+
+#[test]
+fn form_validates_as_you_type_and_refuses_bad_submits() {
+    let mut app = logged_in();
+    typed(&mut app, "Blusa");
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Tab)); // description may stay empty
+    app.on_key(key(KeyCode::Tab)); // category left empty: touched, so its reason shows
+    typed(&mut app, "-1");
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("✗ must be 1-100 characters (got 0)"), "{s}");
+    assert!(s.contains("✗ must be >= 0"), "{s}");
+    assert!(app.on_key(ctrl('s')).is_empty(), "refused: nothing to run");
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("Not saved: 3 fields to fix"), "{s}");
+    assert_eq!(main(&app).form.focus, 2, "focus on the first bad field");
+}
+
+#[test]
+fn a_valid_form_registers_and_is_ready_for_the_next() {
+    let mut app = logged_in();
+    typed(&mut app, "Blusa");
+    app.on_key(key(KeyCode::Enter)); // to description
+    typed(&mut app, "Blusa com touca");
+    app.on_key(key(KeyCode::Tab));
+    typed(&mut app, "Vestuário");
+    app.on_key(key(KeyCode::Enter));
+    typed(&mut app, "59.99");
+    app.on_key(key(KeyCode::Enter));
+    app.on_key(key(KeyCode::Enter)); // currency keeps its default
+    typed(&mut app, "50");
+    let effects = app.on_key(key(KeyCode::Enter)); // Enter on the last field saves
+    let Some(Effect::Register(d)) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        (
+            d.name.as_str(),
+            d.description.as_str(),
+            d.category.as_str(),
+            d.amount.as_str(),
+            d.currency.as_str(),
+            d.quantity.as_str()
+        ),
+        (
+            "Blusa",
+            "Blusa com touca",
+            "Vestuário",
+            "59.99",
+            "BRL",
+            "50"
+        )
+    );
+    assert!(screen(&mut app, 80, 24).contains("Saving…"));
+    let mut saved = product(7);
+    saved.publish = PublishState::Pending;
+    app.on_action(Action::Registered(Ok(saved)));
+    let s = screen(&mut app, 100, 24);
+    assert!(s.contains("Saved #7") && s.contains("pending"), "{s}");
+    assert!(
+        !main(&app).form.has_unsaved_input(),
+        "form emptied for the next product"
+    );
+    assert_eq!(main(&app).form.focus, 0);
+    app.on_action(Action::Published(crate::store::PublishedAck {
+        outbox_id: 1,
+        product_id: 7,
+        partition: 2,
+        offset: 9,
+    }));
+    assert!(screen(&mut app, 100, 24).contains("published to partition 2, offset 9"));
+}
+
+#[test]
+fn keep_values_and_failed_saves_lose_nothing() {
+    let mut app = logged_in();
+    app.on_key(ctrl('k'));
+    typed(&mut app, "Blusa");
+    app.on_action(Action::Registered(Err("database unavailable".into())));
+    assert!(screen(&mut app, 80, 24).contains("Not saved: database unavailable"));
+    assert!(
+        main(&app).form.has_unsaved_input(),
+        "typed values stay after a failure"
+    );
+    app.on_action(Action::Registered(Ok(product(3))));
+    assert_eq!(
+        main(&app).form.draft().name,
+        "Blusa",
+        "kept for fast similar entries"
+    );
+    app.on_key(ctrl('r'));
+    assert!(!main(&app).form.has_unsaved_input());
+}
+
+#[test]
+fn ctrl_c_asks_only_with_unsaved_input() {
+    let mut app = logged_in();
+    typed(&mut app, "x");
+    app.on_key(ctrl('c'));
+    assert!(!app.quit && matches!(app.overlay, Some(Overlay::ConfirmQuit)));
+    assert!(screen(&mut app, 80, 24).contains("Quit and lose it?"));
+    app.on_key(key(KeyCode::Char('n')));
+    assert!(!app.quit && app.overlay.is_none());
+    app.on_key(ctrl('c'));
+    app.on_key(key(KeyCode::Char('y')));
+    assert!(app.quit);
+    let mut clean = logged_in();
+    clean.on_key(ctrl('c'));
+    assert!(clean.quit, "nothing to lose: quits at once");
+}
+
+#[test]
+fn panes_switch_by_tab_digits_and_alt_digits() {
+    let mut app = logged_in();
+    for _ in 0..6 {
+        app.on_key(key(KeyCode::Tab));
+    }
+    assert_eq!(
+        main(&app).pane,
+        Pane::Table,
+        "Tab past the last field leaves the form"
+    );
+    app.on_key(key(KeyCode::Char('3')));
+    assert_eq!(main(&app).pane, Pane::Tail);
+    app.on_key(key(KeyCode::BackTab));
+    assert_eq!(main(&app).pane, Pane::Table);
+    app.on_key(key(KeyCode::Char('1')));
+    assert!(main(&app).pane == Pane::Form && main(&app).form.editing);
+    typed(&mut app, "2");
+    assert_eq!(
+        main(&app).pane,
+        Pane::Form,
+        "a digit typed in a field is text"
+    );
+    app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT));
+    assert_eq!(main(&app).pane, Pane::Table);
+    app.on_key(ctrl('o'));
+    assert!(
+        matches!(app.screen, Screen::Login(_)),
+        "log out returns to the login screen"
+    );
+}
+
+#[test]
+fn table_renders_rows_position_and_degrades_when_narrow() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    let empty = screen(&mut app, 80, 24);
+    assert!(
+        empty.contains("Loading…") || empty.contains("No products yet"),
+        "{empty}"
+    );
+    load_page(&mut app, 1..=30, 1_000_000);
+    let s = screen(&mut app, 120, 24);
+    assert!(s.contains("row 1 of 1000000"), "{s}");
+    assert!(
+        s.contains("Blusa 30") && s.contains("59.99 BRL") && s.contains("timestamp"),
+        "{s}"
+    );
+    assert!(
+        s.contains("2024-06-29 20:47:19 -0300"),
+        "rendered in TIMEZONE: {s}"
+    );
+    assert!(s.contains("published") && s.contains("pending"));
+    let narrow = screen(&mut app, 80, 24);
+    assert!(
+        !narrow.contains("timestamp") && narrow.contains("qty"),
+        "{narrow}"
+    );
+    let tiny = screen(&mut app, 50, 12);
+    assert!(
+        !tiny.contains("category") && tiny.contains("Blusa 30"),
+        "{tiny}"
+    );
+    app.on_key(key(KeyCode::Char('j')));
+    assert!(screen(&mut app, 80, 24).contains("row 2 of 1000000"));
+}
+
+#[test]
+fn scrolling_fetches_the_next_page_by_key() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 801..=1000, 1000);
+    let mut effects = Vec::new();
+    for _ in 0..185 {
+        effects.extend(app.on_key(key(KeyCode::Char('j'))));
+    }
+    let loads: Vec<_> = effects
+        .iter()
+        .filter_map(|e| {
+            if let Effect::LoadProducts(r) = e {
+                Some(r.fetch.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        loads,
+        vec![Fetch::Older(801)],
+        "one request, keyed on the last loaded id"
+    );
+}
+
+#[test]
+fn filter_is_server_side_and_stale_answers_are_dropped() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 1..=3, 3);
+    app.on_key(key(KeyCode::Char('/')));
+    let first = typed(&mut app, "b");
+    let second = typed(&mut app, "l");
+    let (Some(Effect::LoadProducts(old)), Some(Effect::LoadProducts(new))) =
+        (first.first(), second.first())
+    else {
+        panic!()
+    };
+    assert_eq!(new.filter.as_deref(), Some("bl"));
+    assert!(new.generation > old.generation);
+    app.on_action(Action::Page {
+        request: old.clone(),
+        result: Ok((vec![product(99)], Some(0))),
+    });
+    assert!(
+        !screen(&mut app, 80, 24).contains("Blusa 99"),
+        "an answer to an older filter is ignored"
+    );
+    app.on_action(Action::Page {
+        request: new.clone(),
+        result: Ok((vec![product(2)], Some(0))),
+    });
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("filter: bl") && s.contains("Blusa 2"), "{s}");
+    app.on_action(Action::Page {
+        request: new.clone(),
+        result: Err("database unavailable".into()),
+    });
+    assert!(screen(&mut app, 100, 24).contains("✗ database unavailable"));
+}
+
+#[test]
+fn tail_keeps_newest_on_top_bounded_and_pausable() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('3')));
+    assert!(screen(&mut app, 80, 24).contains("No messages yet"));
+    app.on_tail(
+        (1..=8)
+            .map(|i| message(&i.to_string(), &product_json(i), i))
+            .collect(),
+    );
+    assert_eq!(main(&app).tail.rows.len(), 5, "capacity 5");
+    let s = screen(&mut app, 100, 24);
+    assert!(s.contains("8 received") && s.contains("5 kept"), "{s}");
+    assert!(
+        s.contains("Blusa 8 · Vestuário · 59.99 BRL · qty 50"),
+        "{s}"
+    );
+    assert!(!s.contains("Blusa 3 "), "evicted");
+    app.on_tail(vec![message("raw", "not json \u{1b}[2J here", 9)]);
+    let s = screen(&mut app, 100, 24);
+    assert!(
+        s.contains("(not JSON) not json ·[2J here"),
+        "escape sequences are neutralised: {s}"
+    );
+    app.on_key(key(KeyCode::Char('p')));
+    assert!(app.tail_paused());
+    assert!(screen(&mut app, 100, 24).contains("paused"));
+    app.on_key(key(KeyCode::Char('p')));
+    assert!(!app.tail_paused());
+    app.on_key(key(KeyCode::Char('j')));
+    app.on_key(key(KeyCode::Enter));
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("\"amount\": 59.99") && s.contains("partition 0 · offset 8"),
+        "{s}"
+    );
+    assert_eq!(app.on_key(key(KeyCode::Esc)), vec![]);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('b'))),
+        vec![Effect::StartTail(TailStart::Beginning)]
+    );
+    assert!(main(&app).tail.rows.is_empty());
+}
+
+#[test]
+fn links_go_from_product_to_message_and_back() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 1..=3, 3);
+    app.on_tail(
+        (1..=3)
+            .map(|i| message(&i.to_string(), &product_json(i), i))
+            .collect(),
+    );
+    app.on_key(key(KeyCode::Char('j'))); // product 2
+    app.on_key(key(KeyCode::Char('m')));
+    assert_eq!(main(&app).pane, Pane::Tail);
+    assert_eq!(
+        main(&app)
+            .tail
+            .selected_message()
+            .and_then(|m| m.key.clone())
+            .as_deref(),
+        Some("2")
+    );
+    app.on_key(key(KeyCode::Char('k'))); // message 3
+    let effects = app.on_key(key(KeyCode::Char('o')));
+    assert!(effects.is_empty(), "product 3 is loaded: selected in place");
+    assert_eq!(main(&app).pane, Pane::Table);
+    assert_eq!(main(&app).table.selected_product().map(|p| p.id), Some(3));
+    app.on_key(key(KeyCode::Char('3')));
+    app.on_tail(vec![message("500", &product_json(500), 10)]);
+    app.on_key(key(KeyCode::Char('g')));
+    let effects = app.on_key(key(KeyCode::Char('o')));
+    assert!(
+        matches!(
+            effects.first(),
+            Some(Effect::LoadProducts(TableRequest {
+                fetch: Fetch::At(500),
+                ..
+            }))
+        ),
+        "{effects:?}"
+    );
+    app.on_key(key(KeyCode::Char('2')));
+    app.on_key(key(KeyCode::Char('G')));
+}
+
+#[test]
+fn help_lists_every_binding_within_80x24() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::F(1)));
+    let s = screen(&mut app, 80, 24);
+    for (k, _) in super::ui::HELP {
+        assert!(s.contains(k), "help misses {k}:\n{s}");
+    }
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn any_size_renders_without_panic() {
+    let mut app = logged_in();
+    load_page(&mut app, 1..=5, 5);
+    app.on_tail(vec![message("1", &product_json(1), 1)]);
+    for pane in ['1', '2', '3'] {
+        app.on_key(key(KeyCode::Esc));
+        app.on_key(key(KeyCode::Char(pane)));
+        for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (80, 24), (200, 60)] {
+            screen(&mut app, w, h);
+        }
+    }
+    let mut login = App::new(chrono_tz::UTC, "BRL", 1, 1);
+    for (w, h) in [(1, 1), (10, 3), (30, 8)] {
+        screen(&mut login, w, h);
+    }
+}
+
+#[test]
+fn product_detail_shows_every_field() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 1..=1, 1);
+    app.on_key(key(KeyCode::Enter));
+    let s = screen(&mut app, 100, 30);
+    for want in [
+        "id            1",
+        "Blusa 1",
+        "Vestuário",
+        "59.99 BRL",
+        "quantity      50",
+        "2024-06-29T20:47:19-03:00",
+        "partition 1 · offset 1",
+        "segunda linha",
+    ] {
+        assert!(s.contains(want), "missing {want:?}:\n{s}");
+    }
+}
+
+#[test]
+fn entering_a_filled_field_puts_the_cursor_at_its_end() {
+    let mut app = logged_in();
+    for _ in 0..4 {
+        app.on_key(key(KeyCode::Tab));
+    }
+    for _ in 0..3 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "USD");
+    assert_eq!(main(&app).form.draft().currency, "USD");
+}
+
+#[test]
+fn new_products_appear_on_top_without_moving_a_selection_elsewhere() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 1..=3, 3);
+    let newer = |app: &mut App, ids: Vec<i64>| {
+        let Screen::Main(m) = &mut app.screen else {
+            panic!()
+        };
+        let req = m
+            .table
+            .refresh()
+            .expect("at the top: refresh asks for newer rows");
+        assert_eq!(req.fetch, Fetch::Newer(m.table.rows[0].id));
+        app.on_action(Action::Page {
+            request: req,
+            result: Ok((ids.into_iter().map(product).collect(), None)),
+        });
+    };
+    newer(&mut app, vec![4]);
+    assert_eq!(
+        main(&app).table.selected_product().map(|p| p.id),
+        Some(4),
+        "following the newest"
+    );
+    app.on_key(key(KeyCode::Char('j')));
+    newer(&mut app, vec![6, 5]);
+    assert_eq!(
+        main(&app).table.selected_product().map(|p| p.id),
+        Some(3),
+        "kept on its row"
+    );
+    assert!(screen(&mut app, 80, 24).contains("row 4 of 6"));
+}

@@ -1,0 +1,158 @@
+//! The real binary in a pseudo-terminal (tmux): log in, register a product through the form,
+//! and find it in the table, in the topic tail and in the database.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dataflow::config::DatabaseTarget;
+use dataflow::store::{ProductQuery, Store};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (apt-get install tmux)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, s: &str) {
+        self.run(&["send-keys", "-t", "e2e", "-l", s]);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn wait_for(&self, want: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(want) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "waited for {want:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_through_the_form_and_see_it_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let tmux = Tmux {
+        socket: format!("dataflow-e2e-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env DATAFLOW_DATA_DIR={data} TIMEZONE=America/Sao_Paulo {} ; echo EXITED $? ; sleep 60",
+        env!("CARGO_BIN_EXE_dataflow")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    tmux.wait_for("dataflow · log in");
+    tmux.wait_for("Kafka embedded");
+
+    // A wrong password first: a clear error, no hint about which part was wrong.
+    tmux.text("vert");
+    tmux.keys(&["Tab"]);
+    tmux.text("wrong");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Incorrect username or password");
+    tmux.text("vert");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("user vert");
+
+    tmux.text("Blusa E2E ção");
+    tmux.keys(&["Tab"]);
+    tmux.text("Blusa com touca");
+    tmux.keys(&["Tab"]);
+    tmux.text("Vestuário");
+    tmux.keys(&["Tab"]);
+    tmux.text("59.99");
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.text("50");
+    tmux.keys(&["C-s"]);
+    let s = tmux.wait_for("Saved #1");
+    assert!(
+        s.contains("published to partition"),
+        "acknowledged by the broker:\n{s}"
+    );
+
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(200));
+    tmux.keys(&["2"]);
+    let s = tmux.wait_for("Blusa E2E ção");
+    assert!(
+        s.contains("row 1 of 1") && s.contains("59.99 BRL") && s.contains("published"),
+        "{s}"
+    );
+    tmux.keys(&["m"]);
+    let s = tmux.wait_for("Topic · live");
+    assert!(
+        s.contains("Blusa E2E ção · Vestuário · 59.99 BRL · qty 50"),
+        "{s}"
+    );
+
+    let db = Store::connect(&DatabaseTarget::Sqlite(
+        Path::new(&data).join("dataflow.sqlite3"),
+    ))
+    .await
+    .unwrap();
+    let rows = db
+        .list_products(&ProductQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].name.as_str(), rows[0].amount.to_string()),
+        ("Blusa E2E ção", "59.99".to_string())
+    );
+    assert_eq!(db.pending_count().await.unwrap(), 0);
+    db.close().await;
+
+    tmux.keys(&["C-c"]);
+    let s = tmux.wait_for("EXITED");
+    assert!(
+        s.contains("EXITED 0"),
+        "clean exit, terminal restored:\n{s}"
+    );
+}
