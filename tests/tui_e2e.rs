@@ -71,7 +71,9 @@ async fn register_through_the_form_and_see_it_everywhere() {
         socket: format!("dataflow-e2e-{}", std::process::id()),
     };
     let cmd = format!(
-        "env DATAFLOW_DATA_DIR={data} TIMEZONE=America/Sao_Paulo {} ; echo EXITED $? ; sleep 60",
+        // The embedded defaults: whatever database or broker the test runner points at is unset.
+        "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD -u KAFKA_HOST \
+         DATAFLOW_DATA_DIR={data} TIMEZONE=America/Sao_Paulo {} ; echo EXITED $? ; sleep 60",
         env!("CARGO_BIN_EXE_dataflow")
     );
     tmux.run(&[
