@@ -119,6 +119,38 @@ pub fn run_bench(settings: Settings, count: usize) -> ExitCode {
     }
 }
 
+pub fn run_flood(settings: Settings, rate: u64, seconds: u64) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    let bootstrap = match tail_broker(&settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("dataflow: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = KafkaConfig {
+        bootstrap,
+        topic: settings.topic.clone(),
+        partitions: settings.partitions,
+        embedded: false,
+    };
+    let start = std::time::Instant::now();
+    match crate::kafka::flood(&cfg, rate, std::time::Duration::from_secs(seconds)) {
+        Ok(n) => {
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "produced {n} messages in {secs:.1} s ({:.0}/s)",
+                n as f64 / secs
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dataflow: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 pub fn run_tui(settings: Settings) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
     let rt = match runtime() {

@@ -62,6 +62,13 @@ pub enum Command {
         /// Products to register per run
         #[arg(long, default_value_t = 2000)]
         count: usize,
+        /// Instead: produce this many messages per second to the topic (KAFKA_HOST, or a
+        /// running process's embedded broker), to load the live tail
+        #[arg(long)]
+        flood: Option<u64>,
+        /// How long --flood runs, in seconds
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// Print the topic's messages to stdout, one JSON object per line
     Tail {
@@ -110,7 +117,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tui => crate::app::run_tui(settings),
         Command::Serve { .. } => crate::app::run_serve(settings),
         Command::Migrate => crate::app::run_migrate(settings),
-        Command::Bench { count } => crate::app::run_bench(settings, count),
+        Command::Bench {
+            count, flood: None, ..
+        } => crate::app::run_bench(settings, count),
+        Command::Bench {
+            flood: Some(rate),
+            seconds,
+            ..
+        } => crate::app::run_flood(settings, rate, seconds),
         Command::Tail {
             from_beginning,
             last,

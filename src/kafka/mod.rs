@@ -3,6 +3,7 @@
 
 mod consumer;
 mod embedded;
+mod flood;
 mod producer;
 mod relay;
 
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group, tail};
 pub use embedded::EmbeddedBroker;
+pub use flood::flood;
 pub use producer::{ensure_topic, producer};
 pub use relay::{Relay, RelayHandle, RelayLink};
 

@@ -71,11 +71,13 @@ async fn event_loop(
     let mut draw_due: Option<Instant> = None;
     loop {
         let paused = app.tail_paused();
+        // Keys redraw at once; everything else (tail floods above all) at most once a frame.
+        let mut urgent = false;
         let effects = tokio::select! {
             biased;
             ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => app.on_key(k),
-                Some(Ok(Event::Resize(_, _))) => { app.dirty = true; Vec::new() }
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => { urgent = true; app.on_key(k) }
+                Some(Ok(Event::Resize(_, _))) => { urgent = true; app.dirty = true; Vec::new() }
                 Some(Ok(_)) => Vec::new(),
                 Some(Err(e)) => return Err(e),
                 None => break,
@@ -91,15 +93,15 @@ async fn event_loop(
         if app.quit {
             break;
         }
-        if app.dirty {
-            if last_draw.elapsed() >= FRAME || draw_due.is_some_and(|d| Instant::now() >= d) {
-                terminal.draw(|f| draw(f, &mut app))?;
-                app.dirty = false;
-                last_draw = Instant::now();
-                draw_due = None;
-            } else if draw_due.is_none() {
-                draw_due = Some(last_draw + FRAME);
-            }
+        if !app.dirty {
+            draw_due = None;
+        } else if urgent || last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| draw(f, &mut app))?;
+            app.dirty = false;
+            last_draw = Instant::now();
+            draw_due = None;
+        } else if draw_due.is_none() {
+            draw_due = Some(last_draw + FRAME);
         }
     }
     runner.end_session();
