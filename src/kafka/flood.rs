@@ -21,7 +21,7 @@ pub fn flood(cfg: &KafkaConfig, rate: u64, duration: Duration) -> Result<u64, Ka
         let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
         while sent < due {
             let key = format!("flood-{sent}");
-            let payload = if sent % 2 == 0 {
+            let payload = if sent.is_multiple_of(2) {
                 format!(r#"{{"flood":{sent},"note":"not a product"}}"#)
             } else {
                 format!("plain text line {sent}")
