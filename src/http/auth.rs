@@ -111,3 +111,46 @@ impl FromRequestParts<AppState> for AuthUser {
         Ok(AuthUser(state.jwt.verify(token.trim())?.username))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secret_is_private_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sub/jwt_secret");
+        let first = load_secret(None, &file).unwrap();
+        assert!(first.len() >= 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(
+            load_secret(None, &file).unwrap(),
+            first,
+            "the same secret on the next start"
+        );
+        assert_eq!(
+            load_secret(Some("configured"), &file).unwrap(),
+            b"configured"
+        );
+    }
+
+    #[test]
+    fn tokens_carry_username_and_expire_after_60_minutes() {
+        let jwt = Jwt::new(b"0123456789abcdef0123456789abcdef");
+        let now = chrono::Utc::now().timestamp();
+        let claims = jwt.verify(&jwt.issue("vert", now).unwrap()).unwrap();
+        assert_eq!(
+            (claims.username.as_str(), claims.exp - claims.iat),
+            ("vert", 3600)
+        );
+        let old = jwt.issue("vert", now - 3600 - 10).unwrap();
+        assert_eq!(jwt.verify(&old).unwrap_err().message, "Token expired");
+    }
+}

@@ -86,7 +86,12 @@ impl Service {
         let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
         let (embedded, kafka) = match &settings.kafka {
             KafkaTarget::Embedded => {
-                let broker = EmbeddedBroker::start(&settings.topic, settings.partitions)?;
+                // Starting waits on the broker's thread: keep that wait off the runtime.
+                let (topic, partitions) = (settings.topic.clone(), settings.partitions);
+                let broker =
+                    tokio::task::spawn_blocking(move || EmbeddedBroker::start(&topic, partitions))
+                        .await
+                        .map_err(|e| ServiceError::Internal(e.to_string()))??;
                 let cfg = KafkaConfig {
                     bootstrap: broker.bootstrap().to_string(),
                     topic: settings.topic.clone(),

@@ -1,0 +1,157 @@
+//! The binary as a user runs it: settings errors, `config`, and `serve`'s start line and
+//! graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dataflow(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+    c.env_remove("DATABASE_URL")
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", data);
+    c
+}
+
+#[test]
+fn bad_settings_stop_with_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "TIMEZONE",
+            "Mars/Olympus",
+            "TIMEZONE: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            "DATABASE_URL",
+            "postgres://u:secret@host:notaport/db",
+            "DATABASE_URL: cannot parse",
+        ),
+        (
+            "DATABASE_HOST",
+            "db:70000",
+            "DATABASE_HOST: port 70000 in 'db:70000' is out of range 1-65535",
+        ),
+        (
+            "KAFKA_HOST",
+            "k:0",
+            "KAFKA_HOST: port 0 in 'k:0' is out of range 1-65535",
+        ),
+    ];
+    for (var, value, want) in cases {
+        for sub in ["serve", "migrate", "tui"] {
+            let out = dataflow(dir.path())
+                .arg(sub)
+                .env(var, value)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{var}={value} {sub}");
+            let err = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+            assert!(err.contains(want), "{err}");
+            assert!(!err.contains("secret"), "passwords never printed: {err}");
+        }
+    }
+}
+
+#[test]
+fn config_shows_sources_and_paths_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dataflow(dir.path())
+        .arg("config")
+        .env("PASSWORD_API", "hunter2")
+        .env("JWT_SECRET", "s3cr3t-s3cr3t")
+        .arg("--database-url")
+        .arg("postgres://vert:topsecret@db:5432/vert_db")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("s3cr3t") && !text.contains("topsecret"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postgres://vert:***@db:5432/vert_db") && text.contains("(flag)"),
+        "{text}"
+    );
+    assert!(text.contains("(environment)"));
+    for want in [
+        "data dir",
+        "config file",
+        "log dir",
+        &dir.path().display().to_string(),
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}
+
+#[test]
+fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = dataflow(dir.path())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "dataflow listening on http://127.0.0.1:{port} kafka 127.0.0.1:"
+        )),
+        "{line}"
+    );
+    assert!(line.trim_end().ends_with("(embedded)"), "{line}");
+    let addr = std::fs::read_to_string(dir.path().join("broker.addr")).unwrap();
+    assert!(
+        line.contains(addr.lines().next().unwrap()),
+        "the embedded broker is findable by `dataflow tail`"
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).unwrap();
+    assert!(
+        resp.ends_with(r#"{"message":"Welcome to Vert API"}"#),
+        "{resp}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(code.success(), "exit 0 after a graceful shutdown: {code:?}");
+    assert!(
+        !dir.path().join("broker.addr").exists(),
+        "the broker address is removed at exit"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "no longer accepting"
+    );
+}
