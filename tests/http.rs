@@ -312,13 +312,22 @@ async fn health_metrics_docs(s: &TestServer) {
 http_test!(health_metrics_docs, health_metrics_docs);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_throttling_answers_429_with_retry_after() {
+async fn login_throttling_sqlite() {
+    login_throttling_answers_429_with_retry_after(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_throttling_postgres() {
+    login_throttling_answers_429_with_retry_after(Backend::Postgres).await;
+}
+
+async fn login_throttling_answers_429_with_retry_after(backend: Backend) {
     let rules = ThrottleRules {
         per_user: 3,
         per_address: 50,
         ..ThrottleRules::default()
     };
-    let s = TestServer::start(Backend::Sqlite, rules).await;
+    let s = TestServer::start(backend, rules).await;
     let bad = json!({"username": "vert", "password": "nope"});
     for _ in 0..3 {
         assert_eq!(post(&s, "/api/vert/auth/login", None, &bad).await.0, 401);
