@@ -121,18 +121,9 @@ pub fn run_bench(settings: Settings, count: usize) -> ExitCode {
 
 pub fn run_flood(settings: Settings, rate: u64, seconds: u64) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
-    let bootstrap = match tail_broker(&settings) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("dataflow: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let cfg = KafkaConfig {
-        bootstrap,
-        topic: settings.topic.clone(),
-        partitions: settings.partitions,
-        embedded: false,
+    let cfg = match reader_config(&settings) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let start = std::time::Instant::now();
     match crate::kafka::flood(&cfg, rate, std::time::Duration::from_secs(seconds)) {
@@ -192,20 +183,25 @@ fn tail_broker(settings: &Settings) -> Result<String, String> {
     Ok(addr.to_string())
 }
 
-pub fn run_tail(settings: Settings, args: TailArgs) -> ExitCode {
-    let _guard = init_logging(&settings.paths.log_dir, false);
-    let bootstrap = match tail_broker(&settings) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("dataflow: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let cfg = KafkaConfig {
+/// The broker of `tail` and `bench --flood`, reporting a missing one as one line, exit 2.
+fn reader_config(settings: &Settings) -> Result<KafkaConfig, ExitCode> {
+    let bootstrap = tail_broker(settings).map_err(|e| {
+        eprintln!("dataflow: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(KafkaConfig {
         bootstrap,
         topic: settings.topic.clone(),
         partitions: settings.partitions,
         embedded: false,
+    })
+}
+
+pub fn run_tail(settings: Settings, args: TailArgs) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    let cfg = match reader_config(&settings) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let start = if args.from_beginning {
         TailStart::Beginning

@@ -5,10 +5,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::text::{ctrl, printable};
+use super::text::{ctrl, draw_input, pane_block, printable};
 use crate::domain::{ProductDraft, PublishState};
 
 /// Field names as the core names them, in form order.
@@ -224,15 +224,7 @@ impl FormPane {
                 ""
             }
         );
-        let border = if focused {
-            Color::Cyan
-        } else {
-            Color::DarkGray
-        };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(title)
-            .border_style(Style::default().fg(border));
+        let block = pane_block(title, focused);
         let inner = block.inner(area);
         f.render_widget(block, area);
         let desc_rows = if inner.height >= 20 {
@@ -271,18 +263,7 @@ impl FormPane {
                 Paragraph::new(format!("{label}:")).style(label_style),
                 label_area,
             );
-            let mut ta = self.inputs[i].clone();
-            ta.set_style(Style::default().bg(if active {
-                Color::Rgb(40, 40, 60)
-            } else {
-                Color::Rgb(28, 28, 28)
-            }));
-            ta.set_cursor_style(if active {
-                Style::default().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::default()
-            });
-            f.render_widget(&ta, input_area);
+            draw_input(f, input_area, &self.inputs[i], active);
             let msg = match self.field_error(i) {
                 Some(e) if self.touched[i] => Line::from(Span::styled(
                     format!("✗ {e}"),

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
-use super::text::printable;
+use super::text::{draw_input, printable};
 
 pub struct LoginPane {
     username: TextArea<'static>,
@@ -124,18 +124,7 @@ impl LoginPane {
                 Style::default()
             };
             f.render_widget(Paragraph::new(format!("{label}:")).style(style), l);
-            let mut ta = input.clone();
-            ta.set_style(Style::default().bg(if active {
-                Color::Rgb(40, 40, 60)
-            } else {
-                Color::Rgb(28, 28, 28)
-            }));
-            ta.set_cursor_style(if active {
-                Style::default().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::default()
-            });
-            f.render_widget(&ta, r);
+            draw_input(f, r, input, active);
         }
         let message = match (&self.error, self.busy, starting) {
             (Some(e), _, _) => {

@@ -7,9 +7,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use super::text::{clip, plain, printable};
+use super::text::{clip, pane_block, plain, printable};
 use crate::domain::{Product, PublishState};
 
 pub const PAGE: i64 = 200;
@@ -301,15 +301,7 @@ impl TablePane {
             (None, true) => " · loading…".to_string(),
             _ => String::new(),
         };
-        let border = if focused {
-            Color::Cyan
-        } else {
-            Color::DarkGray
-        };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(format!(" Products · {position}{filter}{status} "))
-            .border_style(Style::default().fg(border));
+        let block = pane_block(format!(" Products · {position}{filter}{status} "), focused);
         self.page_height = area.height.saturating_sub(3).max(1) as usize;
         if self.rows.is_empty() {
             let msg = if self.loading {

@@ -7,12 +7,12 @@ use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 use serde_json::Value;
 
-use super::text::{clip, plain, printable};
+use super::text::{clip, pane_block, plain, printable};
 use crate::kafka::TailMessage;
 
 pub struct TailPane {
@@ -134,15 +134,7 @@ impl TailPane {
             self.rate,
             self.rows.len()
         );
-        let border = if focused {
-            Color::Cyan
-        } else {
-            Color::DarkGray
-        };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(title)
-            .border_style(Style::default().fg(border));
+        let block = pane_block(title, focused);
         self.page_height = area.height.saturating_sub(3).max(1) as usize;
         if self.rows.is_empty() {
             let msg =
