@@ -111,10 +111,10 @@ pub fn run_serve(settings: Settings) -> ExitCode {
     rt.block_on(crate::http::serve_main(settings))
 }
 
-pub fn run_bench(settings: Settings, count: usize) -> ExitCode {
+pub fn run_bench(settings: Settings, count: usize, seed: i64) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
     match runtime() {
-        Ok(rt) => rt.block_on(crate::bench::run(settings, count)),
+        Ok(rt) => rt.block_on(crate::bench::run(settings, count, seed)),
         Err(code) => code,
     }
 }

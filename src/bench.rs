@@ -61,7 +61,7 @@ async fn wait_published(svc: &Service) -> Duration {
     start.elapsed()
 }
 
-pub async fn run(settings: Settings, count: usize) -> ExitCode {
+pub async fn run(settings: Settings, count: usize, seed: i64) -> ExitCode {
     let backend = format!("{:?}", settings.database)
         .split('(')
         .next()
@@ -84,6 +84,17 @@ pub async fn run(settings: Settings, count: usize) -> ExitCode {
         "service start (connect, migrate, user, broker, relay): {:.1} ms",
         start.elapsed().as_secs_f64() * 1e3
     );
+    if seed > 0 {
+        let t = Instant::now();
+        if let Err(e) = svc.store().seed_products(seed).await {
+            eprintln!("dataflow: seeding failed: {e}");
+            return ExitCode::from(1);
+        }
+        println!(
+            "seeded {seed} products in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     for concurrency in [1, 16] {
         match registrations(&svc, count, concurrency).await {
             Ok(d) => println!(
@@ -129,6 +140,24 @@ pub async fn run(settings: Settings, count: usize) -> ExitCode {
             t.elapsed().as_secs_f64() * 1e3
         );
     }
+    let t = Instant::now();
+    let _ = svc.count_products(None).await;
+    println!(
+        "count of all {total} products: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let q = ProductQuery {
+        order: Order::Descending,
+        cursor: None,
+        limit: 50,
+        filter: Some("calç".into()),
+    };
+    let _ = svc.products(&q).await;
+    println!(
+        "newest page of 50 matching a filter: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let t = Instant::now();
     let _ = svc.count_products(Some("calç")).await;
     println!(

@@ -69,6 +69,9 @@ pub enum Command {
         /// How long --flood runs, in seconds
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// First add this many generated products (paging figures on a big table)
+        #[arg(long, default_value_t = 0)]
+        seed: i64,
     },
     /// Print the topic's messages to stdout, one JSON object per line
     Tail {
@@ -118,8 +121,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { .. } => crate::app::run_serve(settings),
         Command::Migrate => crate::app::run_migrate(settings),
         Command::Bench {
-            count, flood: None, ..
-        } => crate::app::run_bench(settings, count),
+            count,
+            flood: None,
+            seed,
+            ..
+        } => crate::app::run_bench(settings, count, seed),
         Command::Bench {
             flood: Some(rate),
             seconds,

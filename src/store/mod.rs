@@ -3,6 +3,7 @@
 
 mod outbox;
 mod products;
+mod seed;
 mod users;
 
 use std::str::FromStr;

@@ -91,27 +91,41 @@ macro_rules! select_products {
     };
 }
 
+/// Case-insensitive substring of name or category; `$p` is the pattern's placeholder.
 macro_rules! filter_clause {
-    () => {
-        "($1 IS NULL OR lower(p.name) LIKE $1 ESCAPE '\\' OR lower(p.category) LIKE $1 ESCAPE '\\') "
+    ($p:literal) => {
+        concat!(
+            "AND (lower(p.name) LIKE ",
+            $p,
+            " ESCAPE '\\' OR lower(p.category) LIKE ",
+            $p,
+            " ESCAPE '\\') "
+        )
     };
 }
 
-const LIST_ASC: &str = select_products!(
-    "WHERE ",
-    filter_clause!(),
-    "AND ($2 IS NULL OR p.id > $2) ORDER BY p.id ASC LIMIT $3"
+// $1 cursor, $2 limit, $3 filter pattern. The cursor is always bound (a sentinel past either
+// end when paging starts) and the filter has queries of its own: `$n IS NULL OR ...` would
+// keep both planners off the primary key's range, and a page deep in a million rows would
+// scan every row before it.
+const LIST_ASC: &str = select_products!("WHERE p.id > $1 ORDER BY p.id ASC LIMIT $2");
+const LIST_DESC: &str = select_products!("WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2");
+const LIST_ASC_FILTERED: &str = select_products!(
+    "WHERE p.id > $1 ",
+    filter_clause!("$3"),
+    "ORDER BY p.id ASC LIMIT $2"
 );
-const LIST_DESC: &str = select_products!(
-    "WHERE ",
-    filter_clause!(),
-    "AND ($2 IS NULL OR p.id < $2) ORDER BY p.id DESC LIMIT $3"
+const LIST_DESC_FILTERED: &str = select_products!(
+    "WHERE p.id < $1 ",
+    filter_clause!("$3"),
+    "ORDER BY p.id DESC LIMIT $2"
 );
 const GET_ONE: &str = select_products!("WHERE p.id = $1");
-const COUNT: &str = concat!(
-    "SELECT COUNT(*) FROM tb_product p WHERE ",
-    filter_clause!(),
-    "AND ($2 IS NULL OR p.id > $2)"
+// $1 lower bound of the id, $2 filter pattern.
+const COUNT: &str = "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1";
+const COUNT_FILTERED: &str = concat!(
+    "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 ",
+    filter_clause!("$2")
 );
 
 const INSERT_PRODUCT: &str =
@@ -200,18 +214,19 @@ impl Store {
     }
 
     pub async fn list_products(&self, q: &ProductQuery) -> Result<Vec<Product>> {
-        let sql = match q.order {
-            Order::Ascending => LIST_ASC,
-            Order::Descending => LIST_DESC,
-        };
         let pattern = like_pattern(q.filter.as_deref());
+        let (sql, cursor) = match (q.order, pattern.is_some()) {
+            (Order::Ascending, false) => (LIST_ASC, q.cursor.unwrap_or(i64::MIN)),
+            (Order::Descending, false) => (LIST_DESC, q.cursor.unwrap_or(i64::MAX)),
+            (Order::Ascending, true) => (LIST_ASC_FILTERED, q.cursor.unwrap_or(i64::MIN)),
+            (Order::Descending, true) => (LIST_DESC_FILTERED, q.cursor.unwrap_or(i64::MAX)),
+        };
         let rows: Vec<ProductRow> = on_pool!(self, |pool, pg| {
-            sqlx::query_as(sql)
-                .bind(pattern)
-                .bind(q.cursor)
-                .bind(q.limit.max(0))
-                .fetch_all(pool)
-                .await?
+            let query = sqlx::query_as(sql).bind(cursor).bind(q.limit.max(0));
+            match &pattern {
+                Some(p) => query.bind(p).fetch_all(pool).await?,
+                None => query.fetch_all(pool).await?,
+            }
         });
         rows.into_iter().map(Product::try_from).collect()
     }
@@ -232,11 +247,16 @@ impl Store {
         newer_than: Option<i64>,
     ) -> Result<i64> {
         let pattern = like_pattern(filter);
-        Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(COUNT)
-            .bind(pattern)
-            .bind(newer_than)
-            .fetch_one(pool)
-            .await?))
+        let low = newer_than.unwrap_or(i64::MIN);
+        Ok(on_pool!(self, |pool, pg| match &pattern {
+            Some(p) =>
+                sqlx::query_scalar(COUNT_FILTERED)
+                    .bind(low)
+                    .bind(p)
+                    .fetch_one(pool)
+                    .await?,
+            None => sqlx::query_scalar(COUNT).bind(low).fetch_one(pool).await?,
+        }))
     }
 }
 
