@@ -77,16 +77,21 @@ impl TryFrom<ProductRow> for Product {
     }
 }
 
+/// Picks the page of products first (the primary key's range, filter and LIMIT in one
+/// subquery), then joins only those rows: the planners otherwise merge-join whole tables.
 macro_rules! select_products {
-    ($($tail:expr),*) => {
+    ($page:expr, $order:literal) => {
         concat!(
             "SELECT p.id, p.name, p.description, p.category, pr.id AS pricing_id, ",
             "CAST(pr.ammount AS TEXT) AS ammount, pr.currency, a.id AS availability_id, a.quantity, ",
             "a.\"timestamp\" AS ts, o.kafka_partition, o.kafka_offset ",
-            "FROM tb_product p JOIN tb_pricing pr ON pr.product_id = p.id ",
+            "FROM (SELECT id, name, description, category FROM tb_product p ",
+            $page,
+            ") p JOIN tb_pricing pr ON pr.product_id = p.id ",
             "JOIN tb_availability a ON a.product_id = p.id ",
             "LEFT JOIN outbox o ON o.id = (SELECT max(id) FROM outbox WHERE product_id = p.id) ",
-            $($tail),*
+            "ORDER BY p.id ",
+            $order
         )
     };
 }
@@ -108,19 +113,25 @@ macro_rules! filter_clause {
 // end when paging starts) and the filter has queries of its own: `$n IS NULL OR ...` would
 // keep both planners off the primary key's range, and a page deep in a million rows would
 // scan every row before it.
-const LIST_ASC: &str = select_products!("WHERE p.id > $1 ORDER BY p.id ASC LIMIT $2");
-const LIST_DESC: &str = select_products!("WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2");
+const LIST_ASC: &str = select_products!("WHERE p.id > $1 ORDER BY p.id ASC LIMIT $2", "ASC");
+const LIST_DESC: &str = select_products!("WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2", "DESC");
 const LIST_ASC_FILTERED: &str = select_products!(
-    "WHERE p.id > $1 ",
-    filter_clause!("$3"),
-    "ORDER BY p.id ASC LIMIT $2"
+    concat!(
+        "WHERE p.id > $1 ",
+        filter_clause!("$3"),
+        "ORDER BY p.id ASC LIMIT $2"
+    ),
+    "ASC"
 );
 const LIST_DESC_FILTERED: &str = select_products!(
-    "WHERE p.id < $1 ",
-    filter_clause!("$3"),
-    "ORDER BY p.id DESC LIMIT $2"
+    concat!(
+        "WHERE p.id < $1 ",
+        filter_clause!("$3"),
+        "ORDER BY p.id DESC LIMIT $2"
+    ),
+    "DESC"
 );
-const GET_ONE: &str = select_products!("WHERE p.id = $1");
+const GET_ONE: &str = select_products!("WHERE p.id = $1", "ASC");
 // $1 lower bound of the id, $2 filter pattern.
 const COUNT: &str = "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1";
 const COUNT_FILTERED: &str = concat!(
