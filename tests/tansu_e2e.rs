@@ -142,3 +142,54 @@ async fn outage_loses_nothing_and_duplicates_nothing() {
     broker.wait().ok();
     db.drop_db().await;
 }
+
+/// A broker that comes back without its data (new storage: the topic is gone) must not take
+/// the process down; the relay creates the topic again, renews its producer, publishes, and
+/// the live tail goes on reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_that_lost_its_data_is_survived() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let port = free_port();
+    let first_dir = tempfile::tempdir().unwrap();
+    let mut broker = start_tansu(port, first_dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let svc = Service::start(db.settings(&[("KAFKA_HOST", &host), ("PUBLISH_WAIT_MS", "10000")]))
+        .await
+        .unwrap();
+    let first = svc.register(&blusa()).await.unwrap().product;
+    assert!(matches!(first.publish, PublishState::Published { .. }));
+    let opts = dataflow::kafka::TailOptions {
+        start: dataflow::kafka::TailStart::Beginning,
+        follow: true,
+    };
+    let mut tail = svc.tail(opts, 64).unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(30), tail.rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.key, Some(first.id.to_string()));
+
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    let second = svc.register(&blusa()).await.unwrap().product;
+    assert_eq!(second.publish, PublishState::Pending);
+    let empty_dir = tempfile::tempdir().unwrap();
+    let mut broker = start_tansu(port, empty_dir.path());
+    wait_until_published(&svc, Duration::from_secs(90)).await;
+    let key = second.id.to_string();
+    let seen = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(m) = tail.rx.recv().await {
+            if m.key.as_deref() == Some(key.as_str()) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(seen, Ok(true), "the tail reads the new broker's message");
+    drop(tail);
+    svc.shutdown().await;
+    broker.kill().ok();
+    broker.wait().ok();
+    db.drop_db().await;
+}

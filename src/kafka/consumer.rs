@@ -2,11 +2,8 @@
 //! and the live tail (never commits). Both run on plain threads: librdkafka calls block, and a
 //! consumer's teardown can hang, which must never stall the async runtime.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -14,7 +11,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use super::{KafkaConfig, KafkaError};
 
 const META_TIMEOUT: Duration = Duration::from_secs(5);
-const POLL: Duration = Duration::from_millis(100);
+pub(super) const POLL: Duration = Duration::from_millis(100);
 
 /// One record as read from the topic, whatever produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,19 +64,20 @@ pub struct TailOptions {
     pub follow: bool,
 }
 
-fn base_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, KafkaError> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+pub(super) fn base_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, KafkaError> {
+    Ok(super::client_config(bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("reconnect.backoff.max.ms", "1000")
         .create()?)
 }
 
 /// The topic's partitions and their (low, high) watermarks; empty if the topic is missing.
-fn watermarks(c: &BaseConsumer, topic: &str) -> Result<Vec<(i32, i64, i64)>, KafkaError> {
+pub(super) fn watermarks(
+    c: &BaseConsumer,
+    topic: &str,
+) -> Result<Vec<(i32, i64, i64)>, KafkaError> {
     let meta = c.fetch_metadata(Some(topic), META_TIMEOUT)?;
     let Some(t) = meta.topics().iter().find(|t| t.name() == topic) else {
         return Ok(Vec::new());
@@ -95,7 +93,7 @@ fn watermarks(c: &BaseConsumer, topic: &str) -> Result<Vec<(i32, i64, i64)>, Kaf
     Ok(out)
 }
 
-fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> TailMessage {
+pub(super) fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> TailMessage {
     TailMessage {
         partition: m.partition(),
         offset: m.offset(),
@@ -183,58 +181,6 @@ pub async fn consume_group(cfg: &KafkaConfig, group: &str) -> Result<Vec<TailMes
         Ok(out)
     })
     .await
-}
-
-/// Streams the topic into `tx` without ever committing. Without `follow` it stops at the
-/// high-water marks seen at start. Blocks its thread; set `stop` to end it early.
-pub fn tail(
-    cfg: &KafkaConfig,
-    opts: TailOptions,
-    tx: tokio::sync::mpsc::Sender<TailMessage>,
-    stop: Arc<AtomicBool>,
-) -> Result<(), KafkaError> {
-    let group = format!("dataflow-tail-{}", std::process::id());
-    let c = base_consumer(&cfg.bootstrap, &group)?;
-    let mut marks = watermarks(&c, &cfg.topic)?;
-    while marks.is_empty() && opts.follow && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(500));
-        marks = watermarks(&c, &cfg.topic)?;
-    }
-    let mut assign = TopicPartitionList::new();
-    let mut remaining = std::collections::HashMap::new();
-    for (p, low, high) in &marks {
-        let start = match opts.start {
-            TailStart::Beginning => *low,
-            TailStart::Last(n) => (*high - n as i64).max(*low),
-        };
-        assign.add_partition_offset(&cfg.topic, *p, Offset::Offset(start))?;
-        if start < *high {
-            remaining.insert(*p, *high);
-        }
-    }
-    if marks.is_empty() || (!opts.follow && remaining.is_empty()) {
-        return Ok(());
-    }
-    c.assign(&assign)?;
-    while !stop.load(Ordering::Relaxed) && (opts.follow || !remaining.is_empty()) {
-        match c.poll(POLL) {
-            Some(Ok(m)) => {
-                let msg = to_message(&m);
-                if remaining
-                    .get(&msg.partition)
-                    .is_some_and(|high| msg.offset + 1 >= *high)
-                {
-                    remaining.remove(&msg.partition);
-                }
-                if tx.blocking_send(msg).is_err() {
-                    break;
-                }
-            }
-            Some(Err(e)) => tracing::warn!(error = %e, "tail read error"),
-            None => {}
-        }
-    }
-    Ok(())
 }
 
 /// The offsets `group` has committed on the topic, per partition (None: nothing committed).

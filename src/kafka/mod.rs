@@ -6,16 +6,18 @@ mod embedded;
 mod flood;
 mod producer;
 mod relay;
+mod tail;
 
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group, tail};
+pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
 pub use producer::{ensure_topic, producer};
 pub use relay::{Relay, RelayHandle, RelayLink};
+pub use tail::tail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
@@ -90,3 +92,11 @@ impl Health {
 }
 
 pub type SharedHealth = Arc<Health>;
+
+/// Settings shared by the consumers and the admin client.
+fn client_config(bootstrap: &str) -> rdkafka::config::ClientConfig {
+    let mut c = rdkafka::config::ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("reconnect.backoff.max.ms", "1000");
+    c
+}

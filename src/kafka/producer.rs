@@ -60,9 +60,7 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     if cfg.embedded {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.bootstrap)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = super::client_config(&cfg.bootstrap).create()?;
     let topic = NewTopic::new(&cfg.topic, cfg.partitions, TopicReplication::Fixed(1));
     let opts = AdminOptions::new()
         .request_timeout(Some(Duration::from_secs(5)))

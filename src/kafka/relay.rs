@@ -22,6 +22,8 @@ const BATCH: i64 = 500;
 const LEASE: Duration = Duration::from_secs(60);
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Failed batches in a row after which the producer is replaced.
+const RENEW_AFTER: u32 = 3;
 
 pub struct Relay {
     store: Store,
@@ -117,6 +119,7 @@ impl Relay {
         let mut topic_ready = false;
         let mut replayed = replay == 0;
         let mut backoff = Duration::from_millis(100);
+        let mut failures = 0u32;
         while !self.stopping() {
             if !topic_ready {
                 match ensure_topic(&self.cfg).await {
@@ -147,13 +150,24 @@ impl Relay {
             }
             if self.publish(&producer, &batch).await {
                 backoff = Duration::from_millis(100);
+                failures = 0;
             } else {
-                if let Some((code, why)) = producer.client().fatal_error() {
-                    tracing::error!(?code, why, "producer hit a fatal error; creating a new one");
+                failures += 1;
+                let fatal = producer.client().fatal_error();
+                // A fatal error ends an idempotent producer; so, in practice, does a broker that
+                // lost its producer state (it answers UnknownProducerId until the messages time
+                // out). A new producer gets a new producer id; nothing is in flight here.
+                if fatal.is_some() || failures >= RENEW_AFTER {
+                    tracing::warn!(?fatal, failures, "creating a new kafka producer");
                     if let Ok(p) = super::producer(&self.cfg, self.health.clone()) {
-                        producer = p;
+                        let old = std::mem::replace(&mut producer, p);
+                        tokio::task::spawn_blocking(move || drop(old));
+                        failures = 0;
                     }
                 }
+                // A broker that came back empty (new storage, deleted topic) needs the topic
+                // again, and brokers that do not auto-create topics will not make it for us.
+                topic_ready = false;
                 backoff = self.pause(backoff).await;
             }
         }
