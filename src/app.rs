@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -24,9 +25,12 @@ pub fn init_logging(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
         .with_writer(file)
         .with_ansi(false)
         .with_filter(filter());
+    // Colour only for a person at a terminal, never into files or pipes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stderr_layer = stderr.then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(ansi)
             .with_filter(filter())
     });
     tracing_subscriber::registry()
@@ -36,8 +40,6 @@ pub fn init_logging(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
         .ok()?;
     Some(guard)
 }
-
-use tracing_subscriber::Layer as _;
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()

@@ -7,6 +7,7 @@ mod app;
 mod form;
 mod login;
 mod runner;
+mod session;
 mod table;
 mod tail;
 mod text;

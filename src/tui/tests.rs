@@ -100,7 +100,7 @@ fn logged_in() -> App {
     app
 }
 
-fn main(app: &App) -> &super::app::Main {
+fn main(app: &App) -> &super::session::Main {
     app.main().expect("main screen")
 }
 

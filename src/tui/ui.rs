@@ -6,7 +6,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Main, Overlay, Pane, Screen, Startup};
+use super::app::{App, Overlay, Pane, Screen, Startup};
+use super::session::Main;
 use super::text::{clip, printable};
 
 pub fn draw(f: &mut Frame, app: &mut App) {

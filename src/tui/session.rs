@@ -1,0 +1,116 @@
+//! The logged-in session: the three panes, the links between them, and how background
+//! results change them.
+
+use super::app::{Action, Effect, Pane};
+use super::form::{FormPane, Outcome};
+use super::table::{Fetch, TablePane};
+use super::tail::TailPane;
+
+pub struct Main {
+    pub user: String,
+    pub pane: Pane,
+    pub form: FormPane,
+    pub table: TablePane,
+    pub tail: TailPane,
+    /// A one-line notice under the panes (link results, errors of background work).
+    pub notice: Option<String>,
+}
+
+pub fn switch(main: &mut Main, pane: Pane) -> Vec<Effect> {
+    main.pane = pane;
+    main.form.editing = pane == Pane::Form;
+    Vec::new()
+}
+
+/// From the selected product to its message in the tail, by key.
+pub fn link_to_message(main: &mut Main) {
+    let Some(id) = main.table.selected_product().map(|p| p.id) else {
+        return;
+    };
+    if main.tail.select_key(&id.to_string()) {
+        main.pane = Pane::Tail;
+        main.notice = None;
+    } else {
+        main.notice = Some(format!(
+            "Product #{id} has no message in the tail buffer: press 3 then b to read the topic from the beginning"
+        ));
+    }
+}
+
+/// From the selected message to its product row, by key.
+pub fn link_to_product(main: &mut Main) -> Vec<Effect> {
+    let Some(key) = main.tail.selected_message().and_then(|m| m.key.clone()) else {
+        return Vec::new();
+    };
+    match key.parse::<i64>() {
+        Ok(id) => {
+            main.pane = Pane::Table;
+            main.form.editing = false;
+            main.notice = None;
+            main.table
+                .select_product(id)
+                .map(Effect::LoadProducts)
+                .into_iter()
+                .collect()
+        }
+        Err(_) => {
+            main.notice = Some(format!(
+                "Key '{}' is not a product id",
+                super::text::printable(&key)
+            ));
+            Vec::new()
+        }
+    }
+}
+
+pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Registered(Ok(p)) => {
+            main.form.saved(p.id, p.publish);
+            main.table
+                .refresh()
+                .map(Effect::LoadProducts)
+                .into_iter()
+                .collect()
+        }
+        Action::Registered(Err(e)) => {
+            main.form.outcome = Some(Outcome::Failed(e));
+            Vec::new()
+        }
+        Action::Page { request, result } => {
+            let top = request.fetch == Fetch::Top;
+            let filter = request.filter.clone();
+            main.table.on_page(request, result);
+            if top {
+                vec![Effect::CountProducts(filter)]
+            } else {
+                Vec::new()
+            }
+        }
+        Action::Count {
+            filter,
+            result: Ok(n),
+        } => {
+            main.table.on_count(filter, n);
+            Vec::new()
+        }
+        Action::Count { result: Err(e), .. } => {
+            main.table.error = Some(e);
+            Vec::new()
+        }
+        Action::Published(ack) => {
+            main.table
+                .on_published(ack.product_id, ack.partition, ack.offset);
+            if let Some(Outcome::Saved { id, publish }) = &mut main.form.outcome
+                && *id == ack.product_id
+            {
+                *publish = crate::domain::PublishState::Published {
+                    partition: ack.partition,
+                    offset: ack.offset,
+                };
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
