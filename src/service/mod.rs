@@ -26,7 +26,7 @@ pub enum ServiceError {
     #[error("invalid product: {0}")]
     Invalid(#[from] ValidationErrors),
     /// The database is unreachable: the caller may retry later.
-    #[error("{0}")]
+    #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("{0}")]
     Kafka(String),
