@@ -129,6 +129,50 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
         "{resp}"
     );
 
+    // Another process reads the embedded broker while serve runs: `dataflow tail` finds it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/vert/auth/login"))
+            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["result"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+            "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+        let r = client
+            .post(format!("{base}/api/vert/register/product"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    let out = dataflow(dir.path())
+        .args(["tail", "--from-beginning", "--limit", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (line["key"].as_str(), line["value"]["name"].as_str()),
+        (Some("1"), Some("Blusa"))
+    );
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
