@@ -410,3 +410,65 @@ async fn openapi_document_parses_and_matches_the_routes() {
     }
     s.stop().await;
 }
+
+/// Collects every log line of this test binary.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_has_method_path_status_latency_and_no_secrets() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only test that installs one");
+    let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+    let secret = "pw-that-must-never-be-logged";
+    let (status, _) = post(
+        &s,
+        "/api/vert/auth/login",
+        None,
+        &json!({"username": "vert", "password": secret}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let token = s.token().await;
+    assert_eq!(
+        post(
+            &s,
+            "/api/vert/register/product",
+            Some(&token),
+            &blusa_body()
+        )
+        .await
+        .0,
+        200
+    );
+    s.stop().await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("method=POST path=/api/vert/auth/login status=401 latency_ms="),
+        "{text}"
+    );
+    assert!(
+        text.contains("method=POST path=/api/vert/register/product status=200"),
+        "{text}"
+    );
+    assert!(!text.contains(secret), "a password reached the log");
+    assert!(!text.contains(&token), "a token reached the log");
+    let hash = "$argon2id$";
+    assert!(!text.contains(hash), "a hash reached the log");
+}
