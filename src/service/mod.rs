@@ -178,8 +178,10 @@ impl Service {
     /// Stops the relay (flushing the producer), the embedded broker and the pool.
     pub async fn shutdown(&self) {
         self.inner.relay.lock().await.shutdown().await;
-        if let Ok(mut b) = self.inner.embedded.lock() {
-            b.take();
+        let broker = self.inner.embedded.lock().ok().and_then(|mut b| b.take());
+        if let Some(broker) = broker {
+            // Dropping joins the broker's thread: keep that wait off the runtime.
+            let _ = tokio::task::spawn_blocking(move || drop(broker)).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.store.close()).await;
     }
