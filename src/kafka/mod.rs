@@ -9,7 +9,6 @@ mod relay;
 mod tail;
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group};
@@ -40,7 +39,6 @@ pub struct KafkaConfig {
 #[derive(Debug)]
 pub struct Health {
     up: AtomicBool,
-    last_error: Mutex<Option<String>>,
     published: AtomicU64,
 }
 
@@ -48,7 +46,6 @@ impl Default for Health {
     fn default() -> Self {
         Health {
             up: AtomicBool::new(true),
-            last_error: Mutex::new(None),
             published: AtomicU64::new(0),
         }
     }
@@ -72,22 +69,12 @@ impl Health {
         if !self.up.swap(true, Ordering::Relaxed) {
             tracing::info!("kafka broker reachable again");
         }
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = None;
-        }
     }
 
     pub fn set_down(&self, why: &str) {
         if self.up.swap(false, Ordering::Relaxed) {
             tracing::warn!(reason = why, "kafka broker unreachable");
         }
-        if let Ok(mut e) = self.last_error.lock() {
-            *e = Some(why.to_string());
-        }
-    }
-
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
     }
 }
 

@@ -155,10 +155,6 @@ impl Service {
         self.inner.health.published_total()
     }
 
-    pub fn broker_up(&self) -> bool {
-        self.inner.health.is_up()
-    }
-
     /// True when the user exists and the password matches. Unknown users cost one argon2
     /// verification too, so timing tells nothing about which usernames exist.
     pub async fn login(&self, username: &str, password: &str) -> Result<bool, ServiceError> {

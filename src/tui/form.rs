@@ -113,11 +113,6 @@ impl FormPane {
         self.draft().check_field(FIELDS[i].0)
     }
 
-    pub fn set_field(&mut self, i: usize, text: &str) {
-        self.inputs[i] = input(text);
-        self.touched[i] = true;
-    }
-
     /// Validates everything; refused submits show every reason and focus the first bad field.
     pub fn submit(&mut self) -> FormOutcome {
         let bad: Vec<usize> = (0..FIELDS.len())

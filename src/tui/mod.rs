@@ -20,10 +20,8 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-pub use app::{Action, App, Effect, Pane, Screen};
-pub use form::FormOutcome;
-pub use table::{Fetch, TableRequest};
-pub use ui::draw;
+use app::App;
+use ui::draw;
 
 use crate::config::Settings;
 use runner::Runner;

@@ -195,6 +195,16 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     cell
 }
 
+/// A detail window's lines, then a blank line and its key hint.
+fn with_hint(mut lines: Vec<Line<'static>>, hint: &'static str) -> Vec<Line<'static>> {
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        hint,
+        Style::default().fg(Color::DarkGray),
+    )));
+    lines
+}
+
 fn draw_overlay(f: &mut Frame, app: &App) {
     let area = f.area();
     let (title, lines, w, h): (&str, Vec<Line>, u16, u16) = match &app.overlay {
@@ -231,22 +241,18 @@ fn draw_overlay(f: &mut Frame, app: &App) {
             5,
         ),
         Some(Overlay::Product(p)) => {
-            let mut lines = super::table::detail_lines(p, app.tz);
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
+            let lines = with_hint(
+                super::table::detail_lines(p, app.tz),
                 "m its message · Esc close",
-                Style::default().fg(Color::DarkGray),
-            )));
+            );
             let h = lines.len() as u16 + 2;
             (" Product ", lines, 90, h)
         }
         Some(Overlay::Message(m)) => {
-            let mut lines = super::tail::detail_lines(m, app.tz);
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
+            let lines = with_hint(
+                super::tail::detail_lines(m, app.tz),
                 "o its product · Esc close",
-                Style::default().fg(Color::DarkGray),
-            )));
+            );
             let h = lines.len() as u16 + 2;
             (" Message ", lines, 90, h)
         }
