@@ -12,7 +12,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{KafkaTarget, Settings};
 use crate::kafka::{KafkaConfig, TailOptions, TailStart};
-use crate::service::Service;
+use crate::service::{Service, ServiceError};
 
 /// Logs go to a daily file in the data directory; `stderr` adds a copy for headless runs.
 /// The terminal UI never passes it: nothing may print over the screen.
@@ -53,14 +53,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Starts the service and, for an embedded broker, records its address for `dataflow tail`.
 /// Prints nothing: the terminal UI may own the screen.
-pub async fn start_service(settings: Settings) -> Result<Service, String> {
+pub async fn start_service(settings: Settings) -> Result<Service, ServiceError> {
     let broker_file = settings.paths.data_dir.join("broker.addr");
-    let embedded = settings.kafka == KafkaTarget::Embedded;
     let service = Service::start(settings).await.map_err(|e| {
         tracing::error!(error = %e, "start-up failed");
-        e.to_string()
+        e
     })?;
-    if embedded {
+    if service.owns_broker() {
         // Lets `dataflow tail` in another terminal find this process's broker.
         let _ = std::fs::write(
             &broker_file,
@@ -72,7 +71,7 @@ pub async fn start_service(settings: Settings) -> Result<Service, String> {
 
 pub async fn stop_service(service: &Service) {
     service.shutdown().await;
-    if service.kafka().embedded {
+    if service.owns_broker() {
         let _ = std::fs::remove_file(service.settings().paths.data_dir.join("broker.addr"));
     }
 }
@@ -195,6 +194,7 @@ fn reader_config(settings: &Settings) -> Result<KafkaConfig, ExitCode> {
         bootstrap,
         topic: settings.topic.clone(),
         partitions: settings.partitions,
+        replication: settings.replication,
         embedded: false,
     })
 }

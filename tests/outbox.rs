@@ -1,74 +1,230 @@
-//! Outbox claims at the store level: concurrent relays never hold the same event.
+//! The outbox at the store level, on both back ends: group-commit batches with a bad row,
+//! orphan claims, leases by the database's clock, marks that apply only to the holder, and
+//! per-product order.
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use common::{Backend, TestDb, blusa};
+use dataflow::domain::NewProduct;
+use dataflow::store::{EventRoute, PublishedAck, Store};
 
-async fn concurrent_claims_are_disjoint(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let store = db.store().await;
+const DEST: &str = "kafka:test:9092/t";
+
+fn route(holder: Option<&str>, lease: Duration) -> EventRoute<'_> {
+    EventRoute {
+        destination: DEST,
+        holder,
+        lease,
+    }
+}
+
+fn items(n: usize) -> Vec<NewProduct> {
     let item = blusa().validate().unwrap();
-    let batch: Vec<_> = std::iter::repeat_n(item, 50).collect();
-    for _ in 0..4 {
-        store.insert_products(&batch, Utc::now()).await.unwrap();
-    }
-    let until = Utc::now() + chrono::Duration::seconds(60);
-    let claims = (0..4).map(|i| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = store
-                    .claim_events(&format!("relay-{i}"), until, 7)
-                    .await
-                    .unwrap();
-                if got.is_empty() {
-                    break mine;
-                }
-                mine.extend(got.into_iter().map(|e| e.id));
-            }
+    std::iter::repeat_n(item, n).collect()
+}
+
+fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<PublishedAck> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| PublishedAck {
+            outbox_id: e.id,
+            product_id: e.product_id,
+            partition: 0,
+            offset: i as i64,
         })
-    });
-    let mut all: Vec<i64> = Vec::new();
-    let mut first = Vec::new();
-    for (i, c) in claims.enumerate() {
-        let mine = c.await.unwrap();
-        if i == 0 {
-            first = mine.clone();
-        }
-        all.extend(mine);
+        .collect()
+}
+
+async fn on_both<F, Fut>(body: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        body(store.clone()).await;
+        store.close().await;
+        db.drop_db().await;
     }
-    let total = all.len();
-    all.sort_unstable();
-    all.dedup();
-    assert_eq!(total, 200, "every event claimed");
-    assert_eq!(all.len(), 200, "no event claimed twice");
-    // A live lease keeps others off; releasing gives the event back.
-    assert!(
-        store
-            .claim_events("late", until, 10)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_commits_together_and_a_bad_row_fails_alone() {
+    on_both(|store| async move {
+        let mut batch = items(9);
+        batch[4].name = String::new(); // passes no validation: the database's CHECK rejects it
+        batch[7].quantity = -1;
+        let results = store
+            .insert_each(&batch, Utc::now(), &route(None, Duration::ZERO))
+            .await;
+        assert_eq!(results.len(), 9);
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_err(), i == 4 || i == 7, "row {i}: {r:?}");
+        }
+        let ids: Vec<i64> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|s| s.product.id)
+            .collect();
+        assert_eq!(ids.len(), 7);
+        for (r, item) in results.iter().zip(&batch) {
+            if let Ok(s) = r {
+                assert_eq!(s.product.name, item.name);
+                let back = store.get_product(s.product.id).await.unwrap().unwrap();
+                assert_eq!(back.amount, item.amount);
+                assert_eq!(s.event.product_id, s.product.id);
+                assert_eq!(s.event.msg_key, s.product.id.to_string());
+                let msg: serde_json::Value = serde_json::from_str(&s.event.payload).unwrap();
+                assert_eq!(msg["id"], s.product.id);
+                assert_eq!(msg["name"], "Blusa");
+            }
+        }
+        assert_eq!(common::table_counts(&store).await, [7, 7, 7, 7]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_orphan_claims_are_disjoint() {
+    on_both(|store| async move {
+        for _ in 0..4 {
+            store
+                .insert_products(&items(50), Utc::now(), &route(None, Duration::ZERO))
+                .await
+                .unwrap();
+        }
+        let lease = Duration::from_secs(60);
+        let claims = (0..4).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .claim_orphans(&format!("relay-{i}"), DEST, lease, 7)
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        break mine;
+                    }
+                    mine.extend(got.into_iter().map(|e| e.id));
+                }
+            })
+        });
+        let mut all: Vec<i64> = Vec::new();
+        for c in claims {
+            all.extend(c.await.unwrap());
+        }
+        let total = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(total, 200, "every event claimed");
+        assert_eq!(all.len(), 200, "no event claimed twice");
+        let other = store.claim_orphans("late", DEST, lease, 10).await.unwrap();
+        assert!(other.is_empty(), "a live lease keeps others off");
+        assert_eq!(store.release_held("relay-0").await.unwrap() > 0, true);
+        let again = store
+            .claim_orphans("late", DEST, lease, 1000)
             .await
-            .unwrap()
-            .is_empty()
-    );
-    store.release_events("relay-0", &all, "test").await.unwrap();
-    let again = store.claim_events("late", until, 1000).await.unwrap();
-    let mut again: Vec<i64> = again.into_iter().map(|e| e.id).collect();
-    first.sort_unstable();
-    again.sort_unstable();
-    assert_eq!(again, first, "only relay-0's events come back");
-    assert_eq!(store.pending_count().await.unwrap(), 200);
-    store.close().await;
-    db.drop_db().await;
+            .unwrap();
+        assert!(!again.is_empty(), "released events are orphans at once");
+        let elsewhere = store
+            .claim_orphans("x", "kafka:other:9092/t", lease, 1000)
+            .await
+            .unwrap();
+        assert!(
+            elsewhere.is_empty(),
+            "another destination's relay takes nothing"
+        );
+    })
+    .await;
 }
 
+/// A holder that stalls past its lease loses its events to another relay; the stale holder's
+/// mark then changes nothing, so nothing is marked twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claims_are_disjoint_sqlite() {
-    concurrent_claims_are_disjoint(Backend::Sqlite).await;
+async fn an_expired_lease_hands_over_and_the_stale_mark_is_void() {
+    on_both(|store| async move {
+        let short = Duration::from_millis(800);
+        let saved = store
+            .insert_products(&items(5), Utc::now(), &route(Some("a"), short))
+            .await
+            .unwrap();
+        let events: Vec<_> = saved.iter().map(|s| s.event.clone()).collect();
+        let b_lease = Duration::from_secs(60);
+        assert!(
+            store
+                .claim_orphans("b", DEST, b_lease, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held while the lease runs"
+        );
+        // Renewal keeps them: a live relay never loses its events.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(store.renew_leases("a", short).await.unwrap(), 5);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            store
+                .claim_orphans("b", DEST, b_lease, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Stalled: no renewal. After the lease, b takes all of them.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let taken = store.claim_orphans("b", DEST, b_lease, 100).await.unwrap();
+        assert_eq!(taken, events);
+        assert_eq!(store.mark_published("a", &acks(&events)).await.unwrap(), 0);
+        assert_eq!(store.mark_published("b", &acks(&events)).await.unwrap(), 5);
+        assert_eq!(store.mark_published("b", &acks(&events)).await.unwrap(), 0);
+        assert_eq!(store.pending_count().await.unwrap(), 0);
+    })
+    .await;
 }
 
+/// An orphan is taken only while it is the oldest unpublished event of its product.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claims_are_disjoint_postgres() {
-    concurrent_claims_are_disjoint(Backend::Postgres).await;
+async fn a_products_events_are_claimed_in_commit_order() {
+    on_both(|store| async move {
+        let saved = store
+            .insert_products(&items(2), Utc::now(), &route(None, Duration::ZERO))
+            .await
+            .unwrap();
+        let p = saved[0].product.id;
+        // A second event of the first product, committed later.
+        store
+            .execute_script(&format!(
+                "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination)
+                 SELECT product_id, msg_key, payload, created_at, destination FROM outbox
+                 WHERE product_id = {p}"
+            ))
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(60);
+        let first = store.claim_orphans("r", DEST, lease, 100).await.unwrap();
+        let products: Vec<i64> = first.iter().map(|e| e.product_id).collect();
+        assert_eq!(
+            products,
+            vec![p, saved[1].product.id],
+            "the later event waits"
+        );
+        assert!(
+            store
+                .claim_orphans("r2", DEST, lease, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.mark_published("r", &acks(&first)).await.unwrap();
+        let next = store.claim_orphans("r2", DEST, lease, 100).await.unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].product_id, p);
+        assert!(next[0].id > first[0].id);
+    })
+    .await;
 }

@@ -57,6 +57,8 @@ pub struct Settings {
     pub topic: String,
     pub consumer_group: String,
     pub partitions: i32,
+    /// Replication factor when the topic is created; None = the broker's default.
+    pub replication: Option<i32>,
     pub publish_wait: Duration,
     pub replay_on_start: usize,
     pub bind: SocketAddr,
@@ -108,6 +110,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "TOPIC_PARTITIONS",
         "3",
         "partitions when the topic is created",
+    ),
+    (
+        "TOPIC_REPLICATION",
+        "",
+        "replication factor when the topic is created; unset = the broker's default",
     ),
     (
         "CONSUMER_GROUP",
@@ -224,6 +231,10 @@ impl Settings {
             topic,
             consumer_group: or("CONSUMER_GROUP", "consumer-group"),
             partitions: number(l, "TOPIC_PARTITIONS", 3, 1, 10_000)?,
+            replication: match l.value("TOPIC_REPLICATION") {
+                Some(_) => Some(number(l, "TOPIC_REPLICATION", 1, 1, 1_000)?),
+                None => None,
+            },
             publish_wait: Duration::from_millis(number(l, "PUBLISH_WAIT_MS", 2000, 0, 600_000)?),
             replay_on_start: number(l, "REPLAY_ON_START", 1000, 0, 10_000_000)?,
             bind,

@@ -54,4 +54,49 @@ impl ProductMessage {
         // Serializing plain strings and numbers cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The JSON that follows the id: `{"id":` + id + this is `to_json()`. Lets the database
+    /// write the message in the same statement that assigns the id.
+    pub fn json_after_id(&self) -> String {
+        let json = ProductMessage {
+            id: 0,
+            ..self.clone()
+        }
+        .to_json();
+        json.strip_prefix(ID_PREFIX)
+            .and_then(|rest| rest.strip_prefix('0'))
+            .map(str::to_string)
+            .unwrap_or_default()
+    }
+}
+
+/// How every message starts; the id follows.
+pub const ID_PREFIX: &str = "{\"id\":";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Amount, PublishState};
+
+    #[test]
+    fn id_prefix_and_rest_make_the_message() {
+        let p = Product {
+            id: 1234567,
+            name: "Blusa \"azul\"".into(),
+            description: "com touca".into(),
+            category: "Vestuário".into(),
+            pricing_id: 1,
+            amount: "59.99".parse::<Amount>().unwrap(),
+            currency: "BRL".into(),
+            availability_id: 1,
+            quantity: 5,
+            timestamp: chrono::Utc::now(),
+            publish: PublishState::Pending,
+        };
+        let m = ProductMessage::of(&p);
+        assert_eq!(
+            format!("{ID_PREFIX}{}{}", p.id, m.json_after_id()),
+            m.to_json()
+        );
+    }
 }

@@ -97,7 +97,7 @@ impl From<ServiceError> for ApiError {
                 )
             }
             // Details (SQL text included) go to the log, never to the client.
-            ServiceError::Internal(detail) => {
+            ServiceError::Internal(detail) | ServiceError::Refused(detail) => {
                 tracing::error!(%detail, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
             }

@@ -124,6 +124,10 @@ pub async fn serve_main(settings: Settings) -> ExitCode {
     };
     let service = match crate::app::start_service(settings).await {
         Ok(s) => s,
+        Err(crate::service::ServiceError::Refused(why)) => {
+            eprintln!("dataflow: {why}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("dataflow: start-up failed: {e}");
             return ExitCode::from(1);

@@ -9,13 +9,13 @@ mod relay;
 mod tail;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
 pub use producer::{ensure_topic, producer};
-pub use relay::{Relay, RelayHandle, RelayLink};
+pub use relay::{Handoff, Relay, RelayHandle, RelayLink, RelayOptions};
 pub use tail::tail;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,24 +32,22 @@ pub struct KafkaConfig {
     pub bootstrap: String,
     pub topic: String,
     pub partitions: i32,
+    /// Replication factor for a topic we create; None = the broker's default.
+    pub replication: Option<i32>,
     pub embedded: bool,
 }
 
 /// What the process last learned about the broker; read by status bars and registrations.
-#[derive(Debug)]
+/// It starts unknown: nobody waits for a broker nobody has reached yet.
+#[derive(Debug, Default)]
 pub struct Health {
-    up: AtomicBool,
+    /// 0 (unknown), UP or DOWN.
+    state: AtomicU8,
     published: AtomicU64,
 }
 
-impl Default for Health {
-    fn default() -> Self {
-        Health {
-            up: AtomicBool::new(true),
-            published: AtomicU64::new(0),
-        }
-    }
-}
+const UP: u8 = 1;
+const DOWN: u8 = 2;
 
 impl Health {
     /// Events this process published and recorded, since it started.
@@ -61,18 +59,23 @@ impl Health {
         self.published.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// True only once the broker answered, and until it fails.
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed) == UP
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == DOWN
     }
 
     pub fn set_up(&self) {
-        if !self.up.swap(true, Ordering::Relaxed) {
+        if self.state.swap(UP, Ordering::Relaxed) == DOWN {
             tracing::info!("kafka broker reachable again");
         }
     }
 
     pub fn set_down(&self, why: &str) {
-        if self.up.swap(false, Ordering::Relaxed) {
+        if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
             tracing::warn!(reason = why, "kafka broker unreachable");
         }
     }

@@ -54,14 +54,34 @@ pub fn producer(cfg: &KafkaConfig, health: SharedHealth) -> Result<Producer, Kaf
         .create_with_context(HealthContext { health })?)
 }
 
-/// Creates the topic unless it exists. The embedded broker has it already (and does not
-/// support CreateTopics), so this is for real clusters only.
+/// Creates the topic unless the broker's metadata already has it. The embedded broker has it
+/// already (and does not support CreateTopics), so this is for real clusters only.
 pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     if cfg.embedded {
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> = super::client_config(&cfg.bootstrap).create()?;
-    let topic = NewTopic::new(&cfg.topic, cfg.partitions, TopicReplication::Fixed(1));
+    let admin = std::sync::Arc::new(admin);
+    let (probe, topic) = (admin.clone(), cfg.topic.clone());
+    // Metadata first: creating needs rights a producer may lack, and answers slower.
+    let exists = tokio::task::spawn_blocking(move || {
+        probe
+            .inner()
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .map(|m| {
+                m.topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            })
+    })
+    .await
+    .map_err(|e| KafkaError::Other(e.to_string()))??;
+    if exists {
+        return Ok(());
+    }
+    // -1 asks for the broker's default.replication.factor (KIP-464).
+    let replication = TopicReplication::Fixed(cfg.replication.unwrap_or(-1));
+    let topic = NewTopic::new(&cfg.topic, cfg.partitions, replication);
     let opts = AdminOptions::new()
         .request_timeout(Some(Duration::from_secs(5)))
         .operation_timeout(Some(Duration::from_secs(5)));

@@ -2,22 +2,26 @@
 //! Owns the store, the broker (embedded or not) and the outbox relay.
 
 mod auth;
+mod broker;
 mod reading;
 mod register;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::{KafkaTarget, Settings};
+use crate::config::Settings;
 use crate::domain::ValidationErrors;
 use crate::kafka::{
     EmbeddedBroker, Health, KafkaConfig, Relay, RelayHandle, RelayLink, SharedHealth,
 };
 use crate::store::{Store, StoreError};
+use writer::Writer;
 
 pub use auth::{hash_password, verify_password};
+pub use broker::{cluster_destination, embedded_destination};
 pub use reading::{ConsumedMessage, Status, Tail};
 pub use register::Registered;
 
@@ -30,6 +34,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     Kafka(String),
+    /// Starting would break a guarantee (one line naming the setting): exit 2.
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -60,9 +67,14 @@ struct Inner {
     store: Store,
     kafka: KafkaConfig,
     health: SharedHealth,
+    /// The outbox destination this process publishes to.
+    destination: String,
     relay: tokio::sync::Mutex<RelayHandle>,
     relay_link: RelayLink,
+    writer: Writer,
     embedded: Mutex<Option<EmbeddedBroker>>,
+    /// This process's owner name when it started the embedded broker.
+    broker_owner: Option<String>,
     /// Verified against when a username is unknown, so both cases take the same time.
     dummy_hash: String,
 }
@@ -84,49 +96,34 @@ impl Service {
             }
         }
         let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
-        let (embedded, kafka) = match &settings.kafka {
-            KafkaTarget::Embedded => {
-                // Starting waits on the broker's thread: keep that wait off the runtime.
-                let (topic, partitions) = (settings.topic.clone(), settings.partitions);
-                let broker =
-                    tokio::task::spawn_blocking(move || EmbeddedBroker::start(&topic, partitions))
-                        .await
-                        .map_err(|e| ServiceError::Internal(e.to_string()))??;
-                let cfg = KafkaConfig {
-                    bootstrap: broker.bootstrap().to_string(),
-                    topic: settings.topic.clone(),
-                    partitions: settings.partitions,
-                    embedded: true,
-                };
-                (Some(broker), cfg)
-            }
-            KafkaTarget::External(hosts) => (
-                None,
-                KafkaConfig {
-                    bootstrap: hosts.clone(),
-                    topic: settings.topic.clone(),
-                    partitions: settings.partitions,
-                    embedded: false,
-                },
-            ),
-        };
+        let chosen = broker::choose(&settings, &store).await?;
+        let kafka = chosen.kafka;
+        let destination = chosen.relay.destination.clone();
+        let owner = chosen.relay.broker_owner.then(|| chosen.relay.id.clone());
         let health: SharedHealth = Arc::new(Health::default());
-        let replay = if kafka.embedded {
-            settings.replay_on_start
+        if chosen.embedded.is_some() {
+            health.set_up(); // started in this process a moment ago
+        }
+        let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), chosen.relay);
+        let workers = if matches!(store, Store::Postgres(_)) {
+            4
         } else {
-            0
+            1
         };
-        let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), replay);
-        tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, "service started");
+        let writer = Writer::spawn(store.clone(), relay.link(), destination.clone(), workers);
+        tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, %destination, "service started");
         Ok(Service {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 kafka,
+                destination,
                 health,
                 relay_link: relay.link(),
                 relay: tokio::sync::Mutex::new(relay),
-                embedded: Mutex::new(embedded),
+                writer,
+                embedded: Mutex::new(chosen.embedded),
+                broker_owner: owner,
                 dummy_hash,
             }),
         })
@@ -142,6 +139,16 @@ impl Service {
 
     pub fn kafka(&self) -> &KafkaConfig {
         &self.inner.kafka
+    }
+
+    /// Where this process's events go (outbox destination).
+    pub fn destination(&self) -> &str {
+        &self.inner.destination
+    }
+
+    /// True when this process started the embedded broker (others may have joined it).
+    pub fn owns_broker(&self) -> bool {
+        self.inner.broker_owner.is_some()
     }
 
     /// Acknowledgements of published events, as they happen.
@@ -174,6 +181,13 @@ impl Service {
     /// Stops the relay (flushing the producer), the embedded broker and the pool.
     pub async fn shutdown(&self) {
         self.inner.relay.lock().await.shutdown().await;
+        if let Some(owner) = &self.inner.broker_owner {
+            let _ = self
+                .inner
+                .store
+                .release_broker(&self.inner.destination, owner)
+                .await;
+        }
         let broker = self.inner.embedded.lock().ok().and_then(|mut b| b.take());
         if let Some(broker) = broker {
             // Dropping joins the broker's thread: keep that wait off the runtime.

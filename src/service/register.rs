@@ -1,8 +1,5 @@
-//! Registration: validate, commit product + outbox event in one transaction, then wait a
-//! short, bounded time for the broker's acknowledgement.
-
-use chrono::{DateTime, Utc};
-use tokio::sync::broadcast::error::RecvError;
+//! Registration: validate, commit product + outbox event through the group-commit writer, then
+//! wait a short, bounded time for the broker's acknowledgement of this event alone.
 
 use super::{Service, ServiceError};
 use crate::domain::{NewProduct, Product, ProductDraft, PublishState};
@@ -13,13 +10,6 @@ pub struct Registered {
     pub product: Product,
 }
 
-/// Now, at the precision both databases keep (microseconds), so what we return equals what
-/// a later read returns.
-fn now_micros() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-}
-
 impl Service {
     /// Validates the draft, then registers it.
     pub async fn register(&self, draft: &ProductDraft) -> Result<Registered, ServiceError> {
@@ -27,45 +17,28 @@ impl Service {
     }
 
     /// Commits the product with its outbox event, then waits up to PUBLISH_WAIT for the
-    /// broker's acknowledgement (not at all when the broker is known to be down).
+    /// broker's acknowledgement (not at all unless the broker is known to be up). After the
+    /// commit nothing fails: a retry by the caller would create a second product, so any
+    /// later trouble answers `pending`.
     pub async fn register_new(&self, new: NewProduct) -> Result<Registered, ServiceError> {
-        let mut acks = self.inner.relay_link.subscribe();
-        let mut saved = self
-            .inner
-            .store
-            .insert_products(&[new], now_micros())
-            .await?;
-        let saved = saved
-            .pop()
-            .ok_or_else(|| ServiceError::Internal("insert returned nothing".into()))?;
-        self.inner.relay_link.wake();
-        let mut product = saved.product;
+        let written = self.inner.writer.write(new).await?;
+        let mut product = written.saved.product;
+        let Some(ack) = written.ack else {
+            return Ok(Registered { product });
+        };
         if !self.inner.health.is_up() {
             return Ok(Registered { product });
         }
-        let id = saved.outbox_id;
-        let wait = async {
-            loop {
-                match acks.recv().await {
-                    Ok(a) if a.outbox_id == id => {
-                        return Some(PublishState::Published {
-                            partition: a.partition,
-                            offset: a.offset,
-                        });
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,
-                }
-            }
-        };
-        product.publish = match tokio::time::timeout(self.inner.settings.publish_wait, wait).await {
-            Ok(Some(state)) => state,
-            // Missed in the channel, or another process's relay took it: ask the outbox.
+        product.publish = match tokio::time::timeout(self.inner.settings.publish_wait, ack).await {
+            Ok(Ok(state)) => state,
+            // Timed out, or the relay gave the event up (shutdown): the outbox knows best.
             _ => self
                 .inner
                 .store
-                .event_state(id)
-                .await?
+                .event_state(written.saved.event.id)
+                .await
+                .ok()
+                .flatten()
                 .unwrap_or(PublishState::Pending),
         };
         Ok(Registered { product })

@@ -1,10 +1,12 @@
 //! SQL storage on SQLite (embedded default) or PostgreSQL. Both run the same queries wherever
 //! the dialects agree; `on_pool!` compiles one body for each back end.
 
+mod destination;
 mod outbox;
 mod products;
 mod seed;
 mod users;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,10 +18,12 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseTarget;
 
+pub use destination::BrokerOwner;
 pub use outbox::{OutboxEvent, PublishedAck};
-pub use products::{Order, ProductQuery, SavedProduct};
+pub use products::{Order, ProductQuery};
+pub use write::{EventRoute, SavedProduct};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or stopped answering: worth retrying later.
     #[error("database unavailable: {0}")]
@@ -90,7 +94,7 @@ impl Store {
                     .create_if_missing(true)
                     .foreign_keys(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)

@@ -1,11 +1,15 @@
-//! The outbox: events committed with their products, claimed by one relay at a time.
+//! The outbox: events committed with their products. The relay of the process that wrote an
+//! event holds it under a lease (by the database's clock) and renews it while it lives; any relay
+//! of the same destination takes an event once it is orphaned (no holder, or the lease ran out).
 
-use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use serde_json::json;
 
 use super::{Result, Store, on_pool};
 use crate::domain::PublishState;
 
-/// An event to publish, as claimed by a relay.
+/// An event to publish.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxEvent {
     pub id: i64,
@@ -23,43 +27,98 @@ pub struct PublishedAck {
     pub offset: i64,
 }
 
-// SKIP LOCKED keeps two relays on one PostgreSQL database from claiming the same rows; SQLite
-// serializes writers, so the plain form is already exclusive there.
-const CLAIM_PG: &str = "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (
-    SELECT id FROM outbox WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3)
-    ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+// An orphan is claimable only while it is the oldest unpublished event of its product, so a
+// product's events reach the topic in commit order whoever publishes them. SKIP LOCKED keeps
+// two relays on one PostgreSQL database apart; SQLite serializes writers.
+const CLAIM_PG: &str =
+    "UPDATE outbox SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2)
+  WHERE id IN (
+    SELECT o.id FROM outbox o
+    WHERE o.destination = $3 AND o.published_at IS NULL
+      AND (o.claimed_until IS NULL OR o.claimed_until < now())
+      AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
+                      AND e.published_at IS NULL)
+    ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)
   RETURNING id, product_id, msg_key, payload";
-const CLAIM_SQLITE: &str = "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (
-    SELECT id FROM outbox WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3)
-    ORDER BY id LIMIT $4)
+const CLAIM_SQLITE: &str = "UPDATE outbox
+  SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
+  WHERE id IN (
+    SELECT o.id FROM outbox o
+    WHERE o.destination = $3 AND o.published_at IS NULL
+      AND (o.claimed_until IS NULL OR o.claimed_until < strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
+                      AND e.published_at IS NULL)
+    ORDER BY o.id LIMIT $4)
   RETURNING id, product_id, msg_key, payload";
-const MARK: &str = "UPDATE outbox SET published_at = $1, kafka_partition = $2, kafka_offset = $3,
-    claimed_by = NULL, claimed_until = NULL, last_error = NULL WHERE id = $4";
-const RELEASE: &str =
-    "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, attempts = attempts + 1,
-    last_error = $1 WHERE id = $2 AND claimed_by = $3";
+
+// One statement marks a batch, and only rows this relay still holds and nobody published.
+const MARK_PG: &str = "UPDATE outbox o SET published_at = now(), kafka_partition = v.p,
+    kafka_offset = v.o, claimed_by = NULL, claimed_until = NULL, last_error = NULL
+  FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o)
+  WHERE o.id = v.id AND o.claimed_by = $4 AND o.published_at IS NULL";
+const MARK_SQLITE: &str = "UPDATE outbox SET published_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+    kafka_partition = v.p, kafka_offset = v.o, claimed_by = NULL, claimed_until = NULL,
+    last_error = NULL
+  FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS p,
+               json_extract(value, '$[2]') AS o FROM json_each($1)) AS v
+  WHERE outbox.id = v.id AND outbox.claimed_by = $2 AND outbox.published_at IS NULL";
+// A fresh embedded broker got published events again: record where they are now.
+const REPLAYED_PG: &str = "UPDATE outbox o SET kafka_partition = v.p, kafka_offset = v.o
+  FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o)
+  WHERE o.id = v.id AND o.published_at IS NOT NULL";
+const REPLAYED_SQLITE: &str = "UPDATE outbox SET kafka_partition = v.p, kafka_offset = v.o
+  FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS p,
+               json_extract(value, '$[2]') AS o FROM json_each($1)) AS v
+  WHERE outbox.id = v.id AND outbox.published_at IS NOT NULL";
+const RENEW_PG: &str = "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
+  WHERE claimed_by = $1 AND published_at IS NULL";
+const RENEW_SQLITE: &str = "UPDATE outbox
+  SET claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
+  WHERE claimed_by = $1 AND published_at IS NULL";
+const FAILED_PG: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1
+  WHERE claimed_by = $2 AND id = ANY($3::bigint[])";
+const FAILED_SQLITE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1
+  WHERE claimed_by = $2 AND id IN (SELECT value FROM json_each($3))";
+const RELEASE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+  WHERE claimed_by = $1 AND published_at IS NULL";
 const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
 const STATE: &str = "SELECT kafka_partition, kafka_offset FROM outbox WHERE id = $1";
 const RECENT: &str = "SELECT id, product_id, msg_key, payload FROM (
-    SELECT id, product_id, msg_key, payload FROM outbox WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT $1
+    SELECT id, product_id, msg_key, payload FROM outbox
+    WHERE published_at IS NOT NULL AND destination = $2 ORDER BY id DESC LIMIT $1
   ) recent ORDER BY id ASC";
 
+fn columns(acks: &[PublishedAck]) -> (Vec<i64>, Vec<i32>, Vec<i64>) {
+    (
+        acks.iter().map(|a| a.outbox_id).collect(),
+        acks.iter().map(|a| a.partition).collect(),
+        acks.iter().map(|a| a.offset).collect(),
+    )
+}
+
+fn rows_json(acks: &[PublishedAck]) -> String {
+    json!(
+        acks.iter()
+            .map(|a| json!([a.outbox_id, a.partition, a.offset]))
+            .collect::<Vec<_>>()
+    )
+    .to_string()
+}
+
 impl Store {
-    /// Claims up to `limit` unpublished events, oldest first, for `relay` until `until`.
-    /// A claim whose lease ran out (its relay died) can be taken again.
-    pub async fn claim_events(
+    /// Takes up to `limit` orphaned events of `destination` for `relay`, oldest first.
+    pub async fn claim_orphans(
         &self,
         relay: &str,
-        until: DateTime<Utc>,
+        destination: &str,
+        lease: Duration,
         limit: i64,
     ) -> Result<Vec<OutboxEvent>> {
-        let now = Utc::now();
         let mut events: Vec<OutboxEvent> = on_pool!(self, |pool, pg| {
-            let sql = if pg { CLAIM_PG } else { CLAIM_SQLITE };
-            sqlx::query_as(sql)
+            sqlx::query_as(if pg { CLAIM_PG } else { CLAIM_SQLITE })
                 .bind(relay)
-                .bind(until)
-                .bind(now)
+                .bind(lease.as_secs_f64())
+                .bind(destination)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
@@ -68,40 +127,100 @@ impl Store {
         Ok(events)
     }
 
-    /// Records the broker's acknowledgements in one transaction.
-    pub async fn mark_published(&self, acks: &[PublishedAck]) -> Result<()> {
-        let now = Utc::now();
-        on_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
-            for a in acks {
-                sqlx::query(MARK)
-                    .bind(now)
-                    .bind(a.partition)
-                    .bind(a.offset)
-                    .bind(a.outbox_id)
-                    .execute(&mut *tx)
+    /// Records the broker's acknowledgements in one statement; returns how many rows it
+    /// marked (an event this relay no longer holds is left alone).
+    pub async fn mark_published(&self, relay: &str, acks: &[PublishedAck]) -> Result<u64> {
+        if acks.is_empty() {
+            return Ok(0);
+        }
+        let done = match self {
+            Store::Postgres(pool) => {
+                let (ids, parts, offsets) = columns(acks);
+                sqlx::query(MARK_PG)
+                    .bind(ids)
+                    .bind(parts)
+                    .bind(offsets)
+                    .bind(relay)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+            Store::Sqlite(pool) => sqlx::query(MARK_SQLITE)
+                .bind(rows_json(acks))
+                .bind(relay)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    /// Records the new offsets of events replayed into a fresh embedded broker.
+    pub async fn record_replayed(&self, acks: &[PublishedAck]) -> Result<()> {
+        match self {
+            Store::Postgres(pool) => {
+                let (ids, parts, offsets) = columns(acks);
+                sqlx::query(REPLAYED_PG)
+                    .bind(ids)
+                    .bind(parts)
+                    .bind(offsets)
+                    .execute(pool)
                     .await?;
             }
-            tx.commit().await?;
-        });
+            Store::Sqlite(pool) => {
+                sqlx::query(REPLAYED_SQLITE)
+                    .bind(rows_json(acks))
+                    .execute(pool)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
-    /// Gives claimed events back after a failed publish, noting why.
-    pub async fn release_events(&self, relay: &str, ids: &[i64], error: &str) -> Result<()> {
-        on_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
-            for id in ids {
-                sqlx::query(RELEASE)
+    /// Extends the lease of every unpublished event `relay` holds.
+    pub async fn renew_leases(&self, relay: &str, lease: Duration) -> Result<u64> {
+        Ok(on_pool!(self, |pool, pg| sqlx::query(if pg {
+            RENEW_PG
+        } else {
+            RENEW_SQLITE
+        })
+        .bind(relay)
+        .bind(lease.as_secs_f64())
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
+    /// Notes a failed publish attempt on events `relay` keeps holding.
+    pub async fn note_failure(&self, relay: &str, ids: &[i64], error: &str) -> Result<()> {
+        match self {
+            Store::Postgres(pool) => {
+                sqlx::query(FAILED_PG)
                     .bind(error)
-                    .bind(id)
                     .bind(relay)
-                    .execute(&mut *tx)
+                    .bind(ids)
+                    .execute(pool)
                     .await?;
             }
-            tx.commit().await?;
-        });
+            Store::Sqlite(pool) => {
+                sqlx::query(FAILED_SQLITE)
+                    .bind(error)
+                    .bind(relay)
+                    .bind(json!(ids).to_string())
+                    .execute(pool)
+                    .await?;
+            }
+        }
         Ok(())
+    }
+
+    /// Gives up every unpublished event `relay` holds, for other relays to take at once.
+    pub async fn release_held(&self, relay: &str) -> Result<u64> {
+        Ok(on_pool!(self, |pool, pg| sqlx::query(RELEASE)
+            .bind(relay)
+            .execute(pool)
+            .await?
+            .rows_affected()))
     }
 
     pub async fn pending_count(&self) -> Result<i64> {
@@ -122,10 +241,16 @@ impl Store {
         }))
     }
 
-    /// The newest `limit` published events, oldest first: what a fresh embedded broker replays.
-    pub async fn recent_published(&self, limit: i64) -> Result<Vec<OutboxEvent>> {
+    /// The newest `limit` published events of `destination`, oldest first: what a fresh
+    /// embedded broker replays.
+    pub async fn recent_published(
+        &self,
+        destination: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>> {
         Ok(on_pool!(self, |pool, pg| sqlx::query_as(RECENT)
             .bind(limit)
+            .bind(destination)
             .fetch_all(pool)
             .await?))
     }

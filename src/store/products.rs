@@ -1,16 +1,9 @@
-//! Products: one transaction writes a batch of products, their rows and their outbox events.
+//! Reading products: keyset pages, one product, counts.
 
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, on_pool};
-use crate::domain::{Amount, NewProduct, Product, ProductMessage, PublishState};
-
-/// A product just committed, with the id of its outbox event.
-#[derive(Debug, Clone)]
-pub struct SavedProduct {
-    pub product: Product,
-    pub outbox_id: i64,
-}
+use crate::domain::{Amount, Product, PublishState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -139,14 +132,6 @@ const COUNT_FILTERED: &str = concat!(
     filter_clause!("$2")
 );
 
-const INSERT_PRODUCT: &str =
-    "INSERT INTO tb_product (name, description, category) VALUES ($1, $2, $3) RETURNING id";
-const INSERT_PRICING_SQLITE: &str =
-    "INSERT INTO tb_pricing (product_id, ammount, currency) VALUES ($1, $2, $3) RETURNING id";
-const INSERT_PRICING_PG: &str = "INSERT INTO tb_pricing (product_id, ammount, currency) VALUES ($1, CAST($2 AS NUMERIC), $3) RETURNING id";
-const INSERT_AVAILABILITY: &str = "INSERT INTO tb_availability (product_id, quantity, \"timestamp\") VALUES ($1, $2, $3) RETURNING id";
-const INSERT_OUTBOX: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id";
-
 /// `%term%` in lower case with LIKE's wildcards escaped, or None for no filter.
 fn like_pattern(filter: Option<&str>) -> Option<String> {
     let f = filter?.trim();
@@ -162,68 +147,6 @@ fn like_pattern(filter: Option<&str>) -> Option<String> {
 }
 
 impl Store {
-    /// Writes every product with its pricing, availability and outbox rows in one transaction:
-    /// all of them commit, or none does. Taking a batch lets concurrent registrations share one.
-    pub async fn insert_products(
-        &self,
-        items: &[NewProduct],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<SavedProduct>> {
-        let mut saved = Vec::with_capacity(items.len());
-        on_pool!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
-            for item in items {
-                let id: i64 = sqlx::query_scalar(INSERT_PRODUCT)
-                    .bind(&item.name)
-                    .bind(&item.description)
-                    .bind(&item.category)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let pricing_sql = if pg {
-                    INSERT_PRICING_PG
-                } else {
-                    INSERT_PRICING_SQLITE
-                };
-                let pricing_id: i64 = sqlx::query_scalar(pricing_sql)
-                    .bind(id)
-                    .bind(item.amount.to_string())
-                    .bind(item.currency.code())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let availability_id: i64 = sqlx::query_scalar(INSERT_AVAILABILITY)
-                    .bind(id)
-                    .bind(item.quantity)
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let product = Product {
-                    id,
-                    name: item.name.clone(),
-                    description: item.description.clone(),
-                    category: item.category.clone(),
-                    pricing_id,
-                    amount: item.amount,
-                    currency: item.currency.code().to_string(),
-                    availability_id,
-                    quantity: item.quantity,
-                    timestamp: at,
-                    publish: PublishState::Pending,
-                };
-                let msg = ProductMessage::of(&product);
-                let outbox_id: i64 = sqlx::query_scalar(INSERT_OUTBOX)
-                    .bind(id)
-                    .bind(msg.key())
-                    .bind(msg.to_json())
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                saved.push(SavedProduct { product, outbox_id });
-            }
-            tx.commit().await?;
-        });
-        Ok(saved)
-    }
-
     pub async fn list_products(&self, q: &ProductQuery) -> Result<Vec<Product>> {
         let pattern = like_pattern(q.filter.as_deref());
         let (sql, cursor) = match (q.order, pattern.is_some()) {

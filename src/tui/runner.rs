@@ -41,7 +41,7 @@ impl Runner {
                     let _ = tx.send(Some(svc));
                 }
                 Err(e) => {
-                    let _ = report.send(Action::StartFailed(e));
+                    let _ = report.send(Action::StartFailed(e.to_string()));
                 }
             }
         });

@@ -1,0 +1,116 @@
+//! Group commit: every registration joins a bounded queue; a writer takes whatever is queued
+//! (up to MAX_BATCH) into one transaction, so concurrent callers share a commit. A lone
+//! request commits at once: nothing waits on a timer.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::domain::{NewProduct, PublishState};
+use crate::kafka::{Handoff, RelayLink};
+use crate::store::{EventRoute, SavedProduct, Store, StoreError};
+
+/// Registrations waiting for a writer; past it, callers wait to enqueue (backpressure).
+const QUEUE: usize = 4096;
+const MAX_BATCH: usize = 256;
+
+/// A committed product, and the acknowledgement of its own event when the relay has it.
+pub struct Written {
+    pub saved: SavedProduct,
+    pub ack: Option<oneshot::Receiver<PublishState>>,
+}
+
+struct Job {
+    item: NewProduct,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts `workers` writers on one queue: more than one lets a batch gather while another
+    /// commits (PostgreSQL); SQLite has one writer anyway.
+    pub fn spawn(store: Store, link: RelayLink, destination: String, workers: usize) -> Writer {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let destination: Arc<str> = destination.into();
+        for _ in 0..workers.max(1) {
+            let (store, link, rx, dest) =
+                (store.clone(), link.clone(), rx.clone(), destination.clone());
+            tokio::spawn(async move {
+                while let Some(jobs) = next_batch(&rx).await {
+                    write_batch(&store, &link, &dest, jobs).await;
+                }
+            });
+        }
+        Writer { tx }
+    }
+
+    /// Commits one product with its event; its result comes back whatever else shared the
+    /// transaction.
+    pub async fn write(&self, item: NewProduct) -> Result<Written, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let closed = || StoreError::Unavailable("the writer has stopped".into());
+        self.tx
+            .send(Job { item, reply })
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+}
+
+/// Waits for one job, then takes what else is queued, up to MAX_BATCH.
+async fn next_batch(rx: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
+        }
+    }
+    Some(jobs)
+}
+
+async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: Vec<Job>) {
+    // Room in the relay is reserved first: events it cannot take now are written without a
+    // holder (orphans), so any relay of the destination publishes them.
+    let mut permits = link.reserve(jobs.len());
+    let route = EventRoute {
+        destination,
+        holder: permits.as_ref().map(|_| link.id()),
+        lease: link.lease(),
+    };
+    let (items, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.item, j.reply)).unzip();
+    let results = store.insert_each(&items, now_micros(), &route).await;
+    let orphans = permits.is_none();
+    for (result, reply) in results.into_iter().zip(replies) {
+        let written = result.map(|saved| {
+            let ack = permits.as_mut().and_then(Iterator::next).map(|permit| {
+                let (tx, rx) = oneshot::channel();
+                permit.send(Handoff {
+                    event: saved.event.clone(),
+                    ack: Some(tx),
+                });
+                rx
+            });
+            Written { saved, ack }
+        });
+        let _ = reply.send(written);
+    }
+    if orphans {
+        link.wake();
+    }
+}
+
+/// Now, at the precision both databases keep (microseconds), so what we return equals what
+/// a later read returns.
+fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}

@@ -1,0 +1,261 @@
+//! The write path: a batch of products, their rows and their outbox events in one transaction,
+//! with set-based statements (one statement on PostgreSQL, five on SQLite) whatever its size.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{OutboxEvent, Result, Store, StoreError};
+use crate::domain::{NewProduct, Product, ProductMessage, PublishState};
+
+/// A product just committed, with its outbox event.
+#[derive(Debug, Clone)]
+pub struct SavedProduct {
+    pub product: Product,
+    pub event: OutboxEvent,
+}
+
+/// Where new events go, and which relay holds them (for `lease`, by the database's clock).
+/// Without a holder the events are orphans from the start: any relay of the destination
+/// takes them.
+#[derive(Debug, Clone)]
+pub struct EventRoute<'a> {
+    pub destination: &'a str,
+    pub holder: Option<&'a str>,
+    pub lease: Duration,
+}
+
+// One statement, so one implicit transaction: ids come from the sequence inside it, and the
+// outbox payload is the message with the id spliced in (`'{"id":' || id || rest`).
+const INSERT_PG: &str = r#"WITH input AS (
+    SELECT nextval(pg_get_serial_sequence('tb_product', 'id')) AS id, t.*
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
+      WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, ord)
+  ), p AS (
+    INSERT INTO tb_product (id, name, description, category)
+    SELECT id, name, description, category FROM input
+  ), pr AS (
+    INSERT INTO tb_pricing (product_id, ammount, currency)
+    SELECT id, CAST(ammount AS NUMERIC), currency FROM input RETURNING id, product_id
+  ), av AS (
+    INSERT INTO tb_availability (product_id, quantity, "timestamp")
+    SELECT id, quantity, $8 FROM input RETURNING id, product_id
+  ), ob AS (
+    INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
+    SELECT id, CAST(id AS TEXT), '{"id":' || id || rest, $8, $9, $10,
+      CASE WHEN $10::text IS NULL THEN NULL ELSE now() + make_interval(secs => $11) END
+    FROM input RETURNING id, product_id
+  )
+  SELECT input.ord, input.id, pr.id, av.id, ob.id
+  FROM input JOIN pr ON pr.product_id = input.id JOIN av ON av.product_id = input.id
+    JOIN ob ON ob.product_id = input.id
+  ORDER BY input.ord"#;
+
+// SQLite: the transaction holds the write lock from the first insert, so the ids of one
+// multi-row insert are consecutive and follow the input's order.
+const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (name, description, category)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each($1) ORDER BY key RETURNING id";
+const PRICING_SQLITE: &str = "INSERT INTO tb_pricing (product_id, ammount, currency)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each($1) ORDER BY key RETURNING product_id, id";
+const AVAILABILITY_SQLITE: &str =
+    "INSERT INTO tb_availability (product_id, quantity, \"timestamp\")
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2
+    FROM json_each($1) ORDER BY key RETURNING product_id, id";
+const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
+    SELECT json_extract(value, '$[0]'), CAST(json_extract(value, '$[0]') AS TEXT), json_extract(value, '$[1]'),
+      $2, $3, $4,
+      CASE WHEN $4 IS NULL THEN NULL
+        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $5)) END
+    FROM json_each($1) ORDER BY key RETURNING product_id, id";
+
+fn product_of(
+    item: &NewProduct,
+    id: i64,
+    pricing_id: i64,
+    availability_id: i64,
+    at: DateTime<Utc>,
+) -> Product {
+    Product {
+        id,
+        name: item.name.clone(),
+        description: item.description.clone(),
+        category: item.category.clone(),
+        pricing_id,
+        amount: item.amount,
+        currency: item.currency.code().to_string(),
+        availability_id,
+        quantity: item.quantity,
+        timestamp: at,
+        publish: PublishState::Pending,
+    }
+}
+
+fn saved(product: Product, outbox_id: i64) -> SavedProduct {
+    let msg = ProductMessage::of(&product);
+    let event = OutboxEvent {
+        id: outbox_id,
+        product_id: product.id,
+        msg_key: msg.key(),
+        payload: msg.to_json(),
+    };
+    SavedProduct { product, event }
+}
+
+/// Looks up `product_id`'s value in `(product_id, value)` pairs returned by an insert.
+fn by_product(rows: &[(i64, i64)], product_id: i64) -> Result<i64> {
+    rows.iter()
+        .find(|(p, _)| *p == product_id)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| StoreError::Other(format!("insert lost product {product_id}")))
+}
+
+impl Store {
+    /// Writes every product with its pricing, availability and outbox rows in one transaction:
+    /// all of them commit, or none does. Results are in the order of `items`.
+    pub async fn insert_products(
+        &self,
+        items: &[NewProduct],
+        at: DateTime<Utc>,
+        route: &EventRoute<'_>,
+    ) -> Result<Vec<SavedProduct>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lease = route.lease.as_secs_f64();
+        match self {
+            Store::Postgres(pool) => {
+                let col = |f: fn(&NewProduct) -> String| items.iter().map(f).collect::<Vec<_>>();
+                let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(INSERT_PG)
+                    .bind(col(|i| i.name.clone()))
+                    .bind(col(|i| i.description.clone()))
+                    .bind(col(|i| i.category.clone()))
+                    .bind(col(|i| i.amount.to_string()))
+                    .bind(col(|i| i.currency.code().to_string()))
+                    .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+                    .bind(
+                        items
+                            .iter()
+                            .map(|i| {
+                                ProductMessage::of(&product_of(i, 0, 0, 0, at)).json_after_id()
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(at)
+                    .bind(route.destination)
+                    .bind(route.holder)
+                    .bind(lease)
+                    .fetch_all(pool)
+                    .await?;
+                if rows.len() != items.len() {
+                    return Err(StoreError::Other("insert returned a short batch".into()));
+                }
+                Ok(items
+                    .iter()
+                    .zip(rows)
+                    .map(|(item, (_, id, pricing, avail, outbox))| {
+                        saved(product_of(item, id, pricing, avail, at), outbox)
+                    })
+                    .collect())
+            }
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let input = json!(
+                    items
+                        .iter()
+                        .map(|i| json!([i.name, i.description, i.category]))
+                        .collect::<Vec<_>>()
+                );
+                let mut ids: Vec<i64> = sqlx::query_scalar(PRODUCTS_SQLITE)
+                    .bind(input.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                ids.sort_unstable();
+                if ids.len() != items.len() {
+                    return Err(StoreError::Other("insert returned a short batch".into()));
+                }
+                let pricing = json!(
+                    items
+                        .iter()
+                        .zip(&ids)
+                        .map(|(i, id)| json!([id, i.amount.to_string(), i.currency.code()]))
+                        .collect::<Vec<_>>()
+                );
+                let pricing: Vec<(i64, i64)> = sqlx::query_as(PRICING_SQLITE)
+                    .bind(pricing.to_string())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let avail = json!(
+                    items
+                        .iter()
+                        .zip(&ids)
+                        .map(|(i, id)| json!([id, i.quantity]))
+                        .collect::<Vec<_>>()
+                );
+                let avail: Vec<(i64, i64)> = sqlx::query_as(AVAILABILITY_SQLITE)
+                    .bind(avail.to_string())
+                    .bind(at)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut products = Vec::with_capacity(items.len());
+                for (item, id) in items.iter().zip(&ids) {
+                    let (p, a) = (by_product(&pricing, *id)?, by_product(&avail, *id)?);
+                    products.push(product_of(item, *id, p, a, at));
+                }
+                let events = json!(
+                    products
+                        .iter()
+                        .map(|p| json!([p.id, ProductMessage::of(p).to_json()]))
+                        .collect::<Vec<_>>()
+                );
+                let outbox: Vec<(i64, i64)> = sqlx::query_as(OUTBOX_SQLITE)
+                    .bind(events.to_string())
+                    .bind(at)
+                    .bind(route.destination)
+                    .bind(route.holder)
+                    .bind(lease)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                products
+                    .into_iter()
+                    .map(|p| {
+                        let o = by_product(&outbox, p.id)?;
+                        Ok(saved(p, o))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Like `insert_products`, but a row the database rejects fails alone: the batch is split
+    /// in halves until the bad rows stand by themselves, and the rest commit. One result per item.
+    pub async fn insert_each(
+        &self,
+        items: &[NewProduct],
+        at: DateTime<Utc>,
+        route: &EventRoute<'_>,
+    ) -> Vec<Result<SavedProduct>> {
+        let mut out = Vec::with_capacity(items.len());
+        // Work stack of ranges, last pushed first; pushing the right half first keeps order.
+        let mut todo = vec![0..items.len()];
+        while let Some(range) = todo.pop() {
+            let part = &items[range.clone()];
+            match self.insert_products(part, at, route).await {
+                Ok(saved) => out.extend(saved.into_iter().map(Ok)),
+                Err(e @ StoreError::Unavailable(_)) => {
+                    out.extend(part.iter().map(|_| Err(e.clone())));
+                }
+                Err(e) if part.len() == 1 => out.push(Err(e)),
+                Err(_) => {
+                    let mid = range.start + part.len() / 2;
+                    todo.push(mid..range.end);
+                    todo.push(range.start..mid);
+                }
+            }
+        }
+        out
+    }
+}
