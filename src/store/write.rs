@@ -240,7 +240,8 @@ impl Store {
     ) -> Vec<Result<SavedProduct>> {
         let mut out = Vec::with_capacity(items.len());
         // Work stack of ranges, last pushed first; pushing the right half first keeps order.
-        let mut todo = vec![0..items.len()];
+        let mut todo = Vec::new();
+        todo.push(0..items.len());
         while let Some(range) = todo.pop() {
             let part = &items[range.clone()];
             match self.insert_products(part, at, route).await {
