@@ -199,3 +199,38 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
         "no longer accepting"
     );
 }
+
+/// A database that feeds a real cluster refuses an embedded broker: one line naming
+/// KAFKA_HOST, exit 2.
+#[test]
+fn embedded_broker_on_a_real_pipelines_database_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dataflow(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let target = dataflow::config::DatabaseTarget::Sqlite(dir.path().join("dataflow.sqlite3"));
+        let store = dataflow::store::Store::connect(&target).await.unwrap();
+        store
+            .register_destination("kafka:kafka:9092/produtos-persistidos", "kafka")
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let out = dataflow(dir.path())
+        .arg("serve")
+        .env("BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("dataflow: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("dataflow: KAFKA_HOST: not set, but this database feeds"),
+        "{err}"
+    );
+}

@@ -3,42 +3,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{Backend, TestDb, blusa};
+use common::{Backend, TestDb, blusa, read_all, read_at_least};
 use dataflow::domain::PublishState;
-use dataflow::kafka::{TailMessage, TailOptions, TailStart, committed_offsets};
+use dataflow::kafka::{TailOptions, TailStart, committed_offsets};
 use dataflow::service::Service;
-
-/// Everything on the topic now, read with the live tail (which never commits).
-async fn read_all(svc: &Service) -> Vec<TailMessage> {
-    let mut tail = svc
-        .tail(
-            TailOptions {
-                start: TailStart::Beginning,
-                follow: false,
-            },
-            64,
-        )
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(m) = tail.rx.recv().await {
-        out.push(m);
-    }
-    out
-}
-
-/// Reads until `n` messages are there or a generous bound passes.
-async fn read_at_least(svc: &Service, n: usize) -> Vec<TailMessage> {
-    let start = Instant::now();
-    loop {
-        let all = read_all(svc).await;
-        if all.len() >= n || start.elapsed() > Duration::from_secs(30) {
-            return all;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn registered_product_is_on_the_topic(svc: Service) {
     let p = svc.register(&blusa()).await.unwrap().product;

@@ -156,6 +156,7 @@ async fn broker_that_lost_its_data_is_survived() {
     let svc = Service::start(db.settings(&[("KAFKA_HOST", &host), ("PUBLISH_WAIT_MS", "10000")]))
         .await
         .unwrap();
+    common::wait_broker_up(&svc).await;
     let first = svc.register(&blusa()).await.unwrap().product;
     assert!(matches!(first.publish, PublishState::Published { .. }));
     let opts = dataflow::kafka::TailOptions {

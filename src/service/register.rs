@@ -2,7 +2,7 @@
 //! wait a short, bounded time for the broker's acknowledgement of this event alone.
 
 use super::{Service, ServiceError};
-use crate::domain::{NewProduct, Product, ProductDraft, PublishState};
+use crate::domain::{NewProduct, Product, ProductDraft};
 
 /// A committed product and how far its event got within the wait bound.
 #[derive(Debug, Clone)]
@@ -29,18 +29,11 @@ impl Service {
         if !self.inner.health.is_up() {
             return Ok(Registered { product });
         }
-        product.publish = match tokio::time::timeout(self.inner.settings.publish_wait, ack).await {
-            Ok(Ok(state)) => state,
-            // Timed out, or the relay gave the event up (shutdown): the outbox knows best.
-            _ => self
-                .inner
-                .store
-                .event_state(written.saved.event.id)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(PublishState::Pending),
-        };
+        // Only this event's acknowledgement wakes us. Timed out, or given up by the relay at
+        // shutdown: pending, and the relay keeps at it.
+        if let Ok(Ok(state)) = tokio::time::timeout(self.inner.settings.publish_wait, ack).await {
+            product.publish = state;
+        }
         Ok(Registered { product })
     }
 }

@@ -169,3 +169,58 @@ pub async fn table_counts(store: &Store) -> [i64; 4] {
     }
     out
 }
+
+/// Everything on the topic now, read with the live tail (which never commits).
+pub async fn read_all(svc: &Service) -> Vec<dataflow::kafka::TailMessage> {
+    use dataflow::kafka::{TailOptions, TailStart};
+    let mut tail = svc
+        .tail(
+            TailOptions {
+                start: TailStart::Beginning,
+                follow: false,
+            },
+            64,
+        )
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(m) = tail.rx.recv().await {
+        out.push(m);
+    }
+    out
+}
+
+/// Reads until `n` messages are there or a generous bound passes.
+pub async fn read_at_least(svc: &Service, n: usize) -> Vec<dataflow::kafka::TailMessage> {
+    let start = std::time::Instant::now();
+    loop {
+        let all = read_all(svc).await;
+        if all.len() >= n || start.elapsed() > std::time::Duration::from_secs(30) {
+            return all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until no event is pending, or a generous bound passes; returns what is left.
+pub async fn drain_pending(svc: &Service) -> i64 {
+    let start = std::time::Instant::now();
+    loop {
+        let left = svc.store().pending_count().await.unwrap();
+        if left == 0 || start.elapsed() > std::time::Duration::from_secs(30) {
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the service has reached its broker (health starts unknown), within a bound.
+pub async fn wait_broker_up(svc: &Service) {
+    let start = std::time::Instant::now();
+    while !svc.status().await.broker_ok {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the broker never came up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
