@@ -85,7 +85,7 @@ async fn a_failed_mark_is_retried_not_republished(svc: Service) {
         matches!(p.publish, PublishState::Published { .. }),
         "acknowledged even though not yet recorded"
     );
-    // The relay retries the mark before it publishes more: these wait, saved.
+    // Marks keep failing while more events are published: all of them stay unmarked.
     let later: Vec<_> = (0..4)
         .map(|_| {
             let svc = svc.clone();

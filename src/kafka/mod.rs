@@ -4,8 +4,10 @@
 mod consumer;
 mod embedded;
 mod flood;
+mod marker;
 mod producer;
 mod relay;
+mod replay;
 mod tail;
 
 use std::sync::Arc;

@@ -1,30 +1,38 @@
 //! The outbox relay: publishes with the idempotent producer the events its own process
 //! committed (handed over in memory, held under a lease it renews), and events orphaned by
-//! other processes of the same destination. Each event is marked only on the broker's
-//! acknowledgement, a whole batch per statement; a failed mark is retried, never republished.
+//! other processes of the same destination. Events stream out as they arrive, with many in
+//! flight; the marker records each acknowledgement (a batch per statement) off this path.
 //! Broker down means wait and retry: the events stay in the database meanwhile.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::future::join_all;
+use futures::FutureExt;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use rdkafka::producer::{FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio::sync::mpsc;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
 
-use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer};
+use super::marker::{self, Acked};
+use super::producer::{Producer, ensure_topic, producer as new_producer};
+use super::replay;
 use super::{KafkaConfig, SharedHealth};
 use crate::domain::PublishState;
 use crate::store::{OutboxEvent, PublishedAck, Store};
 
+/// Events taken from the handover queue or claimed at a time.
 const BATCH: usize = 500;
+/// Messages waiting for the broker's acknowledgement at most.
+const MAX_IN_FLIGHT: usize = 5000;
 /// Events handed over but not yet taken; past it, writers leave events as orphans.
 const HANDOFF_CAPACITY: usize = 8192;
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Failed batches in a row after which the producer is replaced.
+/// Failed rounds in a row after which the producer is replaced.
 const RENEW_AFTER: u32 = 3;
 
 /// Who the relay is, what it publishes, and for how long its claims hold.
@@ -132,6 +140,10 @@ impl RelayHandle {
     }
 }
 
+/// One message on its way; `Sync` so the relay can be borrowed across awaits.
+type Sending =
+    std::pin::Pin<Box<dyn Future<Output = (Handoff, Result<(i32, i64), String>)> + Send + Sync>>;
+
 pub struct Relay {
     store: Store,
     cfg: KafkaConfig,
@@ -141,10 +153,10 @@ pub struct Relay {
     own: mpsc::Receiver<Handoff>,
     acks: broadcast::Sender<PublishedAck>,
     stop: watch::Receiver<bool>,
-    /// Own or claimed events whose publish failed: sent first next time (at most BATCH).
-    held: Vec<Handoff>,
-    /// Acknowledged but not yet recorded: marked again, never published again.
-    unmarked: Vec<PublishedAck>,
+    in_flight: FuturesUnordered<Sending>,
+    /// Sends that failed: sent again, in event order, once nothing is in flight.
+    failed: Vec<Handoff>,
+    error: String,
 }
 
 impl Relay {
@@ -174,8 +186,9 @@ impl Relay {
             own,
             acks,
             stop,
-            held: Vec::new(),
-            unmarked: Vec::new(),
+            in_flight: FuturesUnordered::new(),
+            failed: Vec::new(),
+            error: String::new(),
         };
         let task = tokio::spawn(relay.run());
         RelayHandle {
@@ -197,110 +210,208 @@ impl Relay {
                 return;
             }
         };
+        let marker = marker::spawn(
+            self.store.clone(),
+            self.opts.id.as_str().into(),
+            self.health.clone(),
+            self.acks.clone(),
+        );
         let mut topic_ready = false;
         let mut replayed = self.opts.replay == 0;
         let mut backoff = Duration::from_millis(100);
         let mut failures = 0u32;
-        let mut renewed = Instant::now();
-        let mut orphans_checked: Option<Instant> = None;
-        while !self.stopping() {
-            if renewed.elapsed() >= self.opts.lease / 3 {
-                self.renew().await;
-                renewed = Instant::now();
+        let mut retry_due = false;
+        let mut renew = tokio::time::interval(self.opts.lease / 3);
+        renew.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut orphans = tokio::time::interval(IDLE_CHECK.min(self.opts.lease / 3));
+        orphans.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let idle = self.in_flight.is_empty();
+            if self.stopping() && idle {
+                break;
             }
-            if !self.mark_pending().await {
-                backoff = self.pause(backoff).await;
-                continue;
+            if idle && !self.stopping() {
+                if !self.failed.is_empty() && !retry_due {
+                    failures += 1;
+                    self.note_failure().await;
+                    let fatal = producer.client().fatal_error();
+                    // A fatal error ends an idempotent producer; so, in practice, does a broker
+                    // that lost its producer state (UnknownProducerId until the messages time
+                    // out). A new producer gets a new producer id; nothing is in flight now.
+                    if fatal.is_some() || failures >= RENEW_AFTER {
+                        tracing::warn!(?fatal, failures, "creating a new kafka producer");
+                        if let Ok(p) = new_producer(&self.cfg, self.health.clone()) {
+                            let old = std::mem::replace(&mut producer, p);
+                            tokio::task::spawn_blocking(move || drop(old));
+                            failures = 0;
+                        }
+                    }
+                    // A broker that came back empty (new storage) needs the topic again.
+                    topic_ready = false;
+                    retry_due = true;
+                    backoff = self.pause(backoff).await;
+                    continue;
+                }
+                if !topic_ready {
+                    match ensure_topic(&self.cfg).await {
+                        Ok(()) => {
+                            topic_ready = true;
+                            self.health.set_up();
+                        }
+                        Err(e) => {
+                            self.health.set_down(&e.to_string());
+                            backoff = self.pause(backoff).await;
+                            continue;
+                        }
+                    }
+                }
+                if !replayed {
+                    replayed = replay::run(&self.store, &producer, &self.cfg, &self.opts).await;
+                    continue;
+                }
+                if retry_due {
+                    retry_due = false;
+                    let again = std::mem::take(&mut self.failed);
+                    self.send_all(&producer, again);
+                }
             }
-            if !topic_ready {
-                match ensure_topic(&self.cfg).await {
-                    Ok(()) => {
-                        topic_ready = true;
+            let accepting = !self.stopping()
+                && self.failed.is_empty()
+                && topic_ready
+                && replayed
+                && self.in_flight.len() < MAX_IN_FLIGHT;
+            tokio::select! {
+                biased;
+                Some(first) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    let mut acked = Vec::new();
+                    self.settle(first, &mut acked);
+                    while let Some(Some(done)) = self.in_flight.next().now_or_never() {
+                        self.settle(done, &mut acked);
+                    }
+                    if !acked.is_empty() {
                         self.health.set_up();
-                    }
-                    Err(e) => {
-                        self.health.set_down(&e.to_string());
-                        backoff = self.pause(backoff).await;
-                        continue;
+                        backoff = Duration::from_millis(100);
+                        failures = 0;
+                        let _ = marker.tx.send(acked);
                     }
                 }
-            }
-            if !replayed {
-                replayed = self.replay(&producer).await;
-                continue;
-            }
-            let mut batch = std::mem::take(&mut self.held);
-            while batch.len() < BATCH {
-                match self.own.try_recv() {
-                    Ok(h) => batch.push(h),
-                    Err(_) => break,
-                }
-            }
-            if batch.len() < BATCH && orphans_checked.is_none_or(|t| t.elapsed() >= IDLE_CHECK) {
-                let want = BATCH - batch.len();
-                match self.claim(want).await {
-                    Ok(found) => {
-                        // A full claim means more may wait: look again next turn.
-                        orphans_checked = (found.len() < want).then(Instant::now);
-                        batch.extend(found);
+                _ = renew.tick() => self.renew().await,
+                Some(first) = self.own.recv(), if accepting => {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match self.own.try_recv() {
+                            Ok(h) => batch.push(h),
+                            Err(_) => break,
+                        }
                     }
-                    Err(()) => orphans_checked = Some(Instant::now()),
+                    self.send_all(&producer, batch);
                 }
-            }
-            if batch.is_empty() {
-                if self.idle(&producer).await {
-                    orphans_checked = None;
+                _ = self.wake.notified(), if accepting => self.take_orphans(&producer).await,
+                _ = orphans.tick(), if accepting => {
+                    self.probe(&producer).await;
+                    self.take_orphans(&producer).await;
                 }
-                continue;
+                _ = self.stop.changed() => {}
             }
-            if self.publish(&producer, batch).await {
-                backoff = Duration::from_millis(100);
-                failures = 0;
-                continue;
-            }
-            failures += 1;
-            let fatal = producer.client().fatal_error();
-            // A fatal error ends an idempotent producer; so, in practice, does a broker that lost
-            // its producer state (it answers UnknownProducerId until the messages time out). A
-            // new producer gets a new producer id; nothing is in flight here.
-            if fatal.is_some() || failures >= RENEW_AFTER {
-                tracing::warn!(?fatal, failures, "creating a new kafka producer");
-                if let Ok(p) = new_producer(&self.cfg, self.health.clone()) {
-                    let old = std::mem::replace(&mut producer, p);
-                    tokio::task::spawn_blocking(move || drop(old));
-                    failures = 0;
-                }
-            }
-            // A broker that came back empty (new storage, deleted topic) needs the topic again.
-            topic_ready = false;
-            backoff = self.pause(backoff).await;
         }
+        drop(marker.tx);
+        let all_marked = marker.task.await.unwrap_or(false);
         let _ = tokio::task::spawn_blocking(move || {
             producer.flush(Timeout::After(Duration::from_secs(5)))
         })
         .await;
-        self.release().await;
+        self.release(all_marked).await;
     }
 
-    /// Orphans of this destination, claimed for this relay.
-    async fn claim(&self, limit: usize) -> Result<Vec<Handoff>, ()> {
-        let found = self
+    /// Puts every event in flight, in event order: a product's events share a key, so a
+    /// partition, and the idempotent producer keeps their order.
+    fn send_all(&mut self, producer: &Producer, mut batch: Vec<Handoff>) {
+        batch.sort_by_key(|h| h.event.id);
+        for h in batch {
+            let record = FutureRecord::to(&self.cfg.topic)
+                .key(&h.event.msg_key)
+                .payload(&h.event.payload);
+            match producer.send_result(record) {
+                Ok(delivery) => self.in_flight.push(Box::pin(async move {
+                    let result = match delivery.await {
+                        Ok(Ok(d)) => Ok((d.partition, d.offset)),
+                        Ok(Err((e, _))) => Err(e.to_string()),
+                        Err(_) => Err("the producer dropped the message".to_string()),
+                    };
+                    (h, result)
+                })),
+                Err((e, _)) => {
+                    self.error = e.to_string();
+                    self.failed.push(h);
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, done: (Handoff, Result<(i32, i64), String>), acked: &mut Vec<Acked>) {
+        match done {
+            (handoff, Ok((partition, offset))) => acked.push(Acked {
+                handoff,
+                partition,
+                offset,
+            }),
+            (h, Err(e)) => {
+                self.error = e;
+                self.failed.push(h);
+            }
+        }
+    }
+
+    async fn note_failure(&mut self) {
+        self.health.set_down(&self.error);
+        tracing::warn!(
+            failed = self.failed.len(),
+            error = self.error,
+            "publish failed; events stay pending"
+        );
+        let ids: Vec<i64> = self.failed.iter().map(|h| h.event.id).collect();
+        if let Err(e) = self
+            .store
+            .note_failure(&self.opts.id, &ids, &self.error)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot note the failed attempt");
+        }
+    }
+
+    /// Orphans of this destination, claimed for this relay and put in flight.
+    async fn take_orphans(&mut self, producer: &Producer) {
+        let room = MAX_IN_FLIGHT
+            .saturating_sub(self.in_flight.len())
+            .min(BATCH);
+        let found = match self
             .store
             .claim_orphans(
                 &self.opts.id,
                 &self.opts.destination,
                 self.opts.lease,
-                limit as i64,
+                room as i64,
             )
             .await
-            .map_err(|e| tracing::warn!(error = %e, "relay cannot claim events"))?;
-        if !found.is_empty() {
-            tracing::debug!(count = found.len(), "claimed orphaned events");
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "relay cannot claim events");
+                return;
+            }
+        };
+        if found.is_empty() {
+            return;
         }
-        Ok(found
+        tracing::debug!(count = found.len(), "claimed orphaned events");
+        if found.len() == room {
+            self.wake.notify_one(); // more may wait
+        }
+        let batch = found
             .into_iter()
             .map(|event| Handoff { event, ack: None })
-            .collect())
+            .collect();
+        self.send_all(producer, batch);
     }
 
     /// Extends this relay's leases (and its broker ownership) while it is alive.
@@ -325,183 +436,27 @@ impl Relay {
         }
     }
 
-    /// Records acknowledgements whose mark failed before; false while it still fails.
-    async fn mark_pending(&mut self) -> bool {
-        if self.unmarked.is_empty() {
-            return true;
+    /// While the broker is not known to be up, asks it for metadata now and then.
+    async fn probe(&self, producer: &Producer) {
+        if self.health.is_up() || !self.in_flight.is_empty() {
+            return;
         }
-        match self
-            .store
-            .mark_published(&self.opts.id, &self.unmarked)
-            .await
-        {
-            Ok(_) => {
-                self.unmarked.clear();
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot mark events published; retrying");
-                false
-            }
-        }
-    }
-
-    /// Sends the batch with every message in flight (ordered by event id: a product's events
-    /// share a key, so a partition, and the idempotent producer keeps their order), then
-    /// records the outcome. False when any event failed; those are kept for the next attempt.
-    async fn publish(&mut self, producer: &Producer, mut batch: Vec<Handoff>) -> bool {
-        batch.sort_by_key(|h| h.event.id);
-        let sends = batch.iter().map(|h| {
-            let record = FutureRecord::to(&self.cfg.topic)
-                .key(&h.event.msg_key)
-                .payload(&h.event.payload);
-            producer.send(record, Timeout::After(MESSAGE_TIMEOUT))
+        let p = producer.clone();
+        let probe = tokio::task::spawn_blocking(move || {
+            p.client().fetch_metadata(None, Duration::from_secs(1))
         });
-        let results = join_all(sends).await;
-        let mut acked = Vec::new();
-        let mut failed = Vec::new();
-        let mut error = String::new();
-        for (h, r) in batch.into_iter().zip(results) {
-            match r {
-                Ok(d) => acked.push((h, d.partition, d.offset)),
-                Err((err, _)) => {
-                    error = err.to_string();
-                    failed.push(h);
-                }
-            }
-        }
-        if !acked.is_empty() {
+        if let Ok(Ok(_)) = probe.await {
             self.health.set_up();
-            self.record(acked).await;
-        }
-        if failed.is_empty() {
-            return true;
-        }
-        self.health.set_down(&error);
-        tracing::warn!(
-            failed = failed.len(),
-            error,
-            "publish failed; events stay pending"
-        );
-        let ids: Vec<i64> = failed.iter().map(|h| h.event.id).collect();
-        if let Err(e) = self.store.note_failure(&self.opts.id, &ids, &error).await {
-            tracing::warn!(error = %e, "cannot note the failed attempt");
-        }
-        self.held = failed;
-        false
-    }
-
-    /// Marks a batch in one statement (kept for a retry if that fails), then tells each waiter.
-    async fn record(&mut self, acked: Vec<(Handoff, i32, i64)>) {
-        let acks: Vec<PublishedAck> = acked
-            .iter()
-            .map(|(h, partition, offset)| PublishedAck {
-                outbox_id: h.event.id,
-                product_id: h.event.product_id,
-                partition: *partition,
-                offset: *offset,
-            })
-            .collect();
-        match self.store.mark_published(&self.opts.id, &acks).await {
-            Ok(n) if n < acks.len() as u64 => tracing::warn!(
-                marked = n,
-                acked = acks.len(),
-                "some events were taken over by another relay before their mark"
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot mark events published; will retry");
-                self.unmarked.extend_from_slice(&acks);
-            }
-        }
-        self.health.count_published(acks.len());
-        for ((h, partition, offset), ack) in acked.into_iter().zip(acks) {
-            if let Some(tx) = h.ack {
-                let _ = tx.send(PublishState::Published { partition, offset });
-            }
-            let _ = self.acks.send(ack);
         }
     }
 
-    /// Re-sends the newest published events into a fresh (embedded) broker and records their
-    /// new offsets. True when done, or when there is nothing to replay.
-    async fn replay(&self, producer: &Producer) -> bool {
-        let events = match self
-            .store
-            .recent_published(&self.opts.destination, self.opts.replay as i64)
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read events to replay");
-                return false;
-            }
-        };
-        if !events.is_empty() {
-            tracing::info!(
-                count = events.len(),
-                "replaying recent events into the embedded broker"
-            );
-        }
-        for chunk in events.chunks(BATCH) {
-            let sends = chunk.iter().map(|e| {
-                let record = FutureRecord::to(&self.cfg.topic)
-                    .key(&e.msg_key)
-                    .payload(&e.payload);
-                producer.send(record, Timeout::After(MESSAGE_TIMEOUT))
-            });
-            let acks: Vec<_> = chunk
-                .iter()
-                .zip(join_all(sends).await)
-                .filter_map(|(e, r)| {
-                    r.ok().map(|d| PublishedAck {
-                        outbox_id: e.id,
-                        product_id: e.product_id,
-                        partition: d.partition,
-                        offset: d.offset,
-                    })
-                })
-                .collect();
-            if let Err(e) = self.store.record_replayed(&acks).await {
-                tracing::warn!(error = %e, "cannot record replayed offsets");
-            }
-        }
-        true
-    }
-
-    /// Waits for a handover, a wake-up (orphans), or the periodic check. True when woken for
-    /// orphans.
-    async fn idle(&mut self, producer: &Producer) -> bool {
-        if !self.health.is_up() {
-            let p = producer.clone();
-            let probe = tokio::task::spawn_blocking(move || {
-                p.client().fetch_metadata(None, Duration::from_secs(1))
-            });
-            if let Ok(Ok(_)) = probe.await {
-                self.health.set_up();
-            }
-        }
-        let wait = IDLE_CHECK.min(self.opts.lease / 3);
-        tokio::select! {
-            h = self.own.recv() => {
-                if let Some(h) = h {
-                    self.held.push(h);
-                }
-                false
-            }
-            _ = self.wake.notified() => true,
-            _ = tokio::time::sleep(wait) => true,
-            _ = self.stop.changed() => false,
-        }
-    }
-
-    /// At shutdown: records what was acknowledged, then lets other relays take the rest at
-    /// once instead of after the lease.
-    async fn release(&mut self) {
+    /// At shutdown: lets other relays take what this one still holds at once instead of
+    /// after the lease, unless an acknowledged event is still unmarked (it would be sent again).
+    async fn release(&mut self, all_marked: bool) {
         self.own.close();
-        while let Ok(_h) = self.own.try_recv() {}
-        if !self.mark_pending().await {
-            return; // released now, acknowledged events would be published again
+        while self.own.try_recv().is_ok() {}
+        if !all_marked {
+            return;
         }
         match self.store.release_held(&self.opts.id).await {
             Ok(0) => {}

@@ -105,12 +105,7 @@ impl Service {
             health.set_up(); // started in this process a moment ago
         }
         let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), chosen.relay);
-        let workers = if matches!(store, Store::Postgres(_)) {
-            4
-        } else {
-            1
-        };
-        let writer = Writer::spawn(store.clone(), relay.link(), destination.clone(), workers);
+        let writer = Writer::spawn(store.clone(), relay.link(), destination.clone());
         tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, %destination, "service started");
         Ok(Service {
             inner: Arc::new(Inner {

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Write-path benchmark: `dataflow serve` registering over HTTP under wrk, against pgbench
+running the same four-row transaction, all in one run on this machine.
+
+  cargo build --release && python3 scripts/bench_write.py [--seconds 10] [--connections 32]
+
+Scenarios, each on fresh databases:
+  1. PostgreSQL + Tansu: wrk at C connections, then pgbench at C clients -> the ratio;
+     CPU seconds per 1,000 registrations for PostgreSQL, dataflow and the broker.
+  2. The same at about half that load (wrk's delay()): p99 latency.
+  3. Two `serve` processes on one database and broker, C/2 connections each.
+  4. The embedded defaults (SQLite + in-process broker).
+After each: every product must be on the topic exactly once (read back with `dataflow tail`).
+Needs: wrk, pgbench, psql, tansu (cargo install tansu --locked --features dynostore,postgres,libsql).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "dataflow")
+PG = "postgres://postgres@127.0.0.1:5432"
+TICK = os.sysconf("SC_CLK_TCK")
+BODY = json.dumps({"name": "Blusa", "description": "Blusa com touca", "category": "Vestuário",
+                   "pricing": {"ammount": 59.99, "currency": "BRL"},
+                   "availability": {"quantity": 50}})
+LUA = r"""
+wrk.method = "POST"
+wrk.body = os.getenv("BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+local pause = tonumber(os.getenv("DELAY_MS") or "0")
+if pause > 0 then function delay() return pause end end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\"requests\": %d, \"seconds\": %f, \"non2xx\": %d, " ..
+    "\"errors\": %d, \"p50\": %f, \"p99\": %f, \"max\": %f}\n",
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
+PGBENCH = r"""
+\set q random(1, 100)
+BEGIN;
+INSERT INTO tb_product (name, description, category) VALUES ('Blusa', 'Blusa com touca', 'Vestuário') RETURNING id \gset
+INSERT INTO tb_pricing (product_id, ammount, currency) VALUES (:id, 59.99, 'BRL');
+INSERT INTO tb_availability (product_id, quantity, "timestamp") VALUES (:id, :q, now());
+INSERT INTO outbox (product_id, msg_key, payload, created_at, destination) VALUES (:id, :id, '{"id":0,"name":"Blusa","description":"Blusa com touca","pricing":{"amount":59.99,"currency":"BRL"},"availability":{"quantity":50,"timestamp":"2026-11-25T00:00:00.000000Z"},"category":"Vestuário"}', now(), 'pgbench');
+END;
+"""
+
+
+class SkipOne(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, what, seconds=60):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} did not listen on {port}")
+
+
+def psql(db, sql):
+    return subprocess.run(["psql", f"{PG}/{db}", "-qAtc", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def fresh_db(name):
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {name}")
+    return f"{PG}/{name}"
+
+
+def cpu(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return total / TICK
+
+
+def postgres_pids():
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+class Serve:
+    def __init__(self, env, data_dir):
+        self.port = free_port()
+        e = dict(os.environ, DATAFLOW_DATA_DIR=data_dir, BIND=f"127.0.0.1:{self.port}",
+                 JWT_SECRET="bench-secret-bench-secret-bench-secret", RUST_LOG="warn", **env)
+        for k in ("DATABASE_URL", "KAFKA_HOST"):
+            if k not in env:
+                e.pop(k, None)
+        self.env = e
+        self.proc = subprocess.Popen([BIN, "serve"], env=e, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port, "dataflow serve")
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.token = self.login()
+        self.wait_broker()
+
+    def login(self):
+        req = urllib.request.Request(self.base + "/api/vert/auth/login",
+                                     json.dumps({"username": "vert", "password": "vert"}).encode(),
+                                     {"Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(req))["result"]["access_token"]
+
+    def health(self):
+        return json.load(urllib.request.urlopen(self.base + "/healthz"))["result"]
+
+    def wait_broker(self):
+        end = time.time() + 30
+        while not self.health()["broker"]["ok"]:
+            if time.time() > end:
+                sys.exit("the broker never came up")
+            time.sleep(0.05)
+
+    def drain(self, seconds=120):
+        end = time.time() + seconds
+        while self.health()["outbox_pending"] != 0:
+            if time.time() > end:
+                sys.exit("outbox not drained")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+
+
+def wrk(serve, lua, connections, seconds, delay_ms=0):
+    env = dict(os.environ, TOKEN=serve.token, BODY=BODY, DELAY_MS=str(delay_ms))
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", lua, serve.base + "/api/vert/register/product"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    m = re.search(r"^JSON (.*)$", out, re.M)
+    r = json.loads(m.group(1))
+    r["rate"] = r["requests"] / r["seconds"]
+    return r
+
+
+def topic_check(serve, products):
+    """Every product on the topic exactly once, read back with `dataflow tail`. It follows the
+    topic for up to 20 s after the expected count instead of stopping at the high-water marks:
+    Tansu's memory engine sometimes reports a mark a few messages short for a moment."""
+    try:
+        out = subprocess.run([BIN, "tail", "--from-beginning", "--follow", "--limit",
+                              str(products + 1)], env=serve.env, capture_output=True, text=True,
+                             timeout=20 + products / 5000).stdout
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode()
+    keys = [json.loads(line)["key"] for line in out.splitlines() if line.strip()]
+    ok = len(keys) == products and len(set(keys)) == products
+    return f"{len(keys)} messages, {len(set(keys))} distinct keys, {products} products: " + (
+        "OK" if ok else "MISMATCH")
+
+
+def start_tansu(tmp):
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    p = subprocess.Popen([shutil.which("tansu") or os.path.expanduser("~/.cargo/bin/tansu"),
+                          "broker", "--listener-url", url, "--advertised-listener-url", url,
+                          "--storage-engine", "memory://tansu/"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, "tansu")
+    return p, f"127.0.0.1:{port}"
+
+
+def pgbench(db_url, script, clients, seconds):
+    out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
+                          "-f", script, db_url], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--only", default="1234", help="scenarios to run, e.g. 13")
+    a = ap.parse_args()
+    c, secs = a.connections, a.seconds
+    tmp = tempfile.mkdtemp(prefix="bench-write-")
+    lua = os.path.join(tmp, "register.lua")
+    open(lua, "w").write(LUA)
+    script = os.path.join(tmp, "four_rows.sql")
+    open(script, "w").write(PGBENCH)
+
+    tansu, kafka = start_tansu(tmp)
+    try:
+        # 1. One process at full load, then pgbench on the same transaction.
+        full = {"rate": 0}
+        if "1" not in a.only:
+            raise SkipOne
+        url = fresh_db("dataflow_bench")
+        s = Serve({"DATABASE_URL": url, "KAFKA_HOST": kafka}, os.path.join(tmp, "d1"))
+        wrk(s, lua, c, 2)  # warm-up: connections, topic metadata
+        s.drain()
+        before = psql("dataflow_bench", "SELECT count(*) FROM tb_product")
+        pg_pids = postgres_pids()
+        t0 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
+        full = wrk(s, lua, c, secs)
+        s.drain()
+        t1 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
+        n = int(psql("dataflow_bench", "SELECT count(*) FROM tb_product"))
+        per_k = [1000 * (t1[i] - t0[i]) / (n - int(before)) for i in range(3)]
+        check1 = topic_check(s, n)
+        # 2. Half that load.
+        half_delay = max(1, int(1000 * c / (full["rate"] / 2) - full["p50"]))
+        half = wrk(s, lua, c, secs, half_delay)
+        s.stop()
+        pg_url = fresh_db("dataflow_bench_pgbench")
+        subprocess.run([BIN, "migrate"], env=dict(os.environ, DATABASE_URL=pg_url,
+                       DATAFLOW_DATA_DIR=os.path.join(tmp, "mig")), check=True,
+                       capture_output=True)
+        tps = pgbench(pg_url, script, c, secs)
+        print(f"PostgreSQL + Tansu, {c} connections, {secs} s:")
+        print(f"  serve: {full['rate']:.0f} req/s, p50 {full['p50']:.1f} ms, p99 {full['p99']:.1f} ms, "
+              f"max {full['max']:.1f} ms, non-2xx {full['non2xx']}, socket errors {full['errors']}")
+        print(f"  pgbench, same four-row transaction, {c} clients: {tps:.0f} tps")
+        print(f"  ratio: {full['rate'] / tps:.2f}x pgbench")
+        print(f"  CPU s per 1,000 registrations: PostgreSQL {per_k[0]:.3f}, dataflow {per_k[1]:.3f}, "
+              f"broker {per_k[2]:.3f}")
+        print(f"  topic: {check1}")
+        print(f"  half load ({half['rate']:.0f} req/s): p50 {half['p50']:.1f} ms, "
+              f"p99 {half['p99']:.1f} ms, max {half['max']:.1f} ms, non-2xx {half['non2xx']}")
+
+    except SkipOne:
+        pass
+    try:
+        # 3. Two processes on one database and broker.
+        if "3" not in a.only:
+            raise SkipOne
+        url = fresh_db("dataflow_bench2")
+        a1 = Serve({"DATABASE_URL": url, "KAFKA_HOST": kafka, "TOPIC_PRODUCTS": "bench-two"},
+                   os.path.join(tmp, "d2"))
+        a2 = Serve({"DATABASE_URL": url, "KAFKA_HOST": kafka, "TOPIC_PRODUCTS": "bench-two"},
+                   os.path.join(tmp, "d3"))
+        wrk(a1, lua, c // 2, 2)  # warm-up, as for one process
+        wrk(a2, lua, c // 2, 2)
+        import threading
+
+        def pair(x, y):
+            results = {}
+
+            def run(name, srv):
+                results[name] = wrk(srv, lua, c // 2, secs)
+            ts = [threading.Thread(target=run, args=(k, v)) for k, v in (("a", x), ("b", y))]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            return results["a"], results["b"]
+        # The reference: the same two load generators, both on one process.
+        def with_cpu(x, y):
+            pids = postgres_pids()
+            n0 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
+            c0 = (cpu(pids), cpu([a1.proc.pid, a2.proc.pid]), cpu([tansu.pid]))
+            r = pair(x, y)
+            a1.drain()
+            a2.drain()
+            c1 = (cpu(pids), cpu([a1.proc.pid, a2.proc.pid]), cpu([tansu.pid]))
+            n1 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
+            return r, [1000 * (c1[i] - c0[i]) / (n1 - n0) for i in range(3)]
+        (oa, ob), cpu_one = with_cpu(a1, a1)
+        one = oa["rate"] + ob["rate"]
+        (ra, rb), cpu_two = with_cpu(a1, a2)
+        a1.drain()
+        a2.drain()
+        n2 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
+        check2 = topic_check(a1, n2)
+        print(f"Two serve processes, {c // 2} connections each:")
+        print(f"  a: {ra['rate']:.0f} req/s (p99 {ra['p99']:.1f} ms, max {ra['max']:.1f} ms, "
+              f"non-2xx {ra['non2xx']}); b: {rb['rate']:.0f} req/s (p99 {rb['p99']:.1f} ms, "
+              f"max {rb['max']:.1f} ms, non-2xx {rb['non2xx']})")
+        print(f"  one process under the same two load generators: {one:.0f} req/s")
+        vs_full = (f", {(ra['rate'] + rb['rate']) / full['rate']:.2f}x one process under one wrk"
+                   if full["rate"] else "")
+        print(f"  together {ra['rate'] + rb['rate']:.0f} req/s = "
+              f"{(ra['rate'] + rb['rate']) / one:.2f}x one process{vs_full}; "
+              f"a/b {max(ra['rate'], rb['rate']) / min(ra['rate'], rb['rate']):.2f}")
+        print("  CPU s per 1,000 (PostgreSQL, dataflow, broker): one process "
+              + ", ".join(f"{x:.3f}" for x in cpu_one) + "; two processes "
+              + ", ".join(f"{x:.3f}" for x in cpu_two))
+        print(f"  topic: {check2}")
+        a1.stop()
+        a2.stop()
+    except SkipOne:
+        pass
+    finally:
+        tansu.terminate()
+        tansu.wait()
+
+    # 4. Embedded defaults: SQLite + in-process broker.
+    if "4" not in a.only:
+        return
+    e = Serve({}, os.path.join(tmp, "embedded"))
+    wrk(e, lua, c, 2)
+    emb = wrk(e, lua, c, secs)
+    e.drain()
+    n3 = int(json.load(urllib.request.urlopen(
+        urllib.request.Request(e.base + "/api/vert/product/all",
+                               headers={"Authorization": "Bearer " + e.token})))["result"].__len__())
+    check3 = topic_check(e, n3)
+    print(f"Embedded defaults (SQLite synchronous=FULL + in-process broker), {c} connections:")
+    print(f"  serve: {emb['rate']:.0f} req/s, p50 {emb['p50']:.1f} ms, p99 {emb['p99']:.1f} ms, "
+          f"non-2xx {emb['non2xx']}")
+    print(f"  topic: {check3}")
+    e.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
