@@ -164,6 +164,50 @@ pub async fn run(settings: Settings, count: usize, seed: i64) -> ExitCode {
         "filtered count over {total} products: {:.2} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+    consumer_route(&svc).await;
+    logins(&svc).await;
     svc.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// The consumer route's use case: a first call (creates the group's reader), a call with
+/// 1,000 messages waiting, an empty call.
+async fn consumer_route(svc: &Service) {
+    let timed = |max: usize| async move {
+        let t = Instant::now();
+        let c = svc.consume(max).await.map_err(|e| e.to_string())?;
+        let n = c.messages.len();
+        c.commit().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((n, t.elapsed().as_secs_f64() * 1e3))
+    };
+    let report = |what: &str, r: Result<(usize, f64), String>| match r {
+        Ok((n, ms)) => println!("consumer route, {what}: {n} messages in {ms:.1} ms"),
+        Err(e) => println!("consumer route, {what}: failed: {e}"),
+    };
+    report("first call (starts the reader)", timed(1).await);
+    report("1,000 waiting", timed(1000).await);
+    // Drain the rest, then an empty call.
+    while timed(10_000).await.is_ok_and(|(n, _)| n > 0) {}
+    report("nothing new", timed(1000).await);
+}
+
+/// Logins of a known user with a wrong password against an unknown user: the same work, so
+/// the same time (medians of 20, one at a time).
+async fn logins(svc: &Service) {
+    let user = svc.settings().username_api.clone();
+    let median = |name: String| async move {
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let _ = svc.login(&name, "wrong password").await;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let known = median(user).await;
+    let unknown = median("nobody-by-this-name".into()).await;
+    println!(
+        "login, wrong password: known user {known:.2} ms, unknown user {unknown:.2} ms (medians of 20)"
+    );
 }

@@ -295,3 +295,27 @@ async fn money_is_exact(svc: Service) {
     assert_eq!(back.amount.to_string(), "0.10");
 }
 both_backends!(money_is_exact, money_is_exact);
+
+/// PASSWORD_API is the source of truth: restarting with a new one replaces the stored hash,
+/// so the old password stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_rotation_rehashes() {
+    for backend in [common::Backend::Sqlite, common::Backend::Postgres] {
+        let db = common::TestDb::new(backend).await;
+        let svc = Service::start(db.settings(&[("PASSWORD_API", "first-secret")]))
+            .await
+            .unwrap();
+        assert!(svc.login("vert", "first-secret").await.unwrap());
+        svc.shutdown().await;
+        let svc = Service::start(db.settings(&[("PASSWORD_API", "second-secret")]))
+            .await
+            .unwrap();
+        assert!(svc.login("vert", "second-secret").await.unwrap());
+        assert!(
+            !svc.login("vert", "first-secret").await.unwrap(),
+            "the old one is gone"
+        );
+        svc.shutdown().await;
+        db.drop_db().await;
+    }
+}

@@ -89,6 +89,11 @@ impl From<ServiceError> for ApiError {
                     "Database unavailable, try again later",
                 )
             }
+            ServiceError::Busy(detail) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail);
+                e.retry_after = Some(1);
+                e
+            }
             ServiceError::Kafka(detail) => {
                 tracing::warn!(%detail, "kafka unavailable");
                 ApiError::new(

@@ -33,7 +33,8 @@ pub async fn root() -> Response {
         (status = 200, body = Envelope<Token>, description = "Success Login"),
         (status = 401, body = Envelope<String>, description = "Incorrect username or password"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields"),
-        (status = 429, body = Envelope<String>, description = "Too many failures; see Retry-After"),
+        (status = 429, body = Envelope<String>, description = "Too many failures, or as many checks in flight as failures allowed; see Retry-After"),
+        (status = 503, body = Envelope<String>, description = "Too many logins being checked at once, or database unavailable; see Retry-After"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -59,24 +60,30 @@ pub async fn login(
             ));
         }
     };
-    let (user_key, addr_key) = (format!("user:{username}"), format!("addr:{}", peer.ip()));
-    let now = Instant::now();
-    if let Some(wait) = state
-        .throttle
-        .check(&[user_key.clone(), addr_key.clone()], now)
-    {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed logins, try again later",
-        );
-        e.retry_after = Some(wait);
-        return Err(e);
+    let (user_key, addr_key) = super::throttle::keys_for(&username, peer.ip());
+    let attempt = match state.throttle.begin(&user_key, &addr_key, Instant::now()) {
+        Ok(a) => a,
+        Err(wait) => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed logins, try again later",
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+    };
+    match state.service.login(&username, &password).await {
+        Ok(true) => attempt.succeeded(),
+        Ok(false) => {
+            attempt.failed();
+            return Err(ApiError::unauthorized("Incorrect username or password"));
+        }
+        // Not checked (busy, database down): the slot is given back, not counted.
+        Err(e) => {
+            attempt.abandon();
+            return Err(e.into());
+        }
     }
-    if !state.service.login(&username, &password).await? {
-        state.throttle.failure(&user_key, &addr_key, now);
-        return Err(ApiError::unauthorized("Incorrect username or password"));
-    }
-    state.throttle.success(&user_key);
     let access_token = state.jwt.issue(&username, chrono::Utc::now().timestamp())?;
     Ok(ok(
         "Success Login",
@@ -271,16 +278,79 @@ pub async fn one_product(
     }
 }
 
-#[utoipa::path(get, path = "/api/vert/kafka/consumer/product", security(("bearer" = [])),
+enum Step {
+    Send(Bytes, crate::service::Consumed),
+    Commit(crate::service::Consumed),
+}
+
+/// Messages one consumer-route call returns by default, and at most.
+pub const CONSUME_DEFAULT: usize = 500;
+pub const CONSUME_MAX: usize = 10_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ConsumeQuery {
+    /// At most this many messages in one answer (1-10000, default 500); the rest comes with the
+    /// next call.
+    #[param(minimum = 1, maximum = 10000)]
+    pub max: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/vert/kafka/consumer/product", params(ConsumeQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Envelope<Vec<super::json::KafkaMessageDoc>>, description = "Consumer topic kafka successfully: new messages up to the high-water marks, committed"),
+        (status = 200, body = Envelope<Vec<super::json::KafkaMessageDoc>>, description = "Consumer topic kafka successfully: the group's new messages up to the high-water marks (at most `max`), committed once the answer was sent. Calls are served one at a time."),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
-        (status = 503, body = Envelope<String>, description = "Kafka unavailable"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad max"),
+        (status = 503, body = Envelope<String>, description = "Kafka unavailable, or another call held the group too long (see Retry-After)"),
     ))]
-pub async fn consume(State(state): State<AppState>, _user: AuthUser) -> Result<Response, ApiError> {
-    let msgs = state.service.consume().await?;
-    let values: Vec<Value> = msgs.into_iter().map(|m| m.value).collect();
-    Ok(ok("Consumer topic kafka successfully", Some(values)))
+pub async fn consume(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    q: Result<Query<ConsumeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let bad_max = || {
+        ApiError::invalid(vec![FieldProblem {
+            field: "max".into(),
+            message: format!("must be a whole number from 1 to {CONSUME_MAX}"),
+        }])
+    };
+    let Query(q) = q.map_err(|_| bad_max())?;
+    let max = q.max.unwrap_or(CONSUME_DEFAULT);
+    if !(1..=CONSUME_MAX).contains(&max) {
+        return Err(bad_max());
+    }
+    let consumed = state.service.consume(max).await?;
+    let values: Vec<&Value> = consumed.messages.iter().map(|m| &m.value).collect();
+    let body = serde_json::to_vec(&Envelope {
+        code: "200".into(),
+        status: "Ok".into(),
+        message: "Consumer topic kafka successfully".into(),
+        result: Some(values),
+    })
+    .map_err(|e| ApiError::from(crate::service::ServiceError::Internal(e.to_string())))?;
+    // Committed once the connection asks for more after the body: a client gone before then
+    // (the stream is dropped unfinished) gets nothing committed, and the next call reads it.
+    let steps = futures::stream::unfold(
+        Step::Send(Bytes::from(body), consumed),
+        |step| async move {
+            match step {
+                Step::Send(bytes, consumed) => Some((
+                    Ok::<_, std::convert::Infallible>(bytes),
+                    Step::Commit(consumed),
+                )),
+                Step::Commit(consumed) => {
+                    if let Err(e) = consumed.commit().await {
+                        tracing::warn!(error = %e, "consumer route: commit failed; the messages come again");
+                    }
+                    None
+                }
+            }
+        },
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(steps),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/healthz",

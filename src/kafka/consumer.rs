@@ -2,9 +2,9 @@
 //! and the live tail (never commits). Both run on plain threads: librdkafka calls block, and a
 //! consumer's teardown can hang, which must never stall the async runtime.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
@@ -65,12 +65,19 @@ pub struct TailOptions {
 }
 
 pub(super) fn base_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, KafkaError> {
-    Ok(super::client_config(bootstrap)
-        .set("group.id", group)
+    consumer_config(bootstrap, group)
+        .create()
+        .map_err(KafkaError::from)
+}
+
+/// A consumer that only assigns (never joins the group) and commits by hand.
+pub(super) fn consumer_config(bootstrap: &str, group: &str) -> rdkafka::config::ClientConfig {
+    let mut c = super::client_config(bootstrap);
+    c.set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()?)
+        .set("auto.offset.reset", "earliest");
+    c
 }
 
 /// The topic's partitions and their (low, high) watermarks; empty if the topic is missing.
@@ -117,70 +124,6 @@ async fn on_thread<T: Send + 'static>(
         .map_err(|e| KafkaError::Other(format!("cannot start a reader thread: {e}")))?;
     rx.await
         .map_err(|_| KafkaError::Other("reader thread ended without an answer".into()))?
-}
-
-/// Reads `group`'s uncommitted messages up to the high-water marks as they are now, commits
-/// the new positions and returns the messages. Answers at once when there is nothing new.
-pub async fn consume_group(cfg: &KafkaConfig, group: &str) -> Result<Vec<TailMessage>, KafkaError> {
-    let (bootstrap, topic, group) = (cfg.bootstrap.clone(), cfg.topic.clone(), group.to_string());
-    on_thread(move || {
-        let c = base_consumer(&bootstrap, &group)?;
-        let marks = watermarks(&c, &topic)?;
-        let mut asked = TopicPartitionList::new();
-        for (p, _, _) in &marks {
-            asked.add_partition(&topic, *p);
-        }
-        let committed = if marks.is_empty() {
-            asked.clone()
-        } else {
-            c.committed_offsets(asked, META_TIMEOUT)?
-        };
-        let mut assign = TopicPartitionList::new();
-        let mut remaining = std::collections::HashMap::new();
-        for (p, low, high) in &marks {
-            let start = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
-                Some(Offset::Offset(n)) => n.clamp(*low, *high),
-                _ => *low,
-            };
-            if start < *high {
-                assign.add_partition_offset(&topic, *p, Offset::Offset(start))?;
-                remaining.insert(*p, *high);
-            }
-        }
-        let mut out = Vec::new();
-        if remaining.is_empty() {
-            return Ok(out);
-        }
-        c.assign(&assign)?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !remaining.is_empty() && Instant::now() < deadline {
-            match c.poll(POLL) {
-                Some(Ok(m)) => {
-                    let msg = to_message(&m);
-                    if remaining
-                        .get(&msg.partition)
-                        .is_some_and(|high| msg.offset < *high)
-                    {
-                        if msg.offset + 1 >= remaining[&msg.partition] {
-                            remaining.remove(&msg.partition);
-                        }
-                        out.push(msg);
-                    }
-                }
-                Some(Err(e)) => return Err(e.into()),
-                None => {}
-            }
-        }
-        let mut commit = TopicPartitionList::new();
-        for m in &out {
-            commit.add_partition_offset(&topic, m.partition, Offset::Offset(m.offset + 1))?;
-        }
-        if commit.count() > 0 {
-            c.commit(&commit, CommitMode::Sync)?;
-        }
-        Ok(out)
-    })
-    .await
 }
 
 /// The offsets `group` has committed on the topic, per partition (None: nothing committed).

@@ -4,6 +4,7 @@
 mod consumer;
 mod embedded;
 mod flood;
+mod group;
 mod marker;
 mod producer;
 mod relay;
@@ -13,9 +14,10 @@ mod tail;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, consume_group};
+pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
+pub use group::{Fetched, GroupReader};
 pub use producer::{ensure_topic, producer};
 pub use relay::{Handoff, Relay, RelayHandle, RelayLink, RelayOptions};
 pub use tail::tail;

@@ -21,7 +21,14 @@ pub async fn hash_password(password: String) -> Result<String, ServiceError> {
 
 /// True when `password` matches `hash`; a malformed hash simply does not match.
 pub async fn verify_password(password: String, hash: String) -> bool {
+    verify_holding(password, hash, ()).await
+}
+
+/// Verifies while holding `slot` (a semaphore permit): it is released when the verification
+/// ends, even if the caller stopped waiting for it.
+pub async fn verify_holding<S: Send + 'static>(password: String, hash: String, slot: S) -> bool {
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         PasswordHash::new(&hash).is_ok_and(|h| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &h)

@@ -22,7 +22,7 @@ use writer::Writer;
 
 pub use auth::{hash_password, verify_password};
 pub use broker::{cluster_destination, embedded_destination};
-pub use reading::{ConsumedMessage, Status, Tail};
+pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     Kafka(String),
+    /// Too much at once: the caller may retry shortly (503 with Retry-After).
+    #[error("{0}")]
+    Busy(String),
     /// Starting would break a guarantee (one line naming the setting): exit 2.
     #[error("{0}")]
     Refused(String),
@@ -56,6 +59,10 @@ impl From<crate::kafka::KafkaError> for ServiceError {
     }
 }
 
+/// Password verifications at once: twice the cores of the machine this runs on, and at
+/// ~19 MiB each (argon2id defaults) about 80 MiB at most.
+const VERIFY_SLOTS: usize = 4;
+
 /// Cheap to clone; every clone shares one store, broker and relay.
 #[derive(Clone)]
 pub struct Service {
@@ -75,6 +82,10 @@ struct Inner {
     embedded: Mutex<Option<EmbeddedBroker>>,
     /// This process's owner name when it started the embedded broker.
     broker_owner: Option<String>,
+    /// Password verifications allowed at once.
+    verify_slots: Arc<tokio::sync::Semaphore>,
+    /// The consumer route's reader, created on first use; the lock serializes calls.
+    group: Arc<tokio::sync::Mutex<Option<crate::kafka::GroupReader>>>,
     /// Verified against when a username is unknown, so both cases take the same time.
     dummy_hash: String,
 }
@@ -89,10 +100,20 @@ impl Service {
     }
 
     pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
-        if store.user_hash(&settings.username_api).await?.is_none() {
-            let hash = hash_password(settings.password_api.clone()).await?;
-            if store.create_user(&settings.username_api, &hash).await? {
-                tracing::info!(username = %settings.username_api, "created the API user");
+        match store.user_hash(&settings.username_api).await? {
+            None => {
+                let hash = hash_password(settings.password_api.clone()).await?;
+                if store.create_user(&settings.username_api, &hash).await? {
+                    tracing::info!(username = %settings.username_api, "created the API user");
+                }
+            }
+            // PASSWORD_API is the source of truth: a changed one replaces the stored hash.
+            Some(stored) => {
+                if !verify_password(settings.password_api.clone(), stored).await {
+                    let hash = hash_password(settings.password_api.clone()).await?;
+                    store.set_user_hash(&settings.username_api, &hash).await?;
+                    tracing::info!(username = %settings.username_api, "PASSWORD_API changed: password replaced");
+                }
             }
         }
         let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
@@ -119,6 +140,8 @@ impl Service {
                 writer,
                 embedded: Mutex::new(chosen.embedded),
                 broker_owner: owner,
+                group: Arc::new(tokio::sync::Mutex::new(None)),
+                verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
                 dummy_hash,
             }),
         })
@@ -159,11 +182,23 @@ impl Service {
 
     /// True when the user exists and the password matches. Unknown users cost one argon2
     /// verification too, so timing tells nothing about which usernames exist.
+    /// At most VERIFY_SLOTS verifications run at once (each takes ~19 MiB and a core for
+    /// ~25 ms); past that the caller hears Busy at once instead of queueing.
     pub async fn login(&self, username: &str, password: &str) -> Result<bool, ServiceError> {
+        let slot = self
+            .inner
+            .verify_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                ServiceError::Busy(
+                    "too many logins are being checked; try again in a second".into(),
+                )
+            })?;
         let stored = self.inner.store.user_hash(username).await?;
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
-        let ok = verify_password(password.to_string(), hash).await;
+        let ok = auth::verify_holding(password.to_string(), hash, slot).await;
         Ok(known && ok)
     }
 

@@ -20,6 +20,27 @@ pub struct ConsumedMessage {
     pub value: serde_json::Value,
 }
 
+/// How long a consumer-route call waits for the one before it.
+const GROUP_WAIT: Duration = Duration::from_secs(10);
+
+/// Messages fetched for one consumer-route call; the group's turn is held until committed or
+/// dropped.
+pub struct Consumed {
+    pub messages: Vec<ConsumedMessage>,
+    positions: Vec<(i32, i64)>,
+    guard: tokio::sync::OwnedMutexGuard<Option<kafka::GroupReader>>,
+}
+
+impl Consumed {
+    /// Commits the positions after the returned messages; call once they were delivered.
+    pub async fn commit(self) -> Result<(), ServiceError> {
+        if let Some(reader) = self.guard.as_ref() {
+            reader.commit(self.positions).await?;
+        }
+        Ok(())
+    }
+}
+
 /// A running live tail; dropping it stops the reader thread.
 pub struct Tail {
     pub rx: mpsc::Receiver<TailMessage>,
@@ -62,11 +83,24 @@ impl Service {
     }
 
     /// The original's consumer route: CONSUMER_GROUP's new messages up to the high-water
-    /// marks, committed after reading.
-    pub async fn consume(&self) -> Result<Vec<ConsumedMessage>, ServiceError> {
-        let msgs =
-            kafka::consume_group(&self.inner.kafka, &self.inner.settings.consumer_group).await?;
-        Ok(msgs
+    /// marks, at most `max`. Calls are served one at a time; the next waits until this one is
+    /// committed or dropped. Nothing is committed until `Consumed::commit`: dropping it (the
+    /// client went away) leaves the messages for the next call.
+    pub async fn consume(&self, max: usize) -> Result<Consumed, ServiceError> {
+        let lock = self.inner.group.clone().lock_owned();
+        let mut guard = tokio::time::timeout(GROUP_WAIT, lock).await.map_err(|_| {
+            ServiceError::Busy("the consumer group is busy with another call".into())
+        })?;
+        let reader = match guard.as_ref() {
+            Some(r) => r,
+            None => guard.insert(kafka::GroupReader::start(
+                &self.inner.kafka,
+                &self.inner.settings.consumer_group,
+            )?),
+        };
+        let fetched = reader.fetch(max).await?;
+        let messages = fetched
+            .messages
             .into_iter()
             .map(|m| ConsumedMessage {
                 partition: m.partition,
@@ -74,7 +108,12 @@ impl Service {
                 value: m.value(),
                 key: m.key,
             })
-            .collect())
+            .collect();
+        Ok(Consumed {
+            messages,
+            positions: fetched.positions,
+            guard,
+        })
     }
 
     /// Starts a live tail on a thread of its own; `capacity` bounds the channel, so a slow

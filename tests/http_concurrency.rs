@@ -1,0 +1,144 @@
+//! The HTTP API with many callers at once: a login flood against one user, and two clients
+//! draining the consumer route while products are registered.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Backend;
+use common::server::TestServer;
+use dataflow::http::ThrottleRules;
+use serde_json::{Value, json};
+
+/// 400 concurrent wrong passwords for one user: no more passwords are checked than the
+/// lock-out allows, the rest are refused at once, and the right password is locked out too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_flood_checks_no_more_than_the_limit() {
+    let rules = ThrottleRules {
+        per_user: 5,
+        per_address: 10_000,
+        ..ThrottleRules::default()
+    };
+    let s = TestServer::start(Backend::Sqlite, rules).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let url = s.url("/api/vert/auth/login");
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let body = json!({"username": "vert", "password": format!("guess-{i}")});
+                let r = client.post(url).json(&body).send().await.unwrap();
+                let retry = r.headers().get("retry-after").is_some();
+                (r.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    for t in tasks {
+        let (status, retry) = t.await.unwrap();
+        *by_status.entry(status).or_default() += 1;
+        if status == 429 || status == 503 {
+            assert!(retry, "{status} carries Retry-After");
+        }
+    }
+    let checked = by_status.get(&401).copied().unwrap_or(0);
+    assert!(
+        (1..=5).contains(&checked),
+        "at most 5 passwords checked: {by_status:?}"
+    );
+    assert_eq!(
+        by_status
+            .keys()
+            .filter(|k| ![401, 429, 503].contains(k))
+            .count(),
+        0,
+        "{by_status:?}"
+    );
+    let r = client
+        .post(&url)
+        .json(&json!({"username": "vert", "password": "vert"}))
+        .send()
+        .await
+        .unwrap();
+    if checked == 5 {
+        assert_eq!(r.status(), 429, "locked out, even with the right password");
+    }
+    s.stop().await;
+}
+
+/// Two clients call the consumer route in a loop while products are registered: every product
+/// is returned once in all, and the group's committed offsets equal what was returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consumer_route_with_two_clients() {
+    let s = TestServer::start(Backend::Postgres, ThrottleRules::default()).await;
+    let token = s.token().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, token, stop) = (s.client.clone(), token.clone(), stop.clone());
+            let url = s.url("/api/vert/kafka/consumer/product?max=25");
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let done = stop.load(std::sync::atomic::Ordering::SeqCst);
+                    let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    let v: Value = r.json().await.unwrap();
+                    let got = v["result"].as_array().unwrap().clone();
+                    assert!(got.len() <= 25, "max bounds an answer");
+                    if done && got.is_empty() {
+                        return ids;
+                    }
+                    ids.extend(got.iter().map(|m| m["id"].as_i64().unwrap()));
+                }
+            })
+        })
+        .collect();
+    let body = json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 1}});
+    let mut registered = Vec::new();
+    for _ in 0..200 {
+        let r = s
+            .client
+            .post(s.url("/api/vert/register/product"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        registered.push(v["result"]["id"].as_i64().unwrap());
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut returned = Vec::new();
+    for r in readers {
+        returned.extend(r.await.unwrap());
+    }
+    let total = returned.len();
+    returned.sort_unstable();
+    returned.dedup();
+    assert_eq!(total, 200, "no product returned twice");
+    assert_eq!(returned, registered, "none lost");
+    let committed =
+        dataflow::kafka::committed_offsets(s.svc.kafka(), &s.svc.settings().consumer_group)
+            .await
+            .unwrap();
+    let sum: i64 = committed.iter().filter_map(|(_, o)| *o).sum();
+    assert_eq!(sum, 200, "committed exactly what was returned");
+    // A bound outside the documented range is refused, naming the field.
+    let r = s
+        .client
+        .get(s.url("/api/vert/kafka/consumer/product?max=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["result"][0]["field"], "max");
+    s.stop().await;
+}
