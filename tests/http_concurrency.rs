@@ -142,3 +142,67 @@ async fn consumer_route_with_two_clients() {
     assert_eq!(v["result"][0]["field"], "max");
     s.stop().await;
 }
+
+fn short_limits() -> dataflow::http::Limits {
+    dataflow::http::Limits {
+        in_flight: 1,
+        header: std::time::Duration::from_millis(500),
+        body: std::time::Duration::from_millis(800),
+        request: std::time::Duration::from_secs(5),
+    }
+}
+
+/// A client that sends half its headers and waits is cut off after the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(Backend::Sqlite, ThrottleRules::default(), short_limits()).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        conn.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(closed.is_ok(), "the server closed the connection");
+    s.stop().await;
+}
+
+/// Past the bound on requests in flight, a request is refused at once with 503 and
+/// Retry-After instead of waiting; a body sent too slowly ends its request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_is_shed_and_slow_bodies_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(Backend::Sqlite, ThrottleRules::default(), short_limits()).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Holds the only slot: headers sent, body promised but not sent.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/vert/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let r = s.client.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(400),
+        "refused at once"
+    );
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .expect("the slow body's request ends")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    let r = s.client.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the slot is free again");
+    s.stop().await;
+}

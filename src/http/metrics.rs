@@ -99,7 +99,11 @@ impl Metrics {
 /// header, so tokens and passwords stay out of the log.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Labels come from a fixed set: a client's made-up method or path cannot grow the metrics.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_string(),
+        _ => "OTHER".to_string(),
+    };
     let path = req.uri().path().to_string();
     let route = req
         .extensions()

@@ -5,11 +5,11 @@ mod auth;
 mod docs;
 mod envelope;
 mod json;
+mod limits;
 mod metrics;
 mod routes;
 mod throttle;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{Claims, Jwt, load_secret};
 pub use docs::ApiDoc;
+pub use limits::Limits;
 pub use throttle::{Throttle, ThrottleRules};
 
 use crate::config::Settings;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub jwt: Jwt,
     pub throttle: Arc<Throttle>,
     pub metrics: Arc<metrics::Metrics>,
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -44,11 +46,14 @@ impl AppState {
             jwt,
             throttle: Arc::new(Throttle::new(rules)),
             metrics: Arc::default(),
+            limits: Limits::default(),
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    let l = state.limits;
+    let in_flight = limits::InFlight(Arc::new(tokio::sync::Semaphore::new(l.in_flight)));
     Router::new()
         .route("/", get(routes::root))
         .route("/api/vert/auth/login", post(routes::login))
@@ -60,11 +65,20 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(l.body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            l.request,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limits::shed,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
@@ -74,10 +88,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header = state.limits.header;
+    limits::serve_connections(listener, router(state), header, shutdown).await
 }
 
 async fn shutdown_signal() {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use dataflow::http::{AppState, Jwt, ThrottleRules};
+use dataflow::http::{AppState, Jwt, Limits, ThrottleRules};
 use dataflow::service::Service;
 
 use super::{Backend, TestDb};
@@ -21,13 +21,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend, rules: ThrottleRules) -> TestServer {
+        TestServer::start_with(backend, rules, Limits::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, rules: ThrottleRules, limits: Limits) -> TestServer {
         let db = TestDb::new(backend).await;
         let svc = Service::start(db.settings(&[]))
             .await
             .expect("service starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let state = AppState::new(svc.clone(), Jwt::new(SECRET), rules);
+        let mut state = AppState::new(svc.clone(), Jwt::new(SECRET), rules);
+        state.limits = limits;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(dataflow::http::serve(listener, state, async move {
             let _ = rx.await;
