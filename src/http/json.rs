@@ -345,6 +345,9 @@ pub struct DatabaseHealth {
     #[schema(example = "postgres")]
     pub backend: String,
     pub ok: bool,
+    /// Why it is not ok (absent when ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

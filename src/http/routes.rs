@@ -364,6 +364,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         database: DatabaseHealth {
             backend: s.database.into(),
             ok: s.database_ok,
+            error: s.database_error.clone(),
         },
         broker: BrokerHealth {
             ok: s.broker_ok,

@@ -58,6 +58,8 @@ impl Drop for Tail {
 pub struct Status {
     pub database: &'static str,
     pub database_ok: bool,
+    /// Why the database is not ok, in one line.
+    pub database_error: Option<String>,
     pub broker_ok: bool,
     pub broker_embedded: bool,
     pub bootstrap: String,
@@ -136,16 +138,22 @@ impl Service {
     pub async fn status(&self) -> Status {
         let store = &self.inner.store;
         let probe = async {
-            store.ping().await.ok()?;
-            store.pending_count().await.ok()
+            store.ping().await?;
+            store.pending_count().await
         };
-        let pending = tokio::time::timeout(Duration::from_secs(2), probe)
-            .await
-            .ok()
-            .flatten();
+        let (pending, database_error) =
+            match tokio::time::timeout(Duration::from_secs(2), probe).await {
+                Ok(Ok(n)) => (Some(n), None),
+                Ok(Err(e)) => (None, Some(e.to_string())),
+                Err(_) => (
+                    None,
+                    Some("database unavailable: no answer within 2 s".to_string()),
+                ),
+            };
         Status {
             database: store.backend(),
             database_ok: pending.is_some(),
+            database_error,
             broker_ok: self.inner.health.is_up(),
             broker_embedded: self.inner.kafka.embedded,
             bootstrap: self.inner.kafka.bootstrap.clone(),

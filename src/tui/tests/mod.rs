@@ -39,6 +39,7 @@ pub(super) fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
     Status {
         database: "sqlite",
         database_ok: db_ok,
+        database_error: None,
         broker_ok,
         broker_embedded: true,
         bootstrap: "127.0.0.1:40000".into(),

@@ -1,0 +1,127 @@
+//! A database outage for real: the service reaches PostgreSQL through a TCP proxy that the
+//! test cuts (connections dropped, new ones never answered) and restores.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use dataflow::http::{AppState, Jwt, ThrottleRules};
+use dataflow::service::Service;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+struct Proxy {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (c, l) = (cut.clone(), links.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    held.push(client); // accepted, never answered
+                    continue;
+                }
+                l.lock().await.push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Proxy { addr, cut, links }
+    }
+
+    async fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_answers_503_fast_and_recovers() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let pg: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(pg).await;
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    let url = url.to_string();
+    let svc = Service::start(db.settings(&[("DATABASE_URL", url.as_str())]))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let jwt = Jwt::new(common::server::SECRET);
+    let state = AppState::new(svc.clone(), jwt.clone(), ThrottleRules::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dataflow::http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let token = jwt.issue("vert", chrono::Utc::now().timestamp()).unwrap();
+    let client = reqwest::Client::new();
+    let body = json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 1, "currency": "BRL"}, "availability": {"quantity": 1}});
+    let register = || {
+        client
+            .post(format!("{base}/api/vert/register/product"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(register().await.unwrap().status(), 200);
+
+    proxy.cut().await;
+    let t = Instant::now();
+    let r = register().await.unwrap();
+    let took = t.elapsed();
+    assert_eq!(r.status(), 503);
+    assert!(took < Duration::from_secs(3), "503 after {took:?}");
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    let why = v["result"]["database"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("database unavailable"),
+        "healthz says why: {v}"
+    );
+
+    proxy.restore();
+    let t = Instant::now();
+    loop {
+        let status = register().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "recovers by itself");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = stop.send(());
+    let _ = server.await;
+    svc.shutdown().await;
+    db.drop_db().await;
+}
