@@ -17,6 +17,11 @@ use crate::service::{Service, ServiceError};
 /// Logs go to a daily file in the data directory; `stderr` adds a copy for headless runs.
 /// The terminal UI never passes it: nothing may print over the screen.
 pub fn init_logging(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
+    if let Some(data_dir) = log_dir.parent() {
+        // The data directory is private (0700) before anything is written into it.
+        let _ = crate::config::Paths::under(data_dir.to_path_buf(), data_dir.to_path_buf())
+            .ensure_data_dir();
+    }
     std::fs::create_dir_all(log_dir).ok()?;
     let (file, guard) =
         tracing_appender::non_blocking(tracing_appender::rolling::daily(log_dir, "dataflow.log"));

@@ -173,7 +173,7 @@ fn print_config(s: &Settings, layers: &Layers) -> ExitCode {
     lines.push(String::new());
     lines.push(match &s.database {
         DatabaseTarget::Sqlite(p) => format!("database      sqlite {}", p.display()),
-        DatabaseTarget::Postgres(u) => format!("database      postgres {}", redact_url(u)),
+        DatabaseTarget::Postgres(u) => format!("database      postgres {}", redact_url(u.expose())),
     });
     lines.push(match &s.kafka {
         KafkaTarget::Embedded => {

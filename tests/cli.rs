@@ -37,6 +37,11 @@ fn bad_settings_stop_with_one_line_and_exit_2() {
             "k:0",
             "KAFKA_HOST: port 0 in 'k:0' is out of range 1-65535",
         ),
+        (
+            "ENVIRON",
+            "prd",
+            "PASSWORD_API: the default password is refused in production",
+        ),
     ];
     for (var, value, want) in cases {
         for sub in ["serve", "migrate", "tui"] {

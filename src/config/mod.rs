@@ -3,6 +3,7 @@
 
 mod layers;
 mod paths;
+mod secret;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 pub use layers::{Layers, Source};
 pub use paths::Paths;
+pub use secret::Secret;
 
 /// A setting that could not be used; its `Display` is the one line shown to the user.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +38,8 @@ pub enum Environ {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseTarget {
     Sqlite(PathBuf),
-    Postgres(String),
+    /// The connection URL, password included: never printed.
+    Postgres(Secret),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +54,7 @@ pub struct Settings {
     pub environ: Environ,
     pub timezone: chrono_tz::Tz,
     pub username_api: String,
-    pub password_api: String,
+    pub password_api: Secret,
     pub database: DatabaseTarget,
     pub kafka: KafkaTarget,
     pub topic: String,
@@ -62,7 +65,7 @@ pub struct Settings {
     pub publish_wait: Duration,
     pub replay_on_start: usize,
     pub bind: SocketAddr,
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     pub default_currency: String,
     pub tail_last: usize,
     pub tail_buffer: usize,
@@ -159,6 +162,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("DATAFLOW_DATA_DIR", "", "overrides the data directory"),
 ];
 
+/// The original's default API password; refused in production.
+pub const DEFAULT_PASSWORD: &str = "vert";
+/// Shortest JWT_SECRET accepted in production (HS256 wants at least its 32-byte output).
+pub const MIN_JWT_SECRET: usize = 32;
+
 const SECRETS: &[&str] = &["PASSWORD_API", "DATABASE_PASSWORD", "JWT_SECRET"];
 
 impl Settings {
@@ -221,11 +229,11 @@ impl Settings {
         let default_currency = or("DEFAULT_CURRENCY", "BRL");
         crate::domain::Currency::parse(&default_currency)
             .map_err(|e| bad("DEFAULT_CURRENCY", format!("'{default_currency}' {e}")))?;
-        Ok(Settings {
+        let settings = Settings {
             environ,
             timezone,
             username_api: or("USERNAME_API", "vert"),
-            password_api: l.get("PASSWORD_API").unwrap_or("vert").to_string(),
+            password_api: Secret::new(l.get("PASSWORD_API").unwrap_or(DEFAULT_PASSWORD)),
             database,
             kafka,
             topic,
@@ -238,12 +246,48 @@ impl Settings {
             publish_wait: Duration::from_millis(number(l, "PUBLISH_WAIT_MS", 2000, 0, 600_000)?),
             replay_on_start: number(l, "REPLAY_ON_START", 1000, 0, 10_000_000)?,
             bind,
-            jwt_secret: get("JWT_SECRET").map(str::to_string),
+            jwt_secret: get("JWT_SECRET").map(Secret::from),
             default_currency,
             tail_last: number(l, "TAIL_LAST", 100, 0, 1_000_000)?,
             tail_buffer: number(l, "TAIL_BUFFER", 10_000, 10, 10_000_000)?,
             paths,
-        })
+        };
+        settings.refuse_unsafe_production()?;
+        Ok(settings)
+    }
+
+    /// In production (ENVIRON=prd) the conveniences of a first run are refused: the default
+    /// password, a short or per-process JWT secret, and the in-memory broker.
+    fn refuse_unsafe_production(&self) -> Result<(), ConfigError> {
+        if self.environ != Environ::Prd {
+            return Ok(());
+        }
+        if self.password_api.expose() == DEFAULT_PASSWORD {
+            return Err(bad(
+                "PASSWORD_API",
+                "the default password is refused in production (ENVIRON=prd); set another",
+            ));
+        }
+        match &self.jwt_secret {
+            Some(s) if s.expose().len() >= MIN_JWT_SECRET => {}
+            _ => {
+                return Err(bad(
+                    "JWT_SECRET",
+                    format!(
+                        "must be set in production (ENVIRON=prd), at least {MIN_JWT_SECRET} bytes, \
+                         the same on every replica"
+                    ),
+                ));
+            }
+        }
+        if self.kafka == KafkaTarget::Embedded {
+            return Err(bad(
+                "KAFKA_HOST",
+                "must be set in production (ENVIRON=prd): the embedded broker keeps messages \
+                 in memory only",
+            ));
+        }
+        Ok(())
     }
 
     pub fn is_secret(var: &str) -> bool {
@@ -312,7 +356,7 @@ fn database_target(l: &Layers, paths: &Paths) -> Result<DatabaseTarget, ConfigEr
                 if url.port() == Some(0) {
                     return Err(bad("DATABASE_URL", "port 0 is out of range 1-65535"));
                 }
-                Ok(DatabaseTarget::Postgres(raw.to_string()))
+                Ok(DatabaseTarget::Postgres(Secret::new(raw)))
             }
             "sqlite" => {
                 let path = raw
@@ -353,7 +397,7 @@ fn database_target(l: &Layers, paths: &Paths) -> Result<DatabaseTarget, ConfigEr
     let _ = url.set_username(get("DATABASE_USER").unwrap_or("vert"));
     let _ = url.set_password(Some(get("DATABASE_PASSWORD").unwrap_or("vert")));
     url.set_path(get("DATABASE").unwrap_or("vert_db"));
-    Ok(DatabaseTarget::Postgres(url.to_string()))
+    Ok(DatabaseTarget::Postgres(Secret::new(url.to_string())))
 }
 
 /// The URL with its password replaced, safe to print or log.

@@ -29,6 +29,22 @@ impl Paths {
         Ok(Paths::under(data_dir, config_dir))
     }
 
+    /// Creates the data directory readable by its owner only (0700): it holds the database,
+    /// the token secret and the logs. An existing one is tightened to 0700.
+    pub fn ensure_data_dir(&self) -> std::io::Result<()> {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            b.mode(0o700);
+            b.create(&self.data_dir)?;
+            std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700))
+        }
+        #[cfg(not(unix))]
+        b.create(&self.data_dir)
+    }
+
     pub fn under(data_dir: PathBuf, config_dir: PathBuf) -> Paths {
         Paths {
             config_file: config_dir.join("config.toml"),

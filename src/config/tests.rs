@@ -67,12 +67,22 @@ fn bad_values_name_the_variable() {
 
 #[test]
 fn prd_binds_everywhere_on_80() {
+    let safe = [
+        ("PASSWORD_API", "s3cret-pw"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("KAFKA_HOST", "k:9092"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut v = safe.to_vec();
+        v.extend_from_slice(extra);
+        settings(&v)
+    };
     assert_eq!(
-        settings(&[("ENVIRON", "prd")]).unwrap().bind.to_string(),
+        with(&[("ENVIRON", "prd")]).unwrap().bind.to_string(),
         "0.0.0.0:80"
     );
     assert_eq!(
-        settings(&[("ENVIRON", "prod"), ("BIND", "127.0.0.1:9")])
+        with(&[("ENVIRON", "prod"), ("BIND", "127.0.0.1:9")])
             .unwrap()
             .bind
             .to_string(),
@@ -105,5 +115,40 @@ fn redacts_passwords() {
     assert_eq!(
         redact_url("postgres://u:secret@h/db"),
         "postgres://u:***@h/db"
+    );
+}
+
+#[test]
+fn production_refuses_unsafe_defaults() {
+    let prd = |extra: &[(&str, &str)]| {
+        let mut v = vec![("ENVIRON", "prd")];
+        v.extend_from_slice(extra);
+        settings(&v)
+    };
+    let secret = "0123456789abcdef0123456789abcdef";
+    let e = prd(&[("JWT_SECRET", secret), ("KAFKA_HOST", "k:9092")]).unwrap_err();
+    assert_eq!(e.var, "PASSWORD_API");
+    let e = prd(&[("PASSWORD_API", "s3cret-pw"), ("KAFKA_HOST", "k:9092")]).unwrap_err();
+    assert_eq!(e.var, "JWT_SECRET");
+    let e = prd(&[
+        ("PASSWORD_API", "s3cret-pw"),
+        ("JWT_SECRET", "short"),
+        ("KAFKA_HOST", "k:9092"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.var, "JWT_SECRET");
+    let e = prd(&[("PASSWORD_API", "s3cret-pw"), ("JWT_SECRET", secret)]).unwrap_err();
+    assert_eq!(e.var, "KAFKA_HOST");
+    let ok = prd(&[
+        ("PASSWORD_API", "s3cret-pw"),
+        ("JWT_SECRET", secret),
+        ("KAFKA_HOST", "k:9092"),
+    ])
+    .unwrap();
+    // Secrets never show in Debug output.
+    let shown = format!("{ok:?}");
+    assert!(
+        !shown.contains("s3cret-pw") && !shown.contains(secret),
+        "{shown}"
     );
 }

@@ -71,11 +71,8 @@ pub fn load_secret(configured: Option<&str>, file: &Path) -> std::io::Result<Vec
     if let Some(s) = configured {
         return Ok(s.as_bytes().to_vec());
     }
-    if let Ok(existing) = std::fs::read_to_string(file) {
-        let trimmed = existing.trim();
-        if trimmed.len() >= 32 {
-            return Ok(trimmed.as_bytes().to_vec());
-        }
+    if let Some(existing) = read_private(file)? {
+        return Ok(existing);
     }
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
@@ -83,12 +80,58 @@ pub fn load_secret(configured: Option<&str>, file: &Path) -> std::io::Result<Vec
     let secret: String = (0..4)
         .map(|_| format!("{:016x}", rand::random::<u64>()))
         .collect();
+    // Written whole under a temporary name (0600), then linked into place: a reader never
+    // sees half a file, and of two processes starting at once the first one's secret wins.
+    let tmp = file.with_extension(format!(
+        "tmp-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(file)?.write_all(secret.as_bytes())?;
-    Ok(secret.into_bytes())
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(secret.as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, file));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(secret.into_bytes()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_private(file)?.ok_or_else(|| {
+                std::io::Error::other("the secret file another process wrote is too short")
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The secret in `file` if there is one (32 bytes or more), refusing a file that others
+/// could read.
+fn read_private(file: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let meta = match std::fs::metadata(file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("its mode is {mode:o}, readable by others; run chmod 600 on it"),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let existing = std::fs::read_to_string(file)?;
+    let trimmed = existing.trim();
+    Ok((trimmed.len() >= 32).then(|| trimmed.as_bytes().to_vec()))
 }
 
 /// The user a valid bearer token names; rejects with 401 otherwise.
@@ -139,6 +182,33 @@ mod tests {
             load_secret(Some("configured"), &file).unwrap(),
             b"configured"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwt_secret");
+        load_secret(None, &file).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_secret(None, &file).unwrap_err();
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+
+    #[test]
+    fn processes_starting_together_share_one_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwt_secret");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let file = file.clone();
+                std::thread::spawn(move || load_secret(None, &file).unwrap())
+            })
+            .collect();
+        let got: Vec<Vec<u8>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(got.iter().all(|s| *s == got[0]), "one secret for all");
+        assert_eq!(std::fs::read(&file).unwrap(), got[0]);
     }
 
     #[test]

@@ -114,7 +114,10 @@ async fn shutdown_signal() {
 /// `dataflow serve`: start the service, listen, and shut down cleanly on SIGTERM or Ctrl+C.
 pub async fn serve_main(settings: Settings) -> ExitCode {
     let secret = match load_secret(
-        settings.jwt_secret.as_deref(),
+        settings
+            .jwt_secret
+            .as_ref()
+            .map(crate::config::Secret::expose),
         &settings.paths.jwt_secret_file,
     ) {
         Ok(s) => s,

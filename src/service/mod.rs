@@ -102,15 +102,15 @@ impl Service {
     pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
         match store.user_hash(&settings.username_api).await? {
             None => {
-                let hash = hash_password(settings.password_api.clone()).await?;
+                let hash = hash_password(settings.password_api.expose().to_string()).await?;
                 if store.create_user(&settings.username_api, &hash).await? {
                     tracing::info!(username = %settings.username_api, "created the API user");
                 }
             }
             // PASSWORD_API is the source of truth: a changed one replaces the stored hash.
             Some(stored) => {
-                if !verify_password(settings.password_api.clone(), stored).await {
-                    let hash = hash_password(settings.password_api.clone()).await?;
+                if !verify_password(settings.password_api.expose().to_string(), stored).await {
+                    let hash = hash_password(settings.password_api.expose().to_string()).await?;
                     store.set_user_hash(&settings.username_api, &hash).await?;
                     tracing::info!(username = %settings.username_api, "PASSWORD_API changed: password replaced");
                 }

@@ -104,7 +104,7 @@ impl Store {
                 Ok(Store::Sqlite(pool))
             }
             DatabaseTarget::Postgres(url) => {
-                let opts = PgConnectOptions::from_str(url)?;
+                let opts = PgConnectOptions::from_str(url.expose())?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     // A request against a database that is gone answers 503 within a second.
