@@ -6,6 +6,9 @@ use std::str::FromStr;
 /// Upper bound (exclusive) of an amount, in cents: 10^12 currency units.
 const MAX_CENTS: i64 = 1_000_000_000_000 * 100;
 
+/// Largest exponent magnitude accepted in `1e3` notation.
+const MAX_EXPONENT: i32 = 20;
+
 /// A non-negative money amount with at most two decimals, stored as cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(i64);
@@ -65,6 +68,11 @@ impl FromStr for Amount {
             Some((m, e)) => (m, e.parse::<i32>().map_err(|_| "must be a number")?),
             None => (lower.as_str(), 0),
         };
+        // Bounded before any digits are shifted: `1e-999999999` would otherwise ask for a
+        // string of a billion zeros.
+        if !(-MAX_EXPONENT..=MAX_EXPONENT).contains(&exp) {
+            return Err("must have an exponent from -20 to 20");
+        }
         let (negative, digits) = match mantissa.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
@@ -149,7 +157,17 @@ mod tests {
             "1000000000000".parse::<Amount>(),
             Err("must be below 10^12")
         );
-        assert_eq!("1e300".parse::<Amount>(), Err("must be below 10^12"));
+        assert_eq!(
+            "1e300".parse::<Amount>(),
+            Err("must have an exponent from -20 to 20")
+        );
+        assert_eq!(
+            "1e-999999999".parse::<Amount>(),
+            Err("must have an exponent from -20 to 20"),
+            "refused before any work proportional to the exponent"
+        );
+        assert_eq!("1e20".parse::<Amount>(), Err("must be below 10^12"));
+        assert_eq!("1e3".parse::<Amount>().unwrap().cents(), 100_000);
         assert_eq!("NaN".parse::<Amount>(), Err("must be a finite number"));
         assert_eq!("abc".parse::<Amount>(), Err("must be a number"));
         assert_eq!("".parse::<Amount>(), Err("must be a number"));
@@ -173,5 +191,17 @@ mod tests {
         let n: serde_json::Number = serde_json::from_str("59.99").unwrap();
         let a = Amount::from_json_number(&n).unwrap();
         assert_eq!(a.to_json_number().to_string(), "59.99");
+    }
+
+    #[test]
+    fn json_numbers_are_read_as_written_not_through_f64() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"a": 1.0000000000000001}"#).unwrap();
+        let serde_json::Value::Number(n) = &v["a"] else {
+            panic!("a number")
+        };
+        assert_eq!(
+            Amount::from_json_number(n),
+            Err("must have at most 2 decimals")
+        );
     }
 }
