@@ -101,6 +101,8 @@ pub enum Startup {
 
 pub struct App {
     pub screen: Screen,
+    /// The API user while its default password is in effect; shown on the login screen.
+    first_run: Option<String>,
     pub startup: Startup,
     pub overlay: Option<Overlay>,
     pub status: Option<Status>,
@@ -117,6 +119,7 @@ impl App {
     pub fn new(tz: Tz, default_currency: &str, tail_last: usize, tail_buffer: usize) -> App {
         App {
             screen: Screen::Login(Box::default()),
+            first_run: None,
             startup: Startup::Starting,
             overlay: None,
             status: None,
@@ -127,6 +130,20 @@ impl App {
             quit: false,
             dirty: true,
         }
+    }
+
+    /// Tells the login screen that USERNAME_API still has the default password.
+    pub fn set_first_run(&mut self, user: Option<String>) {
+        self.first_run = user;
+        if let Screen::Login(l) = &mut self.screen {
+            l.first_run = self.first_run.clone();
+        }
+    }
+
+    fn login_pane(&self) -> LoginPane {
+        let mut l = LoginPane::default();
+        l.first_run = self.first_run.clone();
+        l
     }
 
     pub fn main(&self) -> Option<&Main> {
@@ -169,7 +186,7 @@ impl App {
             return Vec::new();
         }
         if ctrl(&key, 'o') {
-            self.screen = Screen::Login(Box::default());
+            self.screen = Screen::Login(Box::new(self.login_pane()));
             return vec![Effect::EndSession];
         }
         if ctrl(&key, 's') {

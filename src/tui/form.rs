@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::text::{ctrl, draw_input, pane_block, printable};
+use super::text::{ctrl, draw_input, pane_block, plain, printable};
 use crate::domain::{ProductDraft, PublishState};
 
 /// Field names as the core names them, in form order.
@@ -21,6 +21,7 @@ pub const FIELDS: [(&str, &str); 6] = [
     ("availability.quantity", "Quantity"),
 ];
 const DESCRIPTION: usize = 1;
+const CURRENCY: usize = 4;
 
 /// What the form asks the app to do after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +37,15 @@ pub enum FormOutcome {
 /// The last submission's result, shown in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Saving,
-    Saved { id: i64, publish: PublishState },
+    /// The save in flight; `repeat` once a further submit was ignored meanwhile.
+    Saving {
+        name: String,
+        repeat: bool,
+    },
+    Saved {
+        id: i64,
+        publish: PublishState,
+    },
     Refused(String),
     Failed(String),
 }
@@ -51,6 +59,10 @@ pub struct FormPane {
     default_currency: String,
     /// Errors are shown only for fields the user touched, or all of them after a refused submit.
     touched: [bool; 6],
+    /// The product being saved: further submits wait for it.
+    in_flight: Option<ProductDraft>,
+    /// A product whose save failed while something else was being typed: Ctrl+B swaps it in.
+    set_aside: Option<ProductDraft>,
 }
 
 fn input(text: &str) -> TextArea<'static> {
@@ -75,6 +87,8 @@ impl FormPane {
             outcome: None,
             default_currency: default_currency.to_string(),
             touched: [false; 6],
+            in_flight: None,
+            set_aside: None,
         };
         f.reset();
         f
@@ -102,19 +116,35 @@ impl FormPane {
 
     /// True when something was typed that a quit would lose.
     pub fn has_unsaved_input(&self) -> bool {
-        let d = self.draft();
-        let typed = [&d.name, &d.description, &d.category, &d.amount, &d.quantity]
-            .iter()
-            .any(|s| !s.is_empty());
-        typed || d.currency != self.default_currency
+        self.has_input_in(&self.draft()) || self.set_aside.is_some()
     }
 
     pub fn field_error(&self, i: usize) -> Option<String> {
         self.draft().check_field(FIELDS[i].0)
     }
 
+    /// Puts `d` in the fields, as typed.
+    fn fill(&mut self, d: &ProductDraft) {
+        let values = [
+            &d.name,
+            &d.description,
+            &d.category,
+            &d.amount,
+            &d.currency,
+            &d.quantity,
+        ];
+        self.inputs = values.iter().map(|v| input(v)).collect();
+        self.touched = [true; 6];
+    }
+
     /// Validates everything; refused submits show every reason and focus the first bad field.
+    /// A valid product is sent and the form is free for the next one at once (unless values
+    /// are kept); while a save is in flight further submits are ignored, and say so.
     pub fn submit(&mut self) -> FormOutcome {
+        if let Some(Outcome::Saving { repeat, .. }) = &mut self.outcome {
+            *repeat = true;
+            return FormOutcome::None;
+        }
         let bad: Vec<usize> = (0..FIELDS.len())
             .filter(|i| self.field_error(*i).is_some())
             .collect();
@@ -129,19 +159,60 @@ impl FormPane {
             )));
             return FormOutcome::None;
         }
-        self.outcome = Some(Outcome::Saving);
-        FormOutcome::Submit(self.draft())
-    }
-
-    /// After a successful save: ready for the next product.
-    pub fn saved(&mut self, id: i64, publish: PublishState) {
-        self.outcome = Some(Outcome::Saved { id, publish });
+        let draft = self.draft();
+        self.outcome = Some(Outcome::Saving {
+            name: draft.name.clone(),
+            repeat: false,
+        });
+        self.in_flight = Some(draft.clone());
         if !self.keep_values {
             self.reset();
         }
         self.focus = 0;
         self.touched = [false; 6];
         self.editing = true;
+        FormOutcome::Submit(draft)
+    }
+
+    /// The save finished: the result shows, and what is being typed stays as it is.
+    pub fn saved(&mut self, id: i64, publish: PublishState) {
+        self.in_flight = None;
+        self.outcome = Some(Outcome::Saved { id, publish });
+    }
+
+    /// The save failed: its product comes back into the form if nothing new was typed,
+    /// else it is set aside for Ctrl+B. Nothing typed is lost either way.
+    pub fn failed(&mut self, error: String) {
+        let Some(draft) = self.in_flight.take() else {
+            self.outcome = Some(Outcome::Failed(error));
+            return;
+        };
+        let now = self.draft();
+        if self.has_input_in(&now) && now != draft {
+            self.set_aside = Some(draft);
+            self.outcome = Some(Outcome::Failed(format!("{error} · Ctrl+B brings it back")));
+        } else {
+            self.fill(&draft);
+            self.outcome = Some(Outcome::Failed(error));
+        }
+    }
+
+    /// Swaps the product set aside after a failed save with what is in the form.
+    fn swap_set_aside(&mut self) {
+        if let Some(back) = self.set_aside.take() {
+            let now = self.draft();
+            self.fill(&back);
+            if now != ProductDraft::default() && self.has_input_in(&now) {
+                self.set_aside = Some(now);
+            }
+        }
+    }
+
+    fn has_input_in(&self, d: &ProductDraft) -> bool {
+        [&d.name, &d.description, &d.category, &d.amount, &d.quantity]
+            .iter()
+            .any(|s| !s.is_empty())
+            || d.currency != self.default_currency
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> FormOutcome {
@@ -155,6 +226,10 @@ impl FormPane {
         }
         if ctrl(&key, 'k') {
             self.keep_values = !self.keep_values;
+            return FormOutcome::None;
+        }
+        if ctrl(&key, 'b') {
+            self.swap_set_aside();
             return FormOutcome::None;
         }
         match key.code {
@@ -174,10 +249,26 @@ impl FormPane {
             KeyCode::Down if self.focus != DESCRIPTION => return self.move_focus(true),
             _ => {}
         }
+        let key = self.currency_key(key);
         if self.inputs[self.focus].input(key) {
             self.touched[self.focus] = true;
         }
         FormOutcome::None
+    }
+
+    /// In the currency field, letters are upper-cased as typed, and the first one typed over
+    /// the untouched default replaces it (`usd` gives `USD`, not `BRLusd`).
+    fn currency_key(&mut self, key: KeyEvent) -> KeyEvent {
+        let KeyCode::Char(c) = key.code else {
+            return key;
+        };
+        if self.focus != CURRENCY || plain(&key).is_none() {
+            return key;
+        }
+        if !self.touched[CURRENCY] && self.draft().currency == self.default_currency {
+            self.inputs[CURRENCY] = input("");
+        }
+        KeyEvent::new(KeyCode::Char(c.to_ascii_uppercase()), key.modifiers)
     }
 
     fn move_focus(&mut self, forward: bool) -> FormOutcome {
@@ -277,7 +368,21 @@ impl FormPane {
                 "Ctrl+S save · Ctrl+R reset · Ctrl+K keep values",
                 Style::default().fg(Color::DarkGray),
             )),
-            Some(Outcome::Saving) => Line::from("Saving…"),
+            Some(Outcome::Saving { name, repeat }) => Line::from(vec![
+                Span::raw(format!("Saving {}…", printable(name))),
+                Span::styled(
+                    if *repeat {
+                        " still in progress: Ctrl+S works again once it is done"
+                    } else {
+                        " the form is free for the next product"
+                    },
+                    Style::default().fg(if *repeat {
+                        Color::Yellow
+                    } else {
+                        Color::DarkGray
+                    }),
+                ),
+            ]),
             Some(Outcome::Saved {
                 id,
                 publish: PublishState::Published { partition, offset },

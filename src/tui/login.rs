@@ -17,6 +17,9 @@ pub struct LoginPane {
     pub focus: usize,
     pub error: Option<String>,
     pub busy: bool,
+    /// The API user while its default password is in effect (never in production): said on
+    /// screen so a first run needs no manual.
+    pub first_run: Option<String>,
 }
 
 fn field() -> TextArea<'static> {
@@ -35,6 +38,7 @@ impl Default for LoginPane {
             focus: 0,
             error: None,
             busy: false,
+            first_run: None,
         }
     }
 }
@@ -86,7 +90,7 @@ impl LoginPane {
     }
 
     pub fn render(&self, f: &mut Frame, area: Rect, starting: Option<&str>) {
-        let [row] = Layout::vertical([Constraint::Length(12)])
+        let [row] = Layout::vertical([Constraint::Length(13)])
             .flex(Flex::Center)
             .areas(area);
         let [boxed] = Layout::horizontal([Constraint::Length(60.min(area.width))])
@@ -142,10 +146,19 @@ impl LoginPane {
             Paragraph::new(message).wrap(ratatui::widgets::Wrap { trim: true }),
             rows[5],
         );
-        let hint = Line::from(Span::styled(
+        let mut hint = vec![Line::from(Span::styled(
             "Tab switch field · Enter log in · Ctrl+C quit",
             Style::default().fg(Color::DarkGray),
-        ));
+        ))];
+        if let Some(user) = &self.first_run {
+            hint.insert(
+                0,
+                Line::from(Span::styled(
+                    format!("First run: log in as {} / vert", printable(user)),
+                    Style::default().fg(Color::Yellow),
+                )),
+            );
+        }
         f.render_widget(Paragraph::new(hint), rows[6]);
     }
 }

@@ -57,6 +57,9 @@ async fn event_loop(
         settings.tail_last,
         settings.tail_buffer,
     );
+    let default_password = settings.environ != crate::config::Environ::Prd
+        && settings.password_api.expose() == crate::config::DEFAULT_PASSWORD;
+    app.set_first_run(default_password.then(|| settings.username_api.clone()));
     let mut runner = Runner::start(settings, tx);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

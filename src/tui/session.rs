@@ -74,7 +74,7 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
                 .collect()
         }
         Action::Registered(Err(e)) => {
-            main.form.outcome = Some(Outcome::Failed(e));
+            main.form.failed(e);
             Vec::new()
         }
         Action::Page { request, result } => {

@@ -174,6 +174,7 @@ pub const HELP: &[(&str, &str)] = &[
         "next field (new line in description; saves on quantity)",
     ),
     ("Ctrl+R, Ctrl+K", "reset the form; keep values after saving"),
+    ("Ctrl+B", "bring back a product whose save failed"),
     ("Products", ""),
     ("j k ↑ ↓ PgUp PgDn", "move; g G newest/oldest"),
     ("/", "filter by name or category"),

@@ -250,7 +250,7 @@ fn a_valid_form_registers_and_is_ready_for_the_next() {
             "50"
         )
     );
-    assert!(screen(&mut app, 80, 24).contains("Saving…"));
+    assert!(screen(&mut app, 80, 24).contains("Saving Blusa…"));
     let mut saved = product(7);
     saved.publish = PublishState::Pending;
     app.on_action(Action::Registered(Ok(saved)));
@@ -268,6 +268,97 @@ fn a_valid_form_registers_and_is_ready_for_the_next() {
         offset: 9,
     }));
     assert!(screen(&mut app, 100, 24).contains("published to partition 2, offset 9"));
+}
+
+/// Types a valid product into the form, from its first field.
+fn fill_valid(app: &mut App, name: &str) {
+    typed(app, name);
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Tab));
+    typed(app, "Vestuário");
+    app.on_key(key(KeyCode::Tab));
+    typed(app, "10");
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Tab));
+    typed(app, "1");
+}
+
+#[test]
+fn a_save_in_flight_ignores_submits_and_never_wipes_the_next_product() {
+    let mut app = logged_in();
+    fill_valid(&mut app, "First");
+    let effects = app.on_key(ctrl('s'));
+    assert!(matches!(effects.first(), Some(Effect::Register(d)) if d.name == "First"));
+    assert!(
+        app.on_key(ctrl('s')).is_empty(),
+        "a second submit while saving sends nothing"
+    );
+    assert!(screen(&mut app, 100, 24).contains("still in progress"));
+    // The form is free at once: the next product is typed while the first is saving.
+    typed(&mut app, "Second");
+    assert!(
+        app.on_key(ctrl('s')).is_empty(),
+        "still saving: not sent, and not lost"
+    );
+    app.on_action(Action::Registered(Ok(product(1))));
+    assert_eq!(
+        main(&app).form.draft().name,
+        "Second",
+        "the earlier save's result does not wipe what is typed"
+    );
+    assert!(screen(&mut app, 100, 24).contains("Saved #1"));
+}
+
+#[test]
+fn a_failed_save_comes_back_or_is_set_aside() {
+    let mut app = logged_in();
+    fill_valid(&mut app, "First");
+    app.on_key(ctrl('s'));
+    app.on_action(Action::Registered(Err("database unavailable".into())));
+    assert_eq!(
+        main(&app).form.draft().name,
+        "First",
+        "back in the empty form"
+    );
+    app.on_key(ctrl('s'));
+    typed(&mut app, "Other");
+    app.on_action(Action::Registered(Err("database unavailable".into())));
+    assert_eq!(main(&app).form.draft().name, "Other", "what is typed stays");
+    assert!(screen(&mut app, 120, 24).contains("Ctrl+B brings it back"));
+    app.on_key(ctrl('b'));
+    assert_eq!(main(&app).form.draft().name, "First", "swapped in");
+    app.on_key(ctrl('b'));
+    assert_eq!(
+        main(&app).form.draft().name,
+        "Other",
+        "and back: nothing lost"
+    );
+}
+
+#[test]
+fn first_minutes_currency_amount_and_login_hint() {
+    let mut app = App::new(chrono_tz::UTC, "BRL", 100, 1000);
+    app.set_first_run(Some("vert".into()));
+    assert!(screen(&mut app, 100, 24).contains("First run: log in as vert / vert"));
+    let mut app = logged_in();
+    for _ in 0..4 {
+        app.on_key(key(KeyCode::Tab));
+    }
+    assert_eq!(main(&app).form.focus, 4, "on the currency");
+    typed(&mut app, "usd");
+    assert_eq!(
+        main(&app).form.draft().currency,
+        "USD",
+        "replaces the default, upper-cased"
+    );
+    app.on_key(key(KeyCode::BackTab));
+    typed(&mut app, "1e3");
+    assert_eq!(main(&app).form.field_error(3), None, "1e3 is an amount");
+    typed(&mut app, "e-999999999");
+    assert!(
+        main(&app).form.field_error(3).is_some(),
+        "a huge exponent is refused"
+    );
 }
 
 #[test]
