@@ -18,7 +18,7 @@ use super::routes;
           routes::consume, routes::healthz, routes::metrics),
     components(schemas(Envelope<ProductOut>, Envelope<Token>, Envelope<Vec<FieldProblem>>, Envelope<super::json::HealthOut>, FieldProblem, LoginRequest, Token,
         ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ServerLimits),
 )]
 pub struct ApiDoc;
 
@@ -36,5 +36,64 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Answers any route can give because of the server's limits (see `limits.rs`): documented on
+/// every operation so the document equals the behaviour.
+struct ServerLimits;
+
+fn envelope_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let schema = ObjectBuilder::new()
+        .property("code", text())
+        .property("status", text())
+        .property("message", text())
+        .required("code")
+        .required("status")
+        .required("message")
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+        .build()
+}
+
+impl Modify for ServerLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        let common = [
+            (
+                "408",
+                "The request was not answered in time (request timeout)",
+            ),
+            (
+                "503",
+                "Too many requests in flight (see Retry-After), or a dependency unavailable",
+            ),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (code, description) in common {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| RefOr::T(envelope_response(description)));
+                }
+            }
+        }
     }
 }

@@ -31,7 +31,10 @@ pub async fn root() -> Response {
 #[utoipa::path(post, path = "/api/vert/auth/login", request_body = super::json::LoginRequest,
     responses(
         (status = 200, body = Envelope<Token>, description = "Success Login"),
+        (status = 400, body = Envelope<String>, description = "Malformed JSON"),
         (status = 401, body = Envelope<String>, description = "Incorrect username or password"),
+        (status = 413, body = Envelope<String>, description = "Body too large"),
+        (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields"),
         (status = 429, body = Envelope<String>, description = "Too many failures, or as many checks in flight as failures allowed; see Retry-After"),
         (status = 503, body = Envelope<String>, description = "Too many logins being checked at once, or database unavailable; see Retry-After"),
@@ -122,6 +125,7 @@ pub async fn register(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct Page {
     /// At most this many products (default: all of them, streamed).
+    #[param(minimum = 0)]
     pub limit: Option<i64>,
     /// Only products with an id greater than this (keyset paging).
     pub after: Option<i64>,
@@ -253,6 +257,7 @@ impl Pager {
         (status = 200, body = Envelope<ProductOut>, description = "Retrieve product successfully"),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
         (status = 404, body = Envelope<String>, description = "No such product"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "The id is not a whole number"),
         (status = 503, body = Envelope<String>, description = "Database unavailable"),
     ))]
 pub async fn one_product(
