@@ -206,3 +206,72 @@ async fn load_is_shed_and_slow_bodies_time_out() {
     assert_eq!(r.status(), 200, "the slot is free again");
     s.stop().await;
 }
+
+/// A client that goes away before its answer (here: while an earlier call holds the group)
+/// gets nothing committed; the next call returns the messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_route_client_gone_before_the_answer_commits_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+    let token = s.token().await;
+    for _ in 0..3 {
+        s.svc.register(&common::blusa()).await.unwrap();
+    }
+    let held = s.svc.consume(10).await.unwrap(); // holds the group's turn
+    assert_eq!(held.messages.len(), 3);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "GET /api/vert/kafka/consumer/product HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(conn); // gone while waiting
+    drop(held); // the earlier call is abandoned too
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = s
+        .client
+        .get(s.url("/api/vert/kafka/consumer/product"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["result"].as_array().map(Vec::len),
+        Some(3),
+        "nothing was committed for the callers that went away: {v}"
+    );
+    s.stop().await;
+}
+
+/// A made-up method is counted under a fixed label: clients cannot grow the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_labels_stay_bounded() {
+    let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+    for i in 0..5 {
+        let m = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let _ = s
+            .client
+            .request(m, s.url(&format!("/x{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("BREW"), "{text}");
+    assert!(!text.contains("/x1"), "{text}");
+    assert!(
+        text.contains(r#"method="OTHER",route="unmatched""#),
+        "{text}"
+    );
+    s.stop().await;
+}

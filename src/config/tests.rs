@@ -152,3 +152,18 @@ fn production_refuses_unsafe_defaults() {
         "{shown}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a/b");
+    let paths = Paths::under(data.clone(), data.clone());
+    paths.ensure_data_dir().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    paths.ensure_data_dir().unwrap();
+    assert_eq!(mode(&data), 0o700, "an existing one is tightened");
+}
