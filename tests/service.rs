@@ -153,7 +153,11 @@ async fn failed_transaction_leaves_no_partial_rows(svc: Service) {
         .register(&blusa())
         .await
         .expect_err("the trigger aborts the transaction");
-    assert!(matches!(err, ServiceError::Internal(_)), "{err:?}");
+    assert!(matches!(err, ServiceError::Database(_)), "{err:?}");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver's error is kept as the source"
+    );
     for table in ["tb_product", "tb_pricing", "tb_availability", "outbox"] {
         let n: i64 = match store {
             dataflow::store::Store::Sqlite(p) => {

@@ -49,7 +49,11 @@ async fn concurrent_writers_fail_only_the_bad_row(svc: Service) {
             }
             Err(e) => {
                 assert_eq!(i, 17, "only the bad row fails: {e}");
-                assert!(matches!(e, ServiceError::Internal(_)), "{e:?}");
+                // The schema's rule comes back as the field's error, never a 500.
+                let ServiceError::Invalid(errs) = e else {
+                    panic!("{e:?}")
+                };
+                assert_eq!(errs.0[0].field, "name");
             }
         }
     }

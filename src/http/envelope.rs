@@ -83,7 +83,7 @@ impl From<ServiceError> for ApiError {
                     .collect(),
             ),
             ServiceError::Unavailable(detail) => {
-                tracing::warn!(%detail, "database unavailable");
+                tracing::warn!(error = %detail, source = ?std::error::Error::source(&detail), "database unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Database unavailable, try again later",
@@ -101,7 +101,15 @@ impl From<ServiceError> for ApiError {
                     "Kafka unavailable, try again later",
                 )
             }
+            ServiceError::Conflict(detail) => {
+                tracing::info!(error = %detail, "conflict");
+                ApiError::new(StatusCode::CONFLICT, "Already exists")
+            }
             // Details (SQL text included) go to the log, never to the client.
+            ServiceError::Database(detail) => {
+                tracing::error!(error = %detail, source = ?std::error::Error::source(&detail), "database error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+            }
             ServiceError::Internal(detail) | ServiceError::Refused(detail) => {
                 tracing::error!(%detail, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")

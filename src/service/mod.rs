@@ -29,9 +29,15 @@ pub use register::Registered;
 pub enum ServiceError {
     #[error("invalid product: {0}")]
     Invalid(#[from] ValidationErrors),
-    /// The database is unreachable: the caller may retry later.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// A unique key is taken: 409.
+    #[error("{0}")]
+    Conflict(#[source] StoreError),
+    /// The database is unreachable: the caller may retry later (503).
+    #[error("{0}")]
+    Unavailable(#[source] StoreError),
+    /// Anything else the database said: 500, details in the log only.
+    #[error("{0}")]
+    Database(#[source] StoreError),
     #[error("{0}")]
     Kafka(String),
     /// Too much at once: the caller may retry shortly (503 with Retry-After).
@@ -44,11 +50,21 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// Classifies a database error once for every front end: a broken schema rule becomes the
+/// field's error, a taken key a conflict, an unreachable database "unavailable".
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
-            StoreError::Other(m) => ServiceError::Internal(m),
+            StoreError::Unavailable { .. } => ServiceError::Unavailable(e),
+            StoreError::Constraint { field, .. } => {
+                tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "the database refused a row");
+                ServiceError::Invalid(ValidationErrors(vec![crate::domain::FieldError {
+                    field,
+                    message: "is refused by the database's rules".into(),
+                }]))
+            }
+            StoreError::Conflict { .. } => ServiceError::Conflict(e),
+            StoreError::Query(_) | StoreError::Internal(_) => ServiceError::Database(e),
         }
     }
 }

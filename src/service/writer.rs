@@ -54,7 +54,7 @@ impl Writer {
     /// transaction.
     pub async fn write(&self, item: NewProduct) -> Result<Written, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let closed = || StoreError::Unavailable("the writer has stopped".into());
+        let closed = || StoreError::unavailable("the writer has stopped");
         self.tx
             .send(Job { item, reply })
             .await

@@ -2,6 +2,7 @@
 //! the dialects agree; `on_pool!` compiles one body for each back end.
 
 mod destination;
+mod error;
 mod outbox;
 mod products;
 mod seed;
@@ -19,39 +20,10 @@ use sqlx::sqlite::{
 use crate::config::DatabaseTarget;
 
 pub use destination::BrokerOwner;
+pub use error::StoreError;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use products::{Order, ProductQuery};
 pub use write::{EventRoute, SavedProduct};
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be reached or stopped answering: worth retrying later.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Other(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-            // Connection exceptions, insufficient resources, server shutting down.
-            sqlx::Error::Database(ref d)
-                if d.code().is_some_and(|c| {
-                    c.starts_with("08") || c.starts_with("53") || c.starts_with("57P")
-                }) =>
-            {
-                StoreError::Unavailable(e.to_string())
-            }
-            other => StoreError::Other(other.to_string()),
-        }
-    }
-}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -86,7 +58,7 @@ impl Store {
             DatabaseTarget::Sqlite(path) => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                        StoreError::unavailable(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
                 let opts = SqliteConnectOptions::new()
@@ -121,7 +93,7 @@ impl Store {
             Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
             Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
         };
-        r.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+        r.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
     }
 
     pub fn backend(&self) -> &'static str {

@@ -45,7 +45,7 @@ impl TryFrom<ProductRow> for Product {
 
     fn try_from(r: ProductRow) -> Result<Product> {
         let amount: Amount = r.ammount.parse().map_err(|e| {
-            StoreError::Other(format!(
+            StoreError::Internal(format!(
                 "product {} has a bad ammount '{}': {e}",
                 r.id, r.ammount
             ))

@@ -109,7 +109,7 @@ fn by_product(rows: &[(i64, i64)], product_id: i64) -> Result<i64> {
     rows.iter()
         .find(|(p, _)| *p == product_id)
         .map(|(_, v)| *v)
-        .ok_or_else(|| StoreError::Other(format!("insert lost product {product_id}")))
+        .ok_or_else(|| StoreError::Internal(format!("insert lost product {product_id}")))
 }
 
 impl Store {
@@ -150,7 +150,7 @@ impl Store {
                     .fetch_all(pool)
                     .await?;
                 if rows.len() != items.len() {
-                    return Err(StoreError::Other("insert returned a short batch".into()));
+                    return Err(StoreError::Internal("insert returned a short batch".into()));
                 }
                 Ok(items
                     .iter()
@@ -174,7 +174,7 @@ impl Store {
                     .await?;
                 ids.sort_unstable();
                 if ids.len() != items.len() {
-                    return Err(StoreError::Other("insert returned a short batch".into()));
+                    return Err(StoreError::Internal("insert returned a short batch".into()));
                 }
                 let pricing = json!(
                     items
@@ -246,7 +246,7 @@ impl Store {
             let part = &items[range.clone()];
             match self.insert_products(part, at, route).await {
                 Ok(saved) => out.extend(saved.into_iter().map(Ok)),
-                Err(e @ StoreError::Unavailable(_)) => {
+                Err(e) if e.is_unavailable() => {
                     out.extend(part.iter().map(|_| Err(e.clone())));
                 }
                 Err(e) if part.len() == 1 => out.push(Err(e)),
