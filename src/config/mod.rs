@@ -290,6 +290,11 @@ impl Settings {
         Ok(())
     }
 
+    /// True while the API user's password is the well-known default (never in production).
+    pub fn default_password_in_effect(&self) -> bool {
+        self.environ != Environ::Prd && self.password_api.expose() == DEFAULT_PASSWORD
+    }
+
     pub fn is_secret(var: &str) -> bool {
         SECRETS.contains(&var)
     }

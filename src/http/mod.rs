@@ -10,7 +10,6 @@ mod metrics;
 mod routes;
 mod throttle;
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,7 +23,6 @@ pub use docs::ApiDoc;
 pub use limits::Limits;
 pub use throttle::{Throttle, ThrottleRules};
 
-use crate::config::Settings;
 use crate::service::Service;
 
 /// Request bodies above this are refused with 413.
@@ -90,78 +88,4 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let header = state.limits.header;
     limits::serve_connections(listener, router(state), header, shutdown).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown requested");
-}
-
-/// `dataflow serve`: start the service, listen, and shut down cleanly on SIGTERM or Ctrl+C.
-pub async fn serve_main(settings: Settings) -> ExitCode {
-    let secret = match load_secret(
-        settings
-            .jwt_secret
-            .as_ref()
-            .map(crate::config::Secret::expose),
-        &settings.paths.jwt_secret_file,
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "dataflow: JWT_SECRET: not set and {} cannot be used: {e}",
-                settings.paths.jwt_secret_file.display()
-            );
-            return ExitCode::from(2);
-        }
-    };
-    let bind = settings.bind;
-    let listener = match tokio::net::TcpListener::bind(bind).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("dataflow: BIND: cannot listen on {bind}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let service = match crate::app::start_service(settings).await {
-        Ok(s) => s,
-        Err(crate::service::ServiceError::Refused(why)) => {
-            eprintln!("dataflow: {why}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("dataflow: start-up failed: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let kafka = service.kafka();
-    let kind = if kafka.embedded { " (embedded)" } else { "" };
-    println!(
-        "dataflow listening on http://{bind} kafka {}{kind}",
-        kafka.bootstrap
-    );
-    let state = AppState::new(service.clone(), Jwt::new(&secret), ThrottleRules::default());
-    let result = serve(listener, state, shutdown_signal()).await;
-    crate::app::stop_service(&service).await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("dataflow: server error: {e}");
-            ExitCode::from(1)
-        }
-    }
 }

@@ -18,7 +18,7 @@ use super::envelope::{ApiError, Envelope, FieldProblem, ok};
 use super::json::{
     BrokerHealth, DatabaseHealth, HealthOut, JsonBody, ProductOut, Token, draft_from_json,
 };
-use crate::store::{Order, ProductQuery};
+use crate::service::{Order, ProductQuery};
 
 /// Products per database round trip while streaming product/all.
 const PAGE: i64 = 500;

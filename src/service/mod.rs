@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::Settings;
 use crate::domain::ValidationErrors;
 use crate::kafka::{
     EmbeddedBroker, Health, KafkaConfig, Relay, RelayHandle, RelayLink, SharedHealth,
@@ -21,6 +20,10 @@ use crate::store::{Store, StoreError};
 use writer::Writer;
 
 pub use auth::{hash_password, verify_password};
+// What the front ends need from the layers below, so they import only `service` and `domain`.
+pub use crate::config::Settings;
+pub use crate::kafka::{TailMessage, TailOptions, TailStart};
+pub use crate::store::{Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
@@ -74,6 +77,9 @@ impl From<crate::kafka::KafkaError> for ServiceError {
         ServiceError::Kafka(e.to_string())
     }
 }
+
+/// In the data directory: the owned embedded broker's address and this process's pid.
+pub const BROKER_FILE: &str = "broker.addr";
 
 /// Password verifications at once: twice the cores of the machine this runs on, and at
 /// ~19 MiB each (argon2id defaults) about 80 MiB at most.
@@ -144,6 +150,14 @@ impl Service {
         let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), chosen.relay);
         let writer = Writer::spawn(store.clone(), relay.link(), destination.clone());
         tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, %destination, "service started");
+        if owner.is_some() {
+            // Lets `dataflow tail` in another terminal find this process's broker.
+            let file = settings.paths.data_dir.join(BROKER_FILE);
+            let text = format!("{}\n{}\n", kafka.bootstrap, std::process::id());
+            if let Err(e) = std::fs::write(&file, text) {
+                tracing::warn!(error = %e, file = %file.display(), "cannot record the broker's address");
+            }
+        }
         Ok(Service {
             inner: Arc::new(Inner {
                 settings,
@@ -233,6 +247,7 @@ impl Service {
                 .store
                 .release_broker(&self.inner.destination, owner)
                 .await;
+            let _ = std::fs::remove_file(self.inner.settings.paths.data_dir.join(BROKER_FILE));
         }
         let broker = self.inner.embedded.lock().ok().and_then(|mut b| b.take());
         if let Some(broker) = broker {

@@ -13,9 +13,9 @@ use super::table::{Fetch, TablePane, TableRequest};
 use super::tail::{TailAction, TailPane};
 use super::text::{ctrl, plain};
 use crate::domain::{Product, ProductDraft};
-use crate::kafka::{TailMessage, TailStart};
+use crate::service::PublishedAck;
 use crate::service::Status;
-use crate::store::PublishedAck;
+use crate::service::{TailMessage, TailStart};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {

@@ -13,7 +13,6 @@ mod tail;
 mod text;
 mod ui;
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -23,26 +22,21 @@ use tokio::sync::mpsc;
 use app::App;
 use ui::draw;
 
-use crate::config::Settings;
+use crate::service::Settings;
 use runner::Runner;
 
 /// Messages taken from the tail channel per loop turn: keys get their turn in between.
 const TAIL_BATCH: usize = 2000;
 const FRAME: Duration = Duration::from_millis(33);
 
-pub async fn run(settings: Settings) -> ExitCode {
+/// Runs the terminal UI until the user quits; the terminal is restored on every way out.
+pub async fn run(settings: Settings) -> std::io::Result<()> {
     let started = Instant::now();
     // Raw mode, alternate screen, and a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, settings, started).await;
     ratatui::restore();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("dataflow: terminal error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    result
 }
 
 async fn event_loop(
@@ -57,9 +51,11 @@ async fn event_loop(
         settings.tail_last,
         settings.tail_buffer,
     );
-    let default_password = settings.environ != crate::config::Environ::Prd
-        && settings.password_api.expose() == crate::config::DEFAULT_PASSWORD;
-    app.set_first_run(default_password.then(|| settings.username_api.clone()));
+    app.set_first_run(
+        settings
+            .default_password_in_effect()
+            .then(|| settings.username_api.clone()),
+    );
     let mut runner = Runner::start(settings, tx);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -109,7 +105,7 @@ async fn event_loop(
     runner.end_session();
     if let Some(svc) = runner.service() {
         // Bounded: a stuck broker or database must not keep the terminal hostage.
-        let _ = tokio::time::timeout(Duration::from_secs(5), crate::app::stop_service(&svc)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), svc.shutdown()).await;
     }
     Ok(())
 }

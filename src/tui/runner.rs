@@ -9,10 +9,10 @@ use tokio::task::JoinHandle;
 
 use super::app::{Action, Effect};
 use super::table::{Fetch, PAGE};
-use crate::config::Settings;
-use crate::kafka::{TailMessage, TailOptions};
+use crate::service::Settings;
+use crate::service::{Order, ProductQuery};
 use crate::service::{Service, Tail};
-use crate::store::{Order, ProductQuery};
+use crate::service::{TailMessage, TailOptions};
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
 pub const TAIL_CHANNEL: usize = 1024;
@@ -31,7 +31,7 @@ impl Runner {
         let (tx, rx) = watch::channel(None);
         let report = actions.clone();
         tokio::spawn(async move {
-            match crate::app::start_service(settings).await {
+            match Service::start(settings).await {
                 Ok(svc) => {
                     let _ = report.send(Action::Ready {
                         database: svc.store().backend().to_string(),

@@ -13,7 +13,7 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use serde_json::Value;
 
 use super::text::{clip, pane_block, plain, printable};
-use crate::kafka::TailMessage;
+use crate::service::TailMessage;
 
 pub struct TailPane {
     pub rows: VecDeque<TailMessage>,

@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 use super::super::app::{Action, App, Effect, Pane, Screen};
 use super::super::table::{Fetch, TableRequest};
 use super::*;
-use crate::kafka::TailStart;
+use crate::service::TailStart;
 
 #[test]
 fn table_renders_rows_position_and_degrades_when_narrow() {

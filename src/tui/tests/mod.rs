@@ -9,8 +9,8 @@ use ratatui::backend::TestBackend;
 use super::app::{Action, App, Effect, Overlay, Pane, Screen};
 use super::table::{Fetch, TableRequest};
 use crate::domain::{Amount, Product, PublishState};
-use crate::kafka::{TailMessage, TailStart};
 use crate::service::Status;
+use crate::service::{TailMessage, TailStart};
 
 pub(super) fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -261,7 +261,7 @@ fn a_valid_form_registers_and_is_ready_for_the_next() {
         "form emptied for the next product"
     );
     assert_eq!(main(&app).form.focus, 0);
-    app.on_action(Action::Published(crate::store::PublishedAck {
+    app.on_action(Action::Published(crate::service::PublishedAck {
         outbox_id: 1,
         product_id: 7,
         partition: 2,
