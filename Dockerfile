@@ -1,14 +1,14 @@
 # Multi-stage: build with the full toolchain, run on a slim image with only the binary.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends cmake libssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY migrations migrations
 COPY src src
 RUN cargo build --release --locked && strip target/release/dataflow
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata libssl3 && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /data dataflow && mkdir -p /data && chown dataflow /data
 COPY --from=build /src/target/release/dataflow /usr/local/bin/dataflow
 USER dataflow

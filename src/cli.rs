@@ -115,6 +115,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return config_failure(&e),
     };
+    if let Err((name, why)) = crate::kafka::check_properties(&settings.kafka_properties) {
+        let var = format!(
+            "{}{}",
+            crate::config::PROPERTY_PREFIX,
+            name.replace('.', "_").to_ascii_uppercase()
+        );
+        eprintln!("dataflow: {var} ({name}): {why}");
+        return ExitCode::from(2);
+    }
     match cli.command.unwrap_or(Command::Tui) {
         Command::Config => print_config(&settings, &layers),
         Command::Tui => crate::app::run_tui(settings),
@@ -169,6 +178,14 @@ fn print_config(s: &Settings, layers: &Layers) -> ExitCode {
             value
         };
         lines.push(format!("{name:<18} = {shown:<40} ({source})"));
+    }
+    for (name, value, source) in layers.properties() {
+        let shown = if Settings::is_secret_property(name) {
+            "***"
+        } else {
+            value
+        };
+        lines.push(format!("kafka property {name} = {shown} ({source})"));
     }
     lines.push(String::new());
     lines.push(match &s.database {

@@ -38,6 +38,11 @@ fn bad_settings_stop_with_one_line_and_exit_2() {
             "KAFKA_HOST: port 0 in 'k:0' is out of range 1-65535",
         ),
         (
+            "KAFKA_PROPERTY_NOT_A_THING",
+            "1",
+            "KAFKA_PROPERTY_NOT_A_THING (not.a.thing): Client config error: No such configuration property",
+        ),
+        (
             "ENVIRON",
             "prd",
             "PASSWORD_API: the default password is refused in production",
@@ -66,6 +71,8 @@ fn config_shows_sources_and_paths_and_hides_secrets() {
         .arg("config")
         .env("PASSWORD_API", "hunter2")
         .env("JWT_SECRET", "s3cr3t-s3cr3t")
+        .env("KAFKA_PROPERTY_SASL_PASSWORD", "kafkapw")
+        .env("kafka_property_Security_Protocol", "sasl_ssl")
         .arg("--database-url")
         .arg("postgres://vert:topsecret@db:5432/vert_db")
         .output()
@@ -73,7 +80,15 @@ fn config_shows_sources_and_paths_and_hides_secrets() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        !text.contains("hunter2") && !text.contains("s3cr3t") && !text.contains("topsecret"),
+        !text.contains("hunter2")
+            && !text.contains("s3cr3t")
+            && !text.contains("topsecret")
+            && !text.contains("kafkapw"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kafka property sasl.password = *** (environment)")
+            && text.contains("kafka property security.protocol = sasl_ssl (environment)"),
         "{text}"
     );
     assert!(

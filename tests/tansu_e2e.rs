@@ -5,65 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb, blusa};
 use dataflow::domain::PublishState;
 use dataflow::service::Service;
 
-fn tansu_bin() -> String {
-    if let Ok(b) = std::env::var("TANSU_BIN") {
-        return b;
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let cargo_bin = Path::new(&home).join(".cargo/bin/tansu");
-    if cargo_bin.exists() {
-        return cargo_bin.display().to_string();
-    }
-    panic!(
-        "Tansu not found: run `cargo install tansu --locked --features dynostore,postgres,libsql` or set TANSU_BIN"
-    );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts Tansu with SQLite storage (kept across restarts) and waits until it accepts.
-fn start_tansu(port: u16, dir: &Path) -> Child {
-    let url = format!("tcp://127.0.0.1:{port}");
-    let storage = format!("sqlite:///{}", dir.join("tansu.db").display());
-    let child = Command::new(tansu_bin())
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            &storage,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tansu did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
+use common::tansu::{free_port, start_tansu};
 
 async fn wait_until_published(svc: &Service, bound: Duration) {
     let start = Instant::now();

@@ -54,6 +54,10 @@ pub(super) fn reader_config(settings: &Settings) -> Result<KafkaConfig, ExitCode
         partitions: settings.partitions,
         replication: settings.replication,
         embedded: false,
+        properties: match settings.kafka {
+            KafkaTarget::External(_) => settings.kafka_properties.clone(),
+            KafkaTarget::Embedded => Vec::new(),
+        },
     })
 }
 

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use layers::{Layers, Source};
+pub use layers::{Layers, PROPERTY_PREFIX, Source, property_name};
 pub use paths::Paths;
 pub use secret::Secret;
 
@@ -67,6 +67,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub jwt_secret: Option<Secret>,
     pub default_currency: String,
+    /// librdkafka properties for every client of a real cluster; values never printed.
+    pub kafka_properties: Vec<(String, Secret)>,
     pub tail_last: usize,
     pub tail_buffer: usize,
     pub paths: Paths,
@@ -248,6 +250,10 @@ impl Settings {
             bind,
             jwt_secret: get("JWT_SECRET").map(Secret::from),
             default_currency,
+            kafka_properties: l
+                .properties()
+                .map(|(k, v, _)| (k.to_string(), Secret::new(v)))
+                .collect(),
             tail_last: number(l, "TAIL_LAST", 100, 0, 1_000_000)?,
             tail_buffer: number(l, "TAIL_BUFFER", 10_000, 10, 10_000_000)?,
             paths,
@@ -293,6 +299,20 @@ impl Settings {
     /// True while the API user's password is the well-known default (never in production).
     pub fn default_password_in_effect(&self) -> bool {
         self.environ != Environ::Prd && self.password_api.expose() == DEFAULT_PASSWORD
+    }
+
+    /// librdkafka properties whose values are credentials: shown as `***`.
+    pub fn is_secret_property(name: &str) -> bool {
+        [
+            "password",
+            "secret",
+            "key.pem",
+            "oauthbearer.config",
+            "token",
+            "jaas",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
     }
 
     pub fn is_secret(var: &str) -> bool {

@@ -64,15 +64,15 @@ pub struct TailOptions {
     pub follow: bool,
 }
 
-pub(super) fn base_consumer(bootstrap: &str, group: &str) -> Result<BaseConsumer, KafkaError> {
-    consumer_config(bootstrap, group)
+pub(super) fn base_consumer(cfg: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
+    consumer_config(cfg, group)
         .create()
         .map_err(KafkaError::from)
 }
 
 /// A consumer that only assigns (never joins the group) and commits by hand.
-pub(super) fn consumer_config(bootstrap: &str, group: &str) -> rdkafka::config::ClientConfig {
-    let mut c = super::client_config(bootstrap);
+pub(super) fn consumer_config(cfg: &KafkaConfig, group: &str) -> rdkafka::config::ClientConfig {
+    let mut c = super::client_config(cfg);
     c.set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -131,9 +131,9 @@ pub async fn committed_offsets(
     cfg: &KafkaConfig,
     group: &str,
 ) -> Result<Vec<(i32, Option<i64>)>, KafkaError> {
-    let (bootstrap, topic, group) = (cfg.bootstrap.clone(), cfg.topic.clone(), group.to_string());
+    let (cfg, topic, group) = (cfg.clone(), cfg.topic.clone(), group.to_string());
     on_thread(move || {
-        let c = base_consumer(&bootstrap, &group)?;
+        let c = base_consumer(&cfg, &group)?;
         let mut asked = TopicPartitionList::new();
         for (p, _, _) in watermarks(&c, &topic)? {
             asked.add_partition(&topic, p);

@@ -3,15 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{KafkaConfig, KafkaError};
 
 /// Produces `rate` messages per second for `duration`; returns how many were sent. Blocking.
 pub fn flood(cfg: &KafkaConfig, rate: u64, duration: Duration) -> Result<u64, KafkaError> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.bootstrap)
+    let producer: BaseProducer = super::client_config(cfg)
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
         .create()?;

@@ -44,11 +44,10 @@ pub struct GroupReader {
 impl GroupReader {
     pub fn start(cfg: &KafkaConfig, group: &str) -> Result<GroupReader, KafkaError> {
         let (tx, rx) = mpsc::channel();
-        let (bootstrap, topic, group) =
-            (cfg.bootstrap.clone(), cfg.topic.clone(), group.to_string());
+        let (cfg, topic, group) = (cfg.clone(), cfg.topic.clone(), group.to_string());
         std::thread::Builder::new()
             .name("kafka-group".into())
-            .spawn(move || serve(&bootstrap, &topic, &group, rx))
+            .spawn(move || serve(&cfg, &topic, &group, rx))
             .map_err(|e| KafkaError::Other(format!("cannot start the group reader: {e}")))?;
         Ok(GroupReader { tx })
     }
@@ -77,7 +76,7 @@ fn gone() -> KafkaError {
     KafkaError::Other("the group reader stopped".into())
 }
 
-fn serve(bootstrap: &str, topic: &str, group: &str, rx: mpsc::Receiver<Request>) {
+fn serve(cfg: &KafkaConfig, topic: &str, group: &str, rx: mpsc::Receiver<Request>) {
     let mut consumer: Option<BaseConsumer> = None;
     // The group's committed positions, as this reader last committed or read them.
     let mut committed: Option<HashMap<i32, i64>> = None;
@@ -86,7 +85,7 @@ fn serve(bootstrap: &str, topic: &str, group: &str, rx: mpsc::Receiver<Request>)
             Some(c) => c,
             // Short fetch waits: a fetch left waiting at the broker would hold up the next
             // call's offset requests (the embedded broker answered an empty call in 1.5 s).
-            None => match consumer_config(bootstrap, group)
+            None => match consumer_config(cfg, group)
                 .set("fetch.wait.max.ms", "10")
                 .create::<BaseConsumer>()
                 .map_err(KafkaError::from)

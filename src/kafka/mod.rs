@@ -39,6 +39,8 @@ pub struct KafkaConfig {
     /// Replication factor for a topic we create; None = the broker's default.
     pub replication: Option<i32>,
     pub embedded: bool,
+    /// librdkafka properties for every client (KAFKA_PROPERTY_*, `[kafka]` in config.toml).
+    pub properties: Vec<(String, crate::config::Secret)>,
 }
 
 /// What the process last learned about the broker; read by status bars and registrations.
@@ -87,10 +89,50 @@ impl Health {
 
 pub type SharedHealth = Arc<Health>;
 
-/// Settings shared by the consumers and the admin client.
-fn client_config(bootstrap: &str) -> rdkafka::config::ClientConfig {
+/// Every client starts from this: the user's properties (security and the like), then the
+/// broker's address. Callers add what their role needs on top.
+fn client_config(cfg: &KafkaConfig) -> rdkafka::config::ClientConfig {
     let mut c = rdkafka::config::ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
+    for (name, value) in &cfg.properties {
+        c.set(name, value.expose());
+    }
+    c.set("bootstrap.servers", &cfg.bootstrap)
         .set("reconnect.backoff.max.ms", "1000");
     c
+}
+
+/// Properties dataflow sets itself: its guarantees depend on them.
+pub const RESERVED: &[&str] = &[
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "enable.idempotence",
+    "acks",
+    "request.required.acks",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+];
+
+/// Checks user properties the way librdkafka will read them (names and values), without
+/// creating a client. Err names the property and says what is wrong.
+pub fn check_properties(props: &[(String, crate::config::Secret)]) -> Result<(), (String, String)> {
+    for (name, value) in props {
+        if RESERVED.contains(&name.as_str()) {
+            return Err((
+                name.clone(),
+                "is set by dataflow itself and cannot be changed".into(),
+            ));
+        }
+        let mut c = rdkafka::config::ClientConfig::new();
+        c.set(name, value.expose());
+        if let Err(e) = c.create_native_config() {
+            let mut why = e.to_string();
+            // librdkafka's message quotes the value: never print a secret.
+            if crate::config::Settings::is_secret_property(name) && !value.expose().is_empty() {
+                why = why.replace(value.expose(), "***");
+            }
+            return Err((name.clone(), why));
+        }
+    }
+    Ok(())
 }

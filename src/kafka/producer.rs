@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
@@ -40,8 +39,7 @@ pub type Producer = FutureProducer<HealthContext>;
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn producer(cfg: &KafkaConfig, health: SharedHealth) -> Result<Producer, KafkaError> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", &cfg.bootstrap)
+    Ok(super::client_config(cfg)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "2")
@@ -60,7 +58,7 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     if cfg.embedded {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = super::client_config(&cfg.bootstrap).create()?;
+    let admin: AdminClient<DefaultClientContext> = super::client_config(cfg).create()?;
     let admin = std::sync::Arc::new(admin);
     let (probe, topic) = (admin.clone(), cfg.topic.clone());
     // Metadata first: creating needs rights a producer may lack, and answers slower.

@@ -93,7 +93,7 @@ fn session(
     tx: &tokio::sync::mpsc::Sender<super::TailMessage>,
     stop: &AtomicBool,
 ) -> Result<Session, KafkaError> {
-    let c: BaseConsumer = base_consumer(&cfg.bootstrap, group)?;
+    let c: BaseConsumer = base_consumer(cfg, group)?;
     let mut marks = watermarks(&c, &cfg.topic)?;
     while marks.is_empty() && opts.follow && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));

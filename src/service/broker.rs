@@ -54,6 +54,12 @@ pub async fn choose(settings: &Settings, store: &Store) -> Result<Chosen, Servic
         partitions: settings.partitions,
         replication: settings.replication,
         embedded,
+        // The embedded broker is plaintext and local: the properties are for real clusters.
+        properties: if embedded {
+            Vec::new()
+        } else {
+            settings.kafka_properties.clone()
+        },
     };
     let hosts = match &settings.kafka {
         KafkaTarget::External(hosts) => hosts,

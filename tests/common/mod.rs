@@ -153,6 +153,7 @@ pub fn blusa() -> ProductDraft {
     }
 }
 pub mod server;
+pub mod tansu;
 
 /// Rows in each table of a product, in order: product, pricing, availability, outbox.
 pub async fn table_counts(store: &Store) -> [i64; 4] {
