@@ -57,6 +57,8 @@ pub enum Command {
     Migrate,
     /// Print the effective settings (secrets redacted) and where files live
     Config,
+    /// Print the JSON Schema of the topic's messages (key and value)
+    Schema,
     /// Measure registration throughput, publish latency and paging on the configured back ends
     Bench {
         /// Products to register per run
@@ -126,6 +128,10 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     match cli.command.unwrap_or(Command::Tui) {
         Command::Config => print_config(&settings, &layers),
+        Command::Schema => {
+            print!("{}", crate::domain::SCHEMA);
+            ExitCode::SUCCESS
+        }
         Command::Tui => crate::app::run_tui(settings),
         Command::Serve { .. } => crate::app::run_serve(settings),
         Command::Migrate => crate::app::run_migrate(settings),

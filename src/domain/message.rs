@@ -70,6 +70,58 @@ impl ProductMessage {
     }
 }
 
+/// The published JSON Schema of the topic's messages (`dataflow schema` prints it).
+pub const SCHEMA: &str = include_str!("../../assets/product-event.schema.json");
+
+/// True when `payload` is a product event as the schema describes it: exactly its fields,
+/// each within its rules. Messages from other producers may be anything; this tells them apart.
+pub fn matches_schema(payload: &[u8]) -> bool {
+    use serde_json::Value;
+    let Ok(Value::Object(v)) = serde_json::from_slice::<Value>(payload) else {
+        return false;
+    };
+    let keys = |o: &serde_json::Map<String, Value>, want: &[&str]| {
+        o.len() == want.len() && want.iter().all(|k| o.contains_key(*k))
+    };
+    let text = |v: &Value, min: usize, max: usize| {
+        v.as_str()
+            .is_some_and(|s| (min..=max).contains(&s.chars().count()))
+    };
+    let (Some(Value::Object(pricing)), Some(Value::Object(avail))) =
+        (v.get("pricing"), v.get("availability"))
+    else {
+        return false;
+    };
+    keys(
+        &v,
+        &[
+            "id",
+            "name",
+            "description",
+            "pricing",
+            "availability",
+            "category",
+        ],
+    ) && v["id"].as_i64().is_some_and(|id| id >= 1)
+        && text(&v["name"], 1, 200)
+        && text(&v["description"], 0, 2000)
+        && text(&v["category"], 1, 100)
+        && keys(pricing, &["amount", "currency"])
+        && pricing["amount"]
+            .as_f64()
+            .is_some_and(|a| (0.0..1e12).contains(&a))
+        && pricing["currency"]
+            .as_str()
+            .is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        && keys(avail, &["quantity", "timestamp"])
+        && avail["quantity"]
+            .as_i64()
+            .is_some_and(|q| (0..=i64::from(i32::MAX)).contains(&q))
+        && avail["timestamp"]
+            .as_str()
+            .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+}
+
 /// How every message starts; the id follows.
 pub const ID_PREFIX: &str = "{\"id\":";
 
@@ -98,5 +150,10 @@ mod tests {
             format!("{ID_PREFIX}{}{}", p.id, m.json_after_id()),
             m.to_json()
         );
+        assert!(matches_schema(m.to_json().as_bytes()));
+        assert!(!matches_schema(br#"{"hello": 1}"#));
+        assert!(!matches_schema(b"not json"));
+        let extra = m.to_json().replacen('{', r#"{"extra":1,"#, 1);
+        assert!(!matches_schema(extra.as_bytes()), "no other fields");
     }
 }

@@ -6,7 +6,7 @@ mod message;
 mod product;
 
 pub use amount::Amount;
-pub use message::ProductMessage;
+pub use message::{ProductMessage, SCHEMA, matches_schema};
 pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
 };

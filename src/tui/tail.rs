@@ -185,7 +185,18 @@ impl TailPane {
 }
 
 /// One line for a message: a product's main fields, or the start of any other payload.
+/// One line of the message; a message that is not a product event as the published schema
+/// describes it (another producer's) is marked, never hidden.
 pub fn summary(m: &TailMessage) -> String {
+    let line = describe(m);
+    if crate::domain::matches_schema(&m.payload) {
+        line
+    } else {
+        format!("≠ schema · {line}")
+    }
+}
+
+fn describe(m: &TailMessage) -> String {
     match serde_json::from_slice::<Value>(&m.payload) {
         Ok(v) if v.get("pricing").is_some() && v.get("name").is_some() => {
             let s = |p: &Value| match p {

@@ -34,6 +34,11 @@ pub fn start_tansu(port: u16, dir: &Path) -> Child {
 
 /// Like `start_tansu`, telling clients to connect to `advertised` (a proxy in front of it).
 pub fn start_tansu_advertising(port: u16, advertised: u16, dir: &Path) -> Child {
+    start_tansu_with(port, advertised, dir, &[])
+}
+
+/// Tansu with more arguments (`--schema-registry file://DIR`, say).
+pub fn start_tansu_with(port: u16, advertised: u16, dir: &Path, extra: &[&str]) -> Child {
     let url = format!("tcp://127.0.0.1:{port}");
     let advertised_url = format!("tcp://127.0.0.1:{advertised}");
     let storage = format!("sqlite:///{}", dir.join("tansu.db").display());
@@ -47,6 +52,8 @@ pub fn start_tansu_advertising(port: u16, advertised: u16, dir: &Path) -> Child 
             "--storage-engine",
             &storage,
         ])
+        .args(extra)
+        .current_dir(dir) // Tansu reads file:// schema registries relative to it
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -132,6 +132,14 @@ fn tail_keeps_newest_on_top_bounded_and_pausable() {
         s.contains("(not JSON) not json ·[2J here"),
         "escape sequences are neutralised: {s}"
     );
+    assert!(
+        s.contains("≠ schema · (not JSON)"),
+        "another producer's message is marked, not hidden: {s}"
+    );
+    assert!(
+        !s.contains("≠ schema · Blusa 8"),
+        "product events match the schema: {s}"
+    );
     app.on_key(key(KeyCode::Char('p')));
     assert!(app.tail_paused());
     assert!(screen(&mut app, 100, 24).contains("paused"));
