@@ -254,3 +254,15 @@ fn embedded_broker_on_a_real_pipelines_database_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn schema_prints_the_published_json_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dataflow(dir.path()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        schema["properties"]["value"]["required"][0], "id",
+        "the message value's schema"
+    );
+}

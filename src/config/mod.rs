@@ -4,6 +4,7 @@
 mod layers;
 mod paths;
 mod secret;
+mod variables;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 pub use layers::{Layers, PROPERTY_PREFIX, Source, property_name};
 pub use paths::Paths;
 pub use secret::Secret;
+pub use variables::VARIABLES;
 
 /// A setting that could not be used; its `Display` is the one line shown to the user.
 #[derive(Debug, thiserror::Error)]
@@ -73,96 +75,6 @@ pub struct Settings {
     pub tail_buffer: usize,
     pub paths: Paths,
 }
-
-/// Every variable we read, with its default and meaning: the source of `config` and the README.
-pub const VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        "ENVIRON",
-        "dev",
-        "dev binds 127.0.0.1:8001, prd/prod binds 0.0.0.0:80",
-    ),
-    ("TIMEZONE", "UTC", "IANA zone used to render timestamps"),
-    (
-        "USERNAME_API",
-        "vert",
-        "user created at start-up if missing",
-    ),
-    ("PASSWORD_API", "vert", "password of that user"),
-    (
-        "DATABASE_URL",
-        "",
-        "postgres://... or sqlite:PATH; overrides DATABASE_*",
-    ),
-    (
-        "DATABASE",
-        "vert_db",
-        "PostgreSQL database name (setting any DATABASE_* selects PostgreSQL)",
-    ),
-    ("DATABASE_HOST", "localhost:5432", "PostgreSQL host[:port]"),
-    ("DATABASE_USER", "vert", "PostgreSQL user"),
-    ("DATABASE_PASSWORD", "vert", "PostgreSQL password"),
-    (
-        "KAFKA_HOST",
-        "",
-        "bootstrap servers; unset = embedded in-process broker",
-    ),
-    (
-        "TOPIC_PRODUCTS",
-        "produtos-persistidos",
-        "topic the products are published to",
-    ),
-    (
-        "TOPIC_PARTITIONS",
-        "3",
-        "partitions when the topic is created",
-    ),
-    (
-        "TOPIC_REPLICATION",
-        "",
-        "replication factor when the topic is created; unset = the broker's default",
-    ),
-    (
-        "CONSUMER_GROUP",
-        "consumer-group",
-        "group of the consumer route",
-    ),
-    (
-        "PUBLISH_WAIT_MS",
-        "2000",
-        "how long a registration waits for the broker's ack",
-    ),
-    (
-        "REPLAY_ON_START",
-        "1000",
-        "recent events replayed into a fresh embedded broker",
-    ),
-    (
-        "BIND",
-        "",
-        "HTTP listen address HOST:PORT; default from ENVIRON",
-    ),
-    (
-        "JWT_SECRET",
-        "",
-        "HS256 secret; unset = generated once in the data directory",
-    ),
-    (
-        "DEFAULT_CURRENCY",
-        "BRL",
-        "currency the product form starts with",
-    ),
-    (
-        "TAIL_LAST",
-        "100",
-        "newest messages the live tail starts with",
-    ),
-    (
-        "TAIL_BUFFER",
-        "10000",
-        "messages the live tail keeps in memory",
-    ),
-    ("DATAFLOW_DATA_DIR", "", "overrides the data directory"),
-];
 
 /// The original's default API password; refused in production.
 pub const DEFAULT_PASSWORD: &str = "vert";

@@ -15,7 +15,7 @@ use super::routes;
     info(title = "dataflow (Vert API)", description = "Register products, list them, read what reached Kafka. \
         Every answer is the envelope {code, status, message, result}; `code` equals the HTTP status."),
     paths(routes::root, routes::login, routes::register, routes::all_products, routes::one_product,
-          routes::consume, routes::healthz, routes::metrics),
+          super::consume::consume, routes::healthz, routes::metrics),
     components(schemas(Envelope<ProductOut>, Envelope<Token>, Envelope<Vec<FieldProblem>>, Envelope<super::json::HealthOut>, FieldProblem, LoginRequest, Token,
         ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut)),
     modifiers(&BearerAuth, &ServerLimits),

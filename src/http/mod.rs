@@ -2,6 +2,7 @@
 //! metrics. Built on the service layer; no SQL or Kafka here.
 
 mod auth;
+mod consume;
 mod docs;
 mod envelope;
 mod json;
@@ -58,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/vert/register/product", post(routes::register))
         .route("/api/vert/product/all", get(routes::all_products))
         .route("/api/vert/product/{id}", get(routes::one_product))
-        .route("/api/vert/kafka/consumer/product", get(routes::consume))
+        .route("/api/vert/kafka/consumer/product", get(consume::consume))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

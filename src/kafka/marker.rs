@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::SharedHealth;
-use super::relay::Handoff;
+use super::handoff::Handoff;
 use crate::domain::PublishState;
 use crate::store::{PublishedAck, Store};
 

@@ -5,6 +5,7 @@ mod consumer;
 mod embedded;
 mod flood;
 mod group;
+mod handoff;
 mod marker;
 mod producer;
 mod relay;
@@ -18,8 +19,9 @@ pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
 pub use group::{Fetched, GroupReader};
+pub use handoff::{Handoff, RelayHandle, RelayLink, RelayOptions};
 pub use producer::{ensure_topic, producer};
-pub use relay::{Handoff, Relay, RelayHandle, RelayLink, RelayOptions};
+pub use relay::Relay;
 pub use tail::tail;
 
 #[derive(Debug, thiserror::Error)]

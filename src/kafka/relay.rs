@@ -13,16 +13,15 @@ use futures::stream::FuturesUnordered;
 use rdkafka::producer::{FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio::sync::mpsc;
-use tokio::sync::{Notify, broadcast, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::MissedTickBehavior;
 
+use super::handoff::{Handoff, RelayHandle, RelayLink, RelayOptions};
 use super::marker::{self, Acked};
 use super::producer::{Producer, ensure_topic, producer as new_producer};
 use super::replay;
 use super::{KafkaConfig, SharedHealth};
-use crate::domain::PublishState;
-use crate::store::{OutboxEvent, PublishedAck, Store};
+use crate::store::{PublishedAck, Store};
 
 /// Events taken from the handover queue or claimed at a time.
 const BATCH: usize = 500;
@@ -34,111 +33,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Failed rounds in a row after which the producer is replaced.
 const RENEW_AFTER: u32 = 3;
-
-/// Who the relay is, what it publishes, and for how long its claims hold.
-#[derive(Debug, Clone)]
-pub struct RelayOptions {
-    /// The holder name written on the events this relay holds.
-    pub id: String,
-    /// The outbox destination this relay serves (its cluster and topic).
-    pub destination: String,
-    /// A claim lasts this long without renewal, by the database's clock. It outlives any
-    /// publish attempt (MESSAGE_TIMEOUT) by far and is renewed at a third of it, so it only
-    /// runs out when the relay died or stalled.
-    pub lease: Duration,
-    /// Published events to send again first: a fresh embedded broker starts empty.
-    pub replay: usize,
-    /// Set when this process owns the destination's embedded broker: renewed with the leases.
-    pub broker_owner: bool,
-}
-
-impl RelayOptions {
-    pub fn new(destination: &str) -> RelayOptions {
-        RelayOptions {
-            id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
-            destination: destination.to_string(),
-            lease: Duration::from_secs(30),
-            replay: 0,
-            broker_owner: false,
-        }
-    }
-}
-
-/// An event this process committed, with whoever waits for its acknowledgement.
-pub struct Handoff {
-    pub event: OutboxEvent,
-    pub ack: Option<oneshot::Sender<PublishState>>,
-}
-
-/// What writers and observers use: hand events over, wake the relay, watch acknowledgements.
-#[derive(Clone)]
-pub struct RelayLink {
-    id: Arc<str>,
-    lease: Duration,
-    wake: Arc<Notify>,
-    own: mpsc::Sender<Handoff>,
-    acks: broadcast::Sender<PublishedAck>,
-}
-
-impl RelayLink {
-    /// The holder name to write on events handed over to this relay.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    pub fn lease(&self) -> Duration {
-        self.lease
-    }
-
-    /// Room for `n` events, reserved before the commit so a handover never waits. None when
-    /// the relay is that far behind: the events are then written as orphans.
-    pub fn reserve(&self, n: usize) -> Option<mpsc::PermitIterator<'_, Handoff>> {
-        if n == 0 {
-            return None;
-        }
-        self.own.try_reserve_many(n).ok()
-    }
-
-    /// Tells the relay that orphans are waiting.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Acknowledgements of every event this process publishes, for status displays.
-    pub fn subscribe(&self) -> broadcast::Receiver<PublishedAck> {
-        self.acks.subscribe()
-    }
-}
-
-/// Owned by the service: stops the relay at shutdown.
-pub struct RelayHandle {
-    link: RelayLink,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl RelayHandle {
-    pub fn link(&self) -> RelayLink {
-        self.link.clone()
-    }
-
-    /// Stops the relay after its current batch, flushes the producer and gives the events it
-    /// still holds back to the outbox.
-    pub async fn shutdown(&mut self) {
-        let _ = self.stop.send(true);
-        self.link.wake();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Ends the relay as a crash would: nothing released, nothing flushed. For tests.
-    pub fn abort(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
 
 /// One message on its way; `Sync` so the relay can be borrowed across awaits.
 type Sending =

@@ -6,8 +6,8 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
 
 use super::KafkaConfig;
+use super::handoff::RelayOptions;
 use super::producer::{MESSAGE_TIMEOUT, Producer};
-use super::relay::RelayOptions;
 use crate::store::{PublishedAck, Store};
 
 const CHUNK: usize = 500;

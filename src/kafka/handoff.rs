@@ -1,0 +1,116 @@
+//! How the rest of the process talks to the relay: its options, the events handed over in
+//! memory after a commit, the link writers and observers hold, and the handle that stops it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::domain::PublishState;
+use crate::store::{OutboxEvent, PublishedAck};
+
+/// Who the relay is, what it publishes, and for how long its claims hold.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// The holder name written on the events this relay holds.
+    pub id: String,
+    /// The outbox destination this relay serves (its cluster and topic).
+    pub destination: String,
+    /// A claim lasts this long without renewal, by the database's clock. It outlives any
+    /// publish attempt (MESSAGE_TIMEOUT) by far and is renewed at a third of it, so it only
+    /// runs out when the relay died or stalled.
+    pub lease: Duration,
+    /// Published events to send again first: a fresh embedded broker starts empty.
+    pub replay: usize,
+    /// Set when this process owns the destination's embedded broker: renewed with the leases.
+    pub broker_owner: bool,
+}
+
+impl RelayOptions {
+    pub fn new(destination: &str) -> RelayOptions {
+        RelayOptions {
+            id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
+            destination: destination.to_string(),
+            lease: Duration::from_secs(30),
+            replay: 0,
+            broker_owner: false,
+        }
+    }
+}
+
+/// An event this process committed, with whoever waits for its acknowledgement.
+pub struct Handoff {
+    pub event: OutboxEvent,
+    pub ack: Option<oneshot::Sender<PublishState>>,
+}
+
+/// What writers and observers use: hand events over, wake the relay, watch acknowledgements.
+#[derive(Clone)]
+pub struct RelayLink {
+    pub(super) id: Arc<str>,
+    pub(super) lease: Duration,
+    pub(super) wake: Arc<Notify>,
+    pub(super) own: mpsc::Sender<Handoff>,
+    pub(super) acks: broadcast::Sender<PublishedAck>,
+}
+
+impl RelayLink {
+    /// The holder name to write on events handed over to this relay.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Room for `n` events, reserved before the commit so a handover never waits. None when
+    /// the relay is that far behind: the events are then written as orphans.
+    pub fn reserve(&self, n: usize) -> Option<mpsc::PermitIterator<'_, Handoff>> {
+        if n == 0 {
+            return None;
+        }
+        self.own.try_reserve_many(n).ok()
+    }
+
+    /// Tells the relay that orphans are waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Acknowledgements of every event this process publishes, for status displays.
+    pub fn subscribe(&self) -> broadcast::Receiver<PublishedAck> {
+        self.acks.subscribe()
+    }
+}
+
+/// Owned by the service: stops the relay at shutdown.
+pub struct RelayHandle {
+    pub(super) link: RelayLink,
+    pub(super) stop: watch::Sender<bool>,
+    pub(super) task: Option<JoinHandle<()>>,
+}
+
+impl RelayHandle {
+    pub fn link(&self) -> RelayLink {
+        self.link.clone()
+    }
+
+    /// Stops the relay after its current batch, flushes the producer and gives the events it
+    /// still holds back to the outbox.
+    pub async fn shutdown(&mut self) {
+        let _ = self.stop.send(true);
+        self.link.wake();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Ends the relay as a crash would: nothing released, nothing flushed. For tests.
+    pub fn abort(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
