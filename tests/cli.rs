@@ -1,6 +1,8 @@
 //! The binary as a user runs it: settings errors, `config`, and `serve`'s start line and
 //! graceful shutdown on SIGTERM.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -152,31 +154,9 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
     // Another process reads the embedded broker while serve runs: `dataflow tail` finds it.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/vert/auth/login"))
-            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["result"]["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
-            "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
-        let r = client
-            .post(format!("{base}/api/vert/register/product"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        let (status, answer) = common::login_and_register(&base).await;
+        assert_eq!(status, 200, "{answer}");
     });
     let out = dataflow(dir.path())
         .args(["tail", "--from-beginning", "--limit", "1"])

@@ -7,9 +7,8 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::tansu::{free_port, start_tansu_advertising};
+use common::tansu::{free_port, start_tansu_advertising, wait_listening};
 use common::{Backend, TestDb, blusa, read_at_least};
 use dataflow::domain::PublishState;
 use dataflow::service::Service;
@@ -62,14 +61,7 @@ fn stunnel(dir: &Path, accept: u16, connect: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("stunnel runs (apt-get install stunnel4)");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", accept)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "stunnel did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(accept, "stunnel");
     child
 }
 
@@ -104,19 +96,11 @@ async fn publishes_and_reads_over_tls() {
     svc.shutdown().await;
 
     // The same broker without the TLS properties: nothing gets through.
-    let db2 = TestDb::new(Backend::Sqlite).await;
-    let svc =
-        Service::start(db2.settings(&[("KAFKA_HOST", host.as_str()), ("PUBLISH_WAIT_MS", "1000")]))
-            .await
-            .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let p = svc.register(&blusa()).await.unwrap().product;
-    assert_eq!(
-        p.publish,
-        PublishState::Pending,
-        "plaintext cannot talk to the TLS port"
-    );
-    svc.shutdown().await;
+    common::assert_nothing_gets_through(
+        &[("KAFKA_HOST", host.as_str())],
+        "plaintext cannot talk to the TLS port",
+    )
+    .await;
     proxy.kill().ok();
     proxy.wait().ok();
     broker.kill().ok();

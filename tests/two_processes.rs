@@ -2,6 +2,8 @@
 //! embedded broker (never a second broker draining the same outbox), its registrations are
 //! acknowledged, and `dataflow tail` from a third process reads them.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -64,31 +66,7 @@ fn a_second_serve_joins_the_first_ones_broker() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/vert/auth/login"))
-            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["result"]["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
-            "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
-        let r: serde_json::Value = client
-            .post(format!("{base}/api/vert/register/product"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, r) = common::login_and_register(&base).await;
         assert_eq!(r["result"]["publish"]["state"], "published", "{r}");
         r["result"]["id"].as_i64().unwrap()
     });

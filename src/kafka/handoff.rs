@@ -106,11 +106,4 @@ impl RelayHandle {
             let _ = task.await;
         }
     }
-
-    /// Ends the relay as a crash would: nothing released, nothing flushed. For tests.
-    pub fn abort(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
 }

@@ -72,10 +72,6 @@ impl Health {
         self.state.load(Ordering::Relaxed) == UP
     }
 
-    pub fn is_down(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == DOWN
-    }
-
     pub fn set_up(&self) {
         if self.state.swap(UP, Ordering::Relaxed) == DOWN {
             tracing::info!("kafka broker reachable again");

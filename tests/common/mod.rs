@@ -225,3 +225,46 @@ pub async fn wait_broker_up(svc: &Service) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A service on a fresh SQLite database with `vars` (a broker it cannot talk to): its
+/// registration is saved, and stays pending.
+pub async fn assert_nothing_gets_through(vars: &[(&str, &str)], why: &str) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut all = vec![("PUBLISH_WAIT_MS", "1000")];
+    all.extend_from_slice(vars);
+    let svc = Service::start(db.settings(&all)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let p = svc.register(&blusa()).await.unwrap().product;
+    assert_eq!(p.publish, dataflow::domain::PublishState::Pending, "{why}");
+    svc.shutdown().await;
+}
+
+/// Against a running `dataflow serve` at `base`: logs in as vert/vert and registers one product;
+/// the answer's status and JSON.
+pub async fn login_and_register(base: &str) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/vert/auth/login"))
+        .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["result"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+    let r = client
+        .post(format!("{base}/api/vert/register/product"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -58,13 +58,18 @@ pub fn start_tansu_with(port: u16, advertised: u16, dir: &Path, extra: &[&str]) 
         .stderr(Stdio::null())
         .spawn()
         .expect("tansu starts");
+    wait_listening(port, "tansu");
+    child
+}
+
+/// Waits (bounded) until something accepts connections on `port`.
+pub fn wait_listening(port: u16, what: &str) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "tansu did not listen on {port}"
+            "{what} did not listen on {port}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
-    child
 }
