@@ -29,7 +29,7 @@ async fn registered_product_is_on_the_topic(svc: Service) {
         r#"{{"id":{},"name":"Blusa","description":"Blusa com touca","pricing":{{"amount":59.99,"currency":"BRL"}},"availability":{{"quantity":50,"timestamp":"{ts}"}},"category":"Vestuário"}}"#,
         p.id
     );
-    assert_eq!(String::from_utf8(m.payload.clone()).unwrap(), expected);
+    assert_eq!(String::from_utf8(m.bytes().to_vec()).unwrap(), expected);
 }
 both_backends!(
     registered_product_is_on_the_topic,

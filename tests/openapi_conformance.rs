@@ -70,6 +70,15 @@ fn call() -> impl Strategy<Value = Call> {
         Just("99999999999999999999".to_string())
     ];
     let route = prop_oneof![
+        (id.clone(), body()).prop_map(|(i, b)| (
+            "put",
+            "/api/vert/product/{id}",
+            Some(i),
+            vec![],
+            Some(b)
+        )),
+        id.clone()
+            .prop_map(|i| ("delete", "/api/vert/product/{id}", Some(i), vec![], None)),
         body().prop_map(|b| ("post", "/api/vert/auth/login", None, vec![], Some(b))),
         body().prop_map(|b| ("post", "/api/vert/register/product", None, vec![], Some(b))),
         id.prop_map(|i| ("get", "/api/vert/product/{id}", Some(i), vec![], None)),
@@ -179,6 +188,8 @@ fn generated_requests_match_the_document() {
             let url = url::Url::parse_with_params(&server.url(&c.path), &c.query).unwrap();
             let mut req = match c.method {
                 "post" => server.client.post(url),
+                "put" => server.client.put(url),
+                "delete" => server.client.delete(url),
                 _ => server.client.get(url),
             };
             req = match c.auth {

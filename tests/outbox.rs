@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{Backend, TestDb, blusa};
-use dataflow::domain::NewProduct;
-use dataflow::store::{EventRoute, PublishedAck, Store};
+use dataflow::store::{Creation, EventRoute, PublishedAck, Store};
 
 const DEST: &str = "kafka:test:9092/t";
 
@@ -21,9 +20,9 @@ fn route(holder: Option<&str>, lease: Duration) -> EventRoute<'_> {
     }
 }
 
-fn items(n: usize) -> Vec<NewProduct> {
+fn items(n: usize) -> Vec<Creation> {
     let item = blusa().validate().unwrap();
-    std::iter::repeat_n(item, n).collect()
+    std::iter::repeat_n(Creation::from(item), n).collect()
 }
 
 fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<PublishedAck> {
@@ -57,8 +56,8 @@ where
 async fn a_batch_commits_together_and_a_bad_row_fails_alone() {
     on_both(|store| async move {
         let mut batch = items(9);
-        batch[4].name = String::new(); // passes no validation: the database's CHECK rejects it
-        batch[7].quantity = -1;
+        batch[4].item.name = String::new(); // passes no validation: the database's CHECK rejects it
+        batch[7].item.quantity = -1;
         let results = store
             .insert_each(&batch, Utc::now(), &route(None, Duration::ZERO))
             .await;
@@ -74,9 +73,9 @@ async fn a_batch_commits_together_and_a_bad_row_fails_alone() {
         assert_eq!(ids.len(), 7);
         for (r, item) in results.iter().zip(&batch) {
             if let Ok(s) = r {
-                assert_eq!(s.product.name, item.name);
+                assert_eq!(s.product.name, item.item.name);
                 let back = store.get_product(s.product.id).await.unwrap().unwrap();
-                assert_eq!(back.amount, item.amount);
+                assert_eq!(back.amount, item.item.amount);
                 assert_eq!(s.event.product_id, s.product.id);
                 assert_eq!(s.event.msg_key, s.product.id.to_string());
                 let msg: serde_json::Value = serde_json::from_str(&s.event.payload).unwrap();

@@ -99,6 +99,7 @@ fn schema_and_messages_agree() {
         quantity: 50,
         timestamp: chrono::Utc::now(),
         publish: PublishState::Pending,
+        revision: Default::default(),
     };
     let m = dataflow::domain::ProductMessage::of(&p);
     let value: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();

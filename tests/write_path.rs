@@ -12,7 +12,7 @@ use chrono::Utc;
 use common::{Backend, TestDb, blusa, drain_pending, read_at_least, table_counts};
 use dataflow::domain::PublishState;
 use dataflow::service::{Service, ServiceError, embedded_destination};
-use dataflow::store::EventRoute;
+use dataflow::store::{Creation, EventRoute};
 
 fn keys(msgs: &[dataflow::kafka::TailMessage]) -> Vec<String> {
     msgs.iter().filter_map(|m| m.key.clone()).collect()
@@ -165,7 +165,8 @@ async fn a_crashed_holders_events_are_taken_over(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let dest = embedded_destination("produtos-persistidos");
-    let items: Vec<_> = std::iter::repeat_n(blusa().validate().unwrap(), 7).collect();
+    let items: Vec<_> =
+        std::iter::repeat_n(Creation::from(blusa().validate().unwrap()), 7).collect();
     let route = EventRoute {
         destination: &dest,
         holder: Some("crashed"),
@@ -204,7 +205,7 @@ async fn embedded_refused_on_a_real_pipelines_database(backend: Backend) {
         holder: None,
         lease: Duration::ZERO,
     };
-    let items = vec![blusa().validate().unwrap()];
+    let items = vec![Creation::from(blusa().validate().unwrap())];
     store
         .insert_products(&items, Utc::now(), &route)
         .await

@@ -53,6 +53,7 @@ pub(super) fn reader_config(settings: &Settings) -> Result<KafkaConfig, ExitCode
         topic: settings.topic.clone(),
         partitions: settings.partitions,
         replication: settings.replication,
+        cleanup_policy: settings.cleanup_policy.clone(),
         embedded: false,
         properties: match settings.kafka {
             KafkaTarget::External(_) => settings.kafka_properties.clone(),

@@ -64,6 +64,8 @@ pub struct Settings {
     pub partitions: i32,
     /// Replication factor when the topic is created; None = the broker's default.
     pub replication: Option<i32>,
+    /// The topic's cleanup.policy when we create it: delete, compact or compact,delete.
+    pub cleanup_policy: String,
     pub publish_wait: Duration,
     pub replay_on_start: usize,
     pub bind: SocketAddr,
@@ -157,6 +159,7 @@ impl Settings {
                 Some(_) => Some(number(l, "TOPIC_REPLICATION", 1, 1, 1_000)?),
                 None => None,
             },
+            cleanup_policy: cleanup_policy(&or("TOPIC_CLEANUP_POLICY", "delete"))?,
             publish_wait: Duration::from_millis(number(l, "PUBLISH_WAIT_MS", 2000, 0, 600_000)?),
             replay_on_start: number(l, "REPLAY_ON_START", 1000, 0, 10_000_000)?,
             bind,
@@ -244,6 +247,21 @@ where
         _ => Err(bad(
             var,
             format!("'{raw}' must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// Kafka's cleanup.policy values; `delete,compact` is read as `compact,delete`.
+fn cleanup_policy(raw: &str) -> Result<String, ConfigError> {
+    let mut parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    match parts.as_slice() {
+        ["delete"] | ["compact"] => Ok(parts[0].to_string()),
+        ["compact", "delete"] => Ok("compact,delete".to_string()),
+        _ => Err(bad(
+            "TOPIC_CLEANUP_POLICY",
+            format!("'{raw}' must be delete, compact or compact,delete"),
         )),
     }
 }

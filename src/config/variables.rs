@@ -49,6 +49,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "replication factor when the topic is created; unset = the broker's default",
     ),
     (
+        "TOPIC_CLEANUP_POLICY",
+        "delete",
+        "cleanup.policy when the topic is created: delete, compact (a changelog: the last value per product) or compact,delete",
+    ),
+    (
         "CONSUMER_GROUP",
         "consumer-group",
         "group of the consumer route",

@@ -144,6 +144,7 @@ mod tests {
             quantity: 5,
             timestamp: chrono::Utc::now(),
             publish: PublishState::Pending,
+            revision: Default::default(),
         };
         let m = ProductMessage::of(&p);
         assert_eq!(

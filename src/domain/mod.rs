@@ -2,10 +2,12 @@
 //! `NewProduct` it is valid, and nothing downstream checks it again.
 
 mod amount;
+mod change;
 mod message;
 mod product;
 
 pub use amount::Amount;
+pub use change::{EventKind, HEADER_EVENT, HEADER_VERSION, Revision};
 pub use message::{ProductMessage, SCHEMA, matches_schema};
 pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,

@@ -208,8 +208,10 @@ pub struct Product {
     pub currency: String,
     pub availability_id: i64,
     pub quantity: i32,
+    /// When it was registered; changes keep it.
     pub timestamp: DateTime<Utc>,
     pub publish: PublishState,
+    pub revision: super::Revision,
 }
 
 #[cfg(test)]

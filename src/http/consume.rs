@@ -31,7 +31,7 @@ pub struct ConsumeQuery {
 
 #[utoipa::path(get, path = "/api/vert/kafka/consumer/product", params(ConsumeQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Envelope<Vec<super::json::KafkaMessageDoc>>, description = "Consumer topic kafka successfully: the group's new messages up to the high-water marks (at most `max`), committed once the answer was sent. Calls are served one at a time."),
+        (status = 200, body = Envelope<Vec<super::json::KafkaEventDoc>>, description = "Consumer topic kafka successfully: a product per creation or update, `{\"id\": N, \"deleted\": true}` per deletion; the group's new messages up to the high-water marks (at most `max`), committed once the answer was sent. Calls are served one at a time."),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad max"),
         (status = 503, body = Envelope<String>, description = "Kafka unavailable, or another call held the group too long (see Retry-After)"),

@@ -15,9 +15,11 @@ use super::routes;
     info(title = "dataflow (Vert API)", description = "Register products, list them, read what reached Kafka. \
         Every answer is the envelope {code, status, message, result}; `code` equals the HTTP status."),
     paths(routes::root, routes::login, routes::register, routes::all_products, routes::one_product,
+          routes::update_product, routes::delete_product,
           super::consume::consume, routes::healthz, routes::metrics),
     components(schemas(Envelope<ProductOut>, Envelope<Token>, Envelope<Vec<FieldProblem>>, Envelope<super::json::HealthOut>, FieldProblem, LoginRequest, Token,
-        ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut)),
+        ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut,
+        super::json::DeletedOut, Envelope<super::json::DeletedOut>)),
     modifiers(&BearerAuth, &ServerLimits),
 )]
 pub struct ApiDoc;

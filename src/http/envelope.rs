@@ -30,6 +30,12 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// A version as an entity tag: `"3"`.
+pub fn etag(version: i64) -> HeaderValue {
+    // Digits in quotes are always a valid header value.
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
 pub fn ok<T: Serialize>(message: &str, result: Option<T>) -> Response {
     Json(Envelope {
         code: "200".into(),
@@ -46,6 +52,8 @@ pub struct ApiError {
     pub message: String,
     pub fields: Vec<FieldProblem>,
     pub retry_after: Option<u64>,
+    /// The product's current version, sent as `ETag` (412 answers).
+    pub etag: Option<i64>,
 }
 
 impl ApiError {
@@ -55,6 +63,7 @@ impl ApiError {
             message: message.into(),
             fields: Vec::new(),
             retry_after: None,
+            etag: None,
         }
     }
 
@@ -101,6 +110,23 @@ impl From<ServiceError> for ApiError {
                     "Kafka unavailable, try again later",
                 )
             }
+            ServiceError::NotFound(id) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("Product {id} not found"))
+            }
+            ServiceError::Stale {
+                id,
+                current,
+                expected,
+            } => {
+                let mut e = ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    format!(
+                        "Product {id} changed since version {expected}: version {current} is current; read it again"
+                    ),
+                );
+                e.etag = Some(current);
+                e
+            }
             ServiceError::Conflict(detail) => {
                 tracing::info!(error = %detail, "conflict");
                 ApiError::new(StatusCode::CONFLICT, "Already exists")
@@ -136,6 +162,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(v) = self.etag {
+            resp.headers_mut().insert(header::ETAG, etag(v));
         }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

@@ -257,7 +257,8 @@ pub struct PublishOut {
     pub offset: Option<i64>,
 }
 
-/// A product as product/all shows it; `publish` only on the routes that add it.
+/// A product as product/all shows it; version and publish state only on the routes that add
+/// them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductOut {
     pub id: i64,
@@ -266,12 +267,41 @@ pub struct ProductOut {
     pub description: String,
     pub availability: AvailabilityOut,
     pub pricing: PricingOut,
+    /// On single-product answers only; product/all keeps the original's shape.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<RevisionOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishOut>,
 }
 
+/// Which version a product is at, and who made it so.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionOut {
+    /// 1 when registered, + 1 per change; the `ETag` of `GET /api/vert/product/{id}`.
+    #[schema(example = 1, minimum = 1)]
+    pub version: i64,
+    /// Who registered it; null for products registered before versions existed.
+    pub created_by: Option<String>,
+    /// Who changed it last; null until it is changed.
+    pub updated_by: Option<String>,
+    /// When it was changed last (RFC 3339 in TIMEZONE); null until it is changed.
+    pub updated_at: Option<String>,
+}
+
+/// What a delete answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedOut {
+    pub id: i64,
+    #[schema(example = true)]
+    pub deleted: bool,
+    /// The version the delete made (its tombstone's `version` header).
+    pub version: i64,
+    pub publish: PublishOut,
+}
+
 impl ProductOut {
-    pub fn of(p: &Product, svc: &Service, with_publish: bool) -> ProductOut {
+    /// `detailed` adds the version and publish state (every route but product/all).
+    pub fn of(p: &Product, svc: &Service, detailed: bool) -> ProductOut {
         ProductOut {
             id: p.id,
             name: p.name.clone(),
@@ -289,20 +319,50 @@ impl ProductOut {
                 ammount: p.amount.to_json_number(),
                 currency: p.currency.clone(),
             },
-            publish: with_publish.then(|| match p.publish {
-                PublishState::Pending => PublishOut {
-                    state: "pending".into(),
-                    partition: None,
-                    offset: None,
-                },
-                PublishState::Published { partition, offset } => PublishOut {
-                    state: "published".into(),
-                    partition: Some(partition),
-                    offset: Some(offset),
-                },
+            revision: detailed.then(|| RevisionOut {
+                version: p.revision.version,
+                created_by: p.revision.created_by.clone(),
+                updated_by: p.revision.updated_by.clone(),
+                updated_at: p.revision.updated_at.map(|t| svc.render_time(t)),
             }),
+            publish: detailed.then(|| PublishOut::of(p.publish)),
         }
     }
+}
+
+impl PublishOut {
+    pub fn of(state: PublishState) -> PublishOut {
+        match state {
+            PublishState::Pending => PublishOut {
+                state: "pending".into(),
+                partition: None,
+                offset: None,
+            },
+            PublishState::Published { partition, offset } => PublishOut {
+                state: "published".into(),
+                partition: Some(partition),
+                offset: Some(offset),
+            },
+        }
+    }
+}
+
+/// What the consumer route returns per message: a product (created or updated), or a deletion.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the shape; messages are relayed as read
+pub enum KafkaEventDoc {
+    Product(KafkaMessageDoc),
+    Deleted(KafkaDeletedDoc),
+}
+
+/// A tombstone (the product was deleted), as the consumer route gives it.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct KafkaDeletedDoc {
+    pub id: i64,
+    #[schema(example = true)]
+    pub deleted: bool,
 }
 
 /// A product message as read from Kafka (other producers' messages pass through as they are).

@@ -58,7 +58,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/vert/auth/login", post(routes::login))
         .route("/api/vert/register/product", post(routes::register))
         .route("/api/vert/product/all", get(routes::all_products))
-        .route("/api/vert/product/{id}", get(routes::one_product))
+        .route(
+            "/api/vert/product/{id}",
+            get(routes::one_product)
+                .put(routes::update_product)
+                .delete(routes::delete_product),
+        )
         .route("/api/vert/kafka/consumer/product", get(consume::consume))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::{KafkaConfig, KafkaError};
@@ -21,15 +21,34 @@ pub struct TailMessage {
     pub key: Option<String>,
     /// Milliseconds since the epoch, as the broker or producer stamped it.
     pub timestamp_ms: Option<i64>,
-    pub payload: Vec<u8>,
+    /// None for a tombstone (a null value).
+    pub payload: Option<Vec<u8>>,
+    /// Header names and values (values as text; a null value as empty).
+    pub headers: Vec<(String, String)>,
 }
 
 impl TailMessage {
-    /// The payload as JSON when it parses, else as a JSON string (any producer may write here).
+    /// The payload as JSON when it parses, else as a JSON string (any producer may write
+    /// here); null for a tombstone.
     pub fn value(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.payload).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&self.payload).into_owned())
+        let Some(payload) = &self.payload else {
+            return serde_json::Value::Null;
+        };
+        serde_json::from_slice(payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(payload).into_owned())
         })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The payload's bytes; empty for a tombstone.
+    pub fn bytes(&self) -> &[u8] {
+        self.payload.as_deref().unwrap_or_default()
     }
 
     /// One line of `dataflow tail`: position, key, time in `tz` and the value.
@@ -46,6 +65,11 @@ impl TailMessage {
             "offset": self.offset,
             "key": self.key,
             "timestamp": ts,
+            "headers": self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect::<serde_json::Map<_, _>>(),
             "value": self.value(),
         })
     }
@@ -106,7 +130,18 @@ pub(super) fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> TailMessa
         offset: m.offset(),
         key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
         timestamp_ms: m.timestamp().to_millis(),
-        payload: m.payload().unwrap_or_default().to_vec(),
+        payload: m.payload().map(<[u8]>::to_vec),
+        headers: m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        let v = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        (h.key.to_string(), v.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

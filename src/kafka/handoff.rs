@@ -45,12 +45,60 @@ pub struct Handoff {
     pub ack: Option<oneshot::Sender<PublishState>>,
 }
 
+/// Products whose newest event waits for an older one this relay holds: when the older one is
+/// marked, the relay is woken to claim the next at once (instead of at its next idle check).
+#[derive(Debug)]
+pub(super) struct Blocked {
+    products: std::sync::Mutex<std::collections::HashSet<i64>>,
+    pub(super) wake: Arc<Notify>,
+}
+
+/// Entries whose older event another process published are never released here; past this,
+/// the set starts again (the idle check still finds their events).
+const MAX_BLOCKED: usize = 10_000;
+
+impl Blocked {
+    pub(super) fn new(wake: Arc<Notify>) -> Blocked {
+        Blocked {
+            products: Default::default(),
+            wake,
+        }
+    }
+
+    pub(super) fn add(&self, product_id: i64) {
+        if let Ok(mut set) = self.products.lock() {
+            if set.len() >= MAX_BLOCKED {
+                set.clear();
+            }
+            set.insert(product_id);
+        }
+    }
+
+    /// Called once events of these products were marked published.
+    pub(super) fn published(&self, products: impl Iterator<Item = i64>) {
+        let Ok(mut set) = self.products.lock() else {
+            return;
+        };
+        if set.is_empty() {
+            return;
+        }
+        let mut any = false;
+        for p in products {
+            any |= set.remove(&p);
+        }
+        if any {
+            self.wake.notify_one();
+        }
+    }
+}
+
 /// What writers and observers use: hand events over, wake the relay, watch acknowledgements.
 #[derive(Clone)]
 pub struct RelayLink {
     pub(super) id: Arc<str>,
     pub(super) lease: Duration,
     pub(super) wake: Arc<Notify>,
+    pub(super) blocked: Arc<Blocked>,
     pub(super) own: mpsc::Sender<Handoff>,
     pub(super) acks: broadcast::Sender<PublishedAck>,
 }
@@ -76,6 +124,13 @@ impl RelayLink {
 
     /// Tells the relay that orphans are waiting.
     pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// An orphan of `product_id` waits for an older event of the product: wakes the relay
+    /// when this process publishes one of the product's events, and now.
+    pub fn wake_after(&self, product_id: i64) {
+        self.blocked.add(product_id);
         self.wake.notify_one();
     }
 

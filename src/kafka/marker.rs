@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::SharedHealth;
-use super::handoff::Handoff;
+use super::handoff::{Blocked, Handoff};
 use crate::domain::PublishState;
 use crate::store::{PublishedAck, Store};
 
@@ -39,9 +39,10 @@ pub(super) fn spawn(
     relay: Arc<str>,
     health: SharedHealth,
     observers: broadcast::Sender<PublishedAck>,
+    blocked: Arc<Blocked>,
 ) -> Marker {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(store, relay, health, observers, rx));
+    let task = tokio::spawn(run(store, relay, health, observers, blocked, rx));
     Marker { tx, task }
 }
 
@@ -50,6 +51,7 @@ async fn run(
     relay: Arc<str>,
     health: SharedHealth,
     observers: broadcast::Sender<PublishedAck>,
+    blocked: Arc<Blocked>,
     mut rx: mpsc::UnboundedReceiver<Vec<Acked>>,
 ) -> bool {
     let mut unmarked: Vec<PublishedAck> = Vec::new();
@@ -107,6 +109,7 @@ async fn run(
                         "some events were taken over by another relay before their mark"
                     );
                 }
+                blocked.published(unmarked.iter().map(|a| a.product_id));
                 unmarked.clear();
                 wait = Duration::from_millis(50);
                 true

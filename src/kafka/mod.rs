@@ -40,6 +40,8 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// Replication factor for a topic we create; None = the broker's default.
     pub replication: Option<i32>,
+    /// cleanup.policy for a topic we create (`compact` makes it the catalogue's changelog).
+    pub cleanup_policy: String,
     pub embedded: bool,
     /// librdkafka properties for every client (KAFKA_PROPERTY_*, `[kafka]` in config.toml).
     pub properties: Vec<(String, crate::config::Secret)>,

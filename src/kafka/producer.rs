@@ -5,10 +5,13 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::error::KafkaError as RdError;
-use rdkafka::producer::FutureProducer;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{KafkaConfig, KafkaError, SharedHealth};
+use crate::domain::{HEADER_EVENT, HEADER_VERSION};
+use crate::store::OutboxEvent;
 
 /// Records transport failures as "broker down"; successful deliveries set it back up.
 pub struct HealthContext {
@@ -34,6 +37,27 @@ impl ClientContext for HealthContext {
 }
 
 pub type Producer = FutureProducer<HealthContext>;
+
+/// The record of an outbox event: keyed by product id, headers `event` and `version`, and a
+/// null value for a tombstone.
+pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [u8]> {
+    let headers = OwnedHeaders::new_with_capacity(2)
+        .insert(Header {
+            key: HEADER_EVENT,
+            value: Some(e.event.as_str()),
+        })
+        .insert(Header {
+            key: HEADER_VERSION,
+            value: Some(e.version.to_string().as_str()),
+        });
+    let r = FutureRecord::to(topic)
+        .key(e.msg_key.as_str())
+        .headers(headers);
+    match e.value() {
+        Some(v) => r.payload(v),
+        None => r,
+    }
+}
 
 /// How long librdkafka keeps retrying one message before the relay gets it back as failed.
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,7 +103,8 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     }
     // -1 asks for the broker's default.replication.factor (KIP-464).
     let replication = TopicReplication::Fixed(cfg.replication.unwrap_or(-1));
-    let topic = NewTopic::new(&cfg.topic, cfg.partitions, replication);
+    let topic = NewTopic::new(&cfg.topic, cfg.partitions, replication)
+        .set("cleanup.policy", &cfg.cleanup_policy);
     let opts = AdminOptions::new()
         .request_timeout(Some(Duration::from_secs(5)))
         .operation_timeout(Some(Duration::from_secs(5)));

@@ -10,15 +10,15 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use rdkafka::producer::{FutureRecord, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::util::Timeout;
 use tokio::sync::mpsc;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::handoff::{Handoff, RelayHandle, RelayLink, RelayOptions};
+use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions};
 use super::marker::{self, Acked};
-use super::producer::{Producer, ensure_topic, producer as new_producer};
+use super::producer::{Producer, ensure_topic, producer as new_producer, record};
 use super::replay;
 use super::{KafkaConfig, SharedHealth};
 use crate::store::{PublishedAck, Store};
@@ -39,6 +39,7 @@ type Sending =
     std::pin::Pin<Box<dyn Future<Output = (Handoff, Result<(i32, i64), String>)> + Send + Sync>>;
 
 pub struct Relay {
+    blocked: Arc<Blocked>,
     store: Store,
     cfg: KafkaConfig,
     health: SharedHealth,
@@ -61,6 +62,7 @@ impl Relay {
         opts: RelayOptions,
     ) -> RelayHandle {
         let wake = Arc::new(Notify::new());
+        let blocked = Arc::new(Blocked::new(wake.clone()));
         let (acks, _) = broadcast::channel(4096);
         let (own_tx, own) = mpsc::channel(HANDOFF_CAPACITY);
         let (stop_tx, stop) = watch::channel(false);
@@ -68,10 +70,12 @@ impl Relay {
             id: opts.id.as_str().into(),
             lease: opts.lease,
             wake: wake.clone(),
+            blocked: blocked.clone(),
             own: own_tx,
             acks: acks.clone(),
         };
         let relay = Relay {
+            blocked,
             store,
             cfg,
             health,
@@ -109,6 +113,7 @@ impl Relay {
             self.opts.id.as_str().into(),
             self.health.clone(),
             self.acks.clone(),
+            self.blocked.clone(),
         );
         let mut topic_ready = false;
         let mut replayed = self.opts.replay == 0;
@@ -166,7 +171,9 @@ impl Relay {
                 if retry_due {
                     retry_due = false;
                     let again = std::mem::take(&mut self.failed);
-                    self.send_all(&producer, again);
+                    if let Some(held) = self.still_held(again).await {
+                        self.send_all(&producer, held);
+                    }
                 }
             }
             let accepting = !self.stopping()
@@ -222,10 +229,7 @@ impl Relay {
     fn send_all(&mut self, producer: &Producer, mut batch: Vec<Handoff>) {
         batch.sort_by_key(|h| h.event.id);
         for h in batch {
-            let record = FutureRecord::to(&self.cfg.topic)
-                .key(&h.event.msg_key)
-                .payload(&h.event.payload);
-            match producer.send_result(record) {
+            match producer.send_result(record(&self.cfg.topic, &h.event)) {
                 Ok(delivery) => self.in_flight.push(Box::pin(async move {
                     let result = match delivery.await {
                         Ok(Ok(d)) => Ok((d.partition, d.offset)),
@@ -273,6 +277,33 @@ impl Relay {
         }
     }
 
+    /// Of failed events, those this relay still holds (lease extended); the rest went to
+    /// another relay. None (kept as failed) when the database cannot tell now.
+    async fn still_held(&mut self, failed: Vec<Handoff>) -> Option<Vec<Handoff>> {
+        let ids: Vec<i64> = failed.iter().map(|h| h.event.id).collect();
+        match self
+            .store
+            .hold_again(&self.opts.id, &ids, self.opts.lease)
+            .await
+        {
+            Ok(held) => {
+                let held: std::collections::HashSet<i64> = held.into_iter().collect();
+                let (keep, lost): (Vec<_>, Vec<_>) =
+                    failed.into_iter().partition(|h| held.contains(&h.event.id));
+                if !lost.is_empty() {
+                    tracing::warn!(events = lost.len(), "another relay took over failed events");
+                }
+                Some(keep)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the failed events' leases; retrying later");
+                self.error = e.to_string();
+                self.failed = failed;
+                None
+            }
+        }
+    }
+
     /// Orphans of this destination, claimed for this relay and put in flight.
     async fn take_orphans(&mut self, producer: &Producer) {
         let room = MAX_IN_FLIGHT
@@ -298,6 +329,10 @@ impl Relay {
             return;
         }
         tracing::debug!(count = found.len(), "claimed orphaned events");
+        // A newer event of the same product may wait behind each: claim again once marked.
+        for e in &found {
+            self.blocked.add(e.product_id);
+        }
         if found.len() == room {
             self.wake.notify_one(); // more may wait
         }

@@ -2,12 +2,11 @@
 //! and their new offsets recorded, so a reader sees recent history.
 
 use futures::future::join_all;
-use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
 
 use super::KafkaConfig;
 use super::handoff::RelayOptions;
-use super::producer::{MESSAGE_TIMEOUT, Producer};
+use super::producer::{MESSAGE_TIMEOUT, Producer, record};
 use crate::store::{PublishedAck, Store};
 
 const CHUNK: usize = 500;
@@ -36,12 +35,9 @@ pub(super) async fn run(
         );
     }
     for chunk in events.chunks(CHUNK) {
-        let sends = chunk.iter().map(|e| {
-            let record = FutureRecord::to(&cfg.topic)
-                .key(&e.msg_key)
-                .payload(&e.payload);
-            producer.send(record, Timeout::After(MESSAGE_TIMEOUT))
-        });
+        let sends = chunk
+            .iter()
+            .map(|e| producer.send(record(&cfg.topic, e), Timeout::After(MESSAGE_TIMEOUT)));
         let acks: Vec<_> = chunk
             .iter()
             .zip(join_all(sends).await)

@@ -53,6 +53,7 @@ pub async fn choose(settings: &Settings, store: &Store) -> Result<Chosen, Servic
         topic: settings.topic.clone(),
         partitions: settings.partitions,
         replication: settings.replication,
+        cleanup_policy: settings.cleanup_policy.clone(),
         embedded,
         // The embedded broker is plaintext and local: the properties are for real clusters.
         properties: if embedded {

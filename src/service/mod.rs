@@ -3,6 +3,7 @@
 
 mod auth;
 mod broker;
+mod change;
 mod reading;
 mod register;
 mod writer;
@@ -23,8 +24,9 @@ pub use auth::{hash_password, verify_password};
 // What the front ends need from the layers below, so they import only `service` and `domain`.
 pub use crate::config::Settings;
 pub use crate::kafka::{TailMessage, TailOptions, TailStart};
-pub use crate::store::{Order, ProductQuery, PublishedAck};
+pub use crate::store::{Creation, Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};
+pub use change::Edit;
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
 
@@ -32,6 +34,16 @@ pub use register::Registered;
 pub enum ServiceError {
     #[error("invalid product: {0}")]
     Invalid(#[from] ValidationErrors),
+    /// No such product (or it was deleted): 404.
+    #[error("product {0} not found")]
+    NotFound(i64),
+    /// The product changed since the caller read it: 412, nothing written.
+    #[error("product {id} is at version {current}, not {expected}: someone changed it meanwhile")]
+    Stale {
+        id: i64,
+        current: i64,
+        expected: i64,
+    },
     /// A unique key is taken: 409.
     #[error("{0}")]
     Conflict(#[source] StoreError),

@@ -20,6 +20,19 @@ pub struct ConsumedMessage {
     pub value: serde_json::Value,
 }
 
+/// A product event as the consumer route gives it: the product for a creation or an update,
+/// `{"id": N, "deleted": true}` for a tombstone.
+fn consumed_value(m: &TailMessage) -> serde_json::Value {
+    if m.payload.is_some() {
+        return m.value();
+    }
+    let key = m.key.as_deref().unwrap_or_default();
+    let id = key
+        .parse::<i64>()
+        .map_or_else(|_| serde_json::Value::from(key), serde_json::Value::from);
+    serde_json::json!({"id": id, "deleted": true})
+}
+
 /// How long a consumer-route call waits for the one before it.
 const GROUP_WAIT: Duration = Duration::from_secs(10);
 
@@ -107,7 +120,7 @@ impl Service {
             .map(|m| ConsumedMessage {
                 partition: m.partition,
                 offset: m.offset,
-                value: m.value(),
+                value: consumed_value(&m),
                 key: m.key,
             })
             .collect();

@@ -2,7 +2,8 @@
 //! wait a short, bounded time for the broker's acknowledgement of this event alone.
 
 use super::{Service, ServiceError};
-use crate::domain::{NewProduct, Product, ProductDraft};
+use crate::domain::{Product, ProductDraft};
+use crate::store::Creation;
 
 /// A committed product and how far its event got within the wait bound.
 #[derive(Debug, Clone)]
@@ -11,17 +12,31 @@ pub struct Registered {
 }
 
 impl Service {
-    /// Validates the draft, then registers it.
+    /// Validates the draft, then registers it (by nobody in particular: tools and tests).
     pub async fn register(&self, draft: &ProductDraft) -> Result<Registered, ServiceError> {
         self.register_new(draft.validate()?).await
+    }
+
+    /// Validates the draft, then registers it as `user`'s.
+    pub async fn register_as(
+        &self,
+        user: &str,
+        draft: &ProductDraft,
+    ) -> Result<Registered, ServiceError> {
+        let item = draft.validate()?;
+        self.register_new(Creation {
+            item,
+            by: Some(user.to_string()),
+        })
+        .await
     }
 
     /// Commits the product with its outbox event, then waits up to PUBLISH_WAIT for the
     /// broker's acknowledgement (not at all unless the broker is known to be up). After the
     /// commit nothing fails: a retry by the caller would create a second product, so any
     /// later trouble answers `pending`.
-    pub async fn register_new(&self, new: NewProduct) -> Result<Registered, ServiceError> {
-        let written = self.inner.writer.write(new).await?;
+    pub async fn register_new(&self, new: impl Into<Creation>) -> Result<Registered, ServiceError> {
+        let written = self.inner.writer.write(new.into()).await?;
         let mut product = written.saved.product;
         let Some(ack) = written.ack else {
             return Ok(Registered { product });

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::{NewProduct, PublishState};
+use crate::domain::PublishState;
 use crate::kafka::{Handoff, RelayLink};
-use crate::store::{EventRoute, SavedProduct, Store, StoreError};
+use crate::store::{Creation, EventRoute, SavedProduct, Store, StoreError};
 
 /// Registrations waiting for a writer; past it, callers wait to enqueue (backpressure).
 const QUEUE: usize = 4096;
@@ -24,7 +24,7 @@ pub struct Written {
 }
 
 struct Job {
-    item: NewProduct,
+    item: Creation,
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
@@ -52,7 +52,7 @@ impl Writer {
 
     /// Commits one product with its event; its result comes back whatever else shared the
     /// transaction.
-    pub async fn write(&self, item: NewProduct) -> Result<Written, StoreError> {
+    pub async fn write(&self, item: Creation) -> Result<Written, StoreError> {
         let (reply, rx) = oneshot::channel();
         let closed = || StoreError::unavailable("the writer has stopped");
         self.tx
@@ -128,7 +128,7 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
 
 /// Now, at the precision both databases keep (microseconds), so what we return equals what
 /// a later read returns.
-fn now_micros() -> DateTime<Utc> {
+pub(super) fn now_micros() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }

@@ -1,6 +1,7 @@
 //! SQL storage on SQLite (embedded default) or PostgreSQL. Both run the same queries wherever
 //! the dialects agree; `on_pool!` compiles one body for each back end.
 
+mod change;
 mod destination;
 mod error;
 mod outbox;
@@ -19,11 +20,12 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseTarget;
 
+pub use change::{ChangeOf, Changed};
 pub use destination::BrokerOwner;
 pub use error::StoreError;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use products::{Order, ProductQuery};
-pub use write::{EventRoute, SavedProduct};
+pub use write::{Creation, EventRoute, SavedProduct};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

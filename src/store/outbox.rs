@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{Result, Store, on_pool};
-use crate::domain::PublishState;
+use crate::domain::{EventKind, PublishState};
 
 /// An event to publish.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -15,7 +15,26 @@ pub struct OutboxEvent {
     pub id: i64,
     pub product_id: i64,
     pub msg_key: String,
+    /// Empty for a tombstone (`event` = deleted): published with a null value.
     pub payload: String,
+    /// `created`, `updated` or `deleted` (the migration's CHECK): the `event` header.
+    pub event: String,
+    /// The product's version this event carries: the `version` header.
+    pub version: i64,
+}
+
+impl OutboxEvent {
+    pub fn kind(&self) -> EventKind {
+        EventKind::parse(&self.event).unwrap_or(EventKind::Created)
+    }
+
+    /// The record's value: None for a tombstone.
+    pub fn value(&self) -> Option<&[u8]> {
+        match self.kind() {
+            EventKind::Deleted => None,
+            _ => Some(self.payload.as_bytes()),
+        }
+    }
 }
 
 /// The broker's acknowledgement of one event.
@@ -39,7 +58,7 @@ const CLAIM_PG: &str =
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)
-  RETURNING id, product_id, msg_key, payload";
+  RETURNING id, product_id, msg_key, payload, event, version";
 const CLAIM_SQLITE: &str = "UPDATE outbox
   SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
   WHERE id IN (
@@ -49,7 +68,7 @@ const CLAIM_SQLITE: &str = "UPDATE outbox
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4)
-  RETURNING id, product_id, msg_key, payload";
+  RETURNING id, product_id, msg_key, payload, event, version";
 
 // One statement marks a batch, and only rows this relay still holds and nobody published.
 const MARK_PG: &str = "UPDATE outbox o SET published_at = now(), kafka_partition = v.p,
@@ -79,12 +98,19 @@ const FAILED_PG: &str = "UPDATE outbox SET attempts = attempts + 1, last_error =
   WHERE claimed_by = $2 AND id = ANY($3::bigint[])";
 const FAILED_SQLITE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1
   WHERE claimed_by = $2 AND id IN (SELECT value FROM json_each($3))";
+// Before a failed event is sent again: extends the lease of those this relay still holds.
+const HOLD_AGAIN_PG: &str = "UPDATE outbox SET claimed_until = now() + make_interval(secs => $3)
+  WHERE claimed_by = $1 AND published_at IS NULL AND id = ANY($2::bigint[]) RETURNING id";
+const HOLD_AGAIN_SQLITE: &str = "UPDATE outbox
+  SET claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $3))
+  WHERE claimed_by = $1 AND published_at IS NULL AND id IN (SELECT value FROM json_each($2))
+  RETURNING id";
 const RELEASE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
   WHERE claimed_by = $1 AND published_at IS NULL";
 const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
 const STATE: &str = "SELECT kafka_partition, kafka_offset FROM outbox WHERE id = $1";
-const RECENT: &str = "SELECT id, product_id, msg_key, payload FROM (
-    SELECT id, product_id, msg_key, payload FROM outbox
+const RECENT: &str = "SELECT id, product_id, msg_key, payload, event, version FROM (
+    SELECT id, product_id, msg_key, payload, event, version FROM outbox
     WHERE published_at IS NOT NULL AND destination = $2 ORDER BY id DESC LIMIT $1
   ) recent ORDER BY id ASC";
 
@@ -212,6 +238,31 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Of `ids`, those `relay` still holds, with their lease extended: only these may be sent
+    /// again. Another relay that took one over (a lease ran out) publishes it itself; sending
+    /// it here too could put an older version after a newer one.
+    pub async fn hold_again(&self, relay: &str, ids: &[i64], lease: Duration) -> Result<Vec<i64>> {
+        let held = match self {
+            Store::Postgres(pool) => {
+                sqlx::query_scalar(HOLD_AGAIN_PG)
+                    .bind(relay)
+                    .bind(ids)
+                    .bind(lease.as_secs_f64())
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Sqlite(pool) => {
+                sqlx::query_scalar(HOLD_AGAIN_SQLITE)
+                    .bind(relay)
+                    .bind(json!(ids).to_string())
+                    .bind(lease.as_secs_f64())
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(held)
     }
 
     /// Gives up every unpublished event `relay` holds, for other relays to take at once.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, on_pool};
-use crate::domain::{Amount, Product, PublishState};
+use crate::domain::{Amount, Product, PublishState, Revision};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -25,7 +25,7 @@ pub struct ProductQuery {
 }
 
 #[derive(sqlx::FromRow)]
-struct ProductRow {
+pub(super) struct ProductRow {
     id: i64,
     name: String,
     description: String,
@@ -38,6 +38,10 @@ struct ProductRow {
     ts: DateTime<Utc>,
     kafka_partition: Option<i32>,
     kafka_offset: Option<i64>,
+    version: i64,
+    created_by: Option<String>,
+    updated_by: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ProductRow> for Product {
@@ -66,10 +70,18 @@ impl TryFrom<ProductRow> for Product {
             quantity: r.quantity,
             timestamp: r.ts,
             publish,
+            revision: Revision {
+                version: r.version,
+                created_by: r.created_by,
+                updated_by: r.updated_by,
+                updated_at: r.updated_at,
+            },
         })
     }
 }
 
+/// Deleted products keep their rows (their events stay in order in the outbox); every read
+/// leaves them out.
 /// Picks the page of products first (the primary key's range, filter and LIMIT in one
 /// subquery), then joins only those rows: the planners otherwise merge-join whole tables.
 macro_rules! select_products {
@@ -77,8 +89,10 @@ macro_rules! select_products {
         concat!(
             "SELECT p.id, p.name, p.description, p.category, pr.id AS pricing_id, ",
             "CAST(pr.ammount AS TEXT) AS ammount, pr.currency, a.id AS availability_id, a.quantity, ",
-            "a.\"timestamp\" AS ts, o.kafka_partition, o.kafka_offset ",
-            "FROM (SELECT id, name, description, category FROM tb_product p ",
+            "a.\"timestamp\" AS ts, o.kafka_partition, o.kafka_offset, ",
+            "p.version, p.created_by, p.updated_by, p.updated_at ",
+            "FROM (SELECT id, name, description, category, version, created_by, updated_by, updated_at ",
+            "FROM tb_product p ",
             $page,
             ") p JOIN tb_pricing pr ON pr.product_id = p.id ",
             "JOIN tb_availability a ON a.product_id = p.id ",
@@ -106,11 +120,17 @@ macro_rules! filter_clause {
 // end when paging starts) and the filter has queries of its own: `$n IS NULL OR ...` would
 // keep both planners off the primary key's range, and a page deep in a million rows would
 // scan every row before it.
-const LIST_ASC: &str = select_products!("WHERE p.id > $1 ORDER BY p.id ASC LIMIT $2", "ASC");
-const LIST_DESC: &str = select_products!("WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2", "DESC");
+const LIST_ASC: &str = select_products!(
+    "WHERE p.id > $1 AND p.deleted_at IS NULL ORDER BY p.id ASC LIMIT $2",
+    "ASC"
+);
+const LIST_DESC: &str = select_products!(
+    "WHERE p.id < $1 AND p.deleted_at IS NULL ORDER BY p.id DESC LIMIT $2",
+    "DESC"
+);
 const LIST_ASC_FILTERED: &str = select_products!(
     concat!(
-        "WHERE p.id > $1 ",
+        "WHERE p.id > $1 AND p.deleted_at IS NULL ",
         filter_clause!("$3"),
         "ORDER BY p.id ASC LIMIT $2"
     ),
@@ -118,17 +138,20 @@ const LIST_ASC_FILTERED: &str = select_products!(
 );
 const LIST_DESC_FILTERED: &str = select_products!(
     concat!(
-        "WHERE p.id < $1 ",
+        "WHERE p.id < $1 AND p.deleted_at IS NULL ",
         filter_clause!("$3"),
         "ORDER BY p.id DESC LIMIT $2"
     ),
     "DESC"
 );
-const GET_ONE: &str = select_products!("WHERE p.id = $1", "ASC");
+pub(super) const GET_ONE: &str =
+    select_products!("WHERE p.id = $1 AND p.deleted_at IS NULL", "ASC");
+/// Deleted or not: what a delete read back in its own transaction.
+pub(super) const GET_ANY: &str = select_products!("WHERE p.id = $1", "ASC");
 // $1 lower bound of the id, $2 filter pattern.
-const COUNT: &str = "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1";
+const COUNT: &str = "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 AND p.deleted_at IS NULL";
 const COUNT_FILTERED: &str = concat!(
-    "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 ",
+    "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 AND p.deleted_at IS NULL ",
     filter_clause!("$2")
 );
 

@@ -7,13 +7,26 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{OutboxEvent, Result, Store, StoreError};
-use crate::domain::{NewProduct, Product, ProductMessage, PublishState};
+use crate::domain::{EventKind, NewProduct, Product, ProductMessage, PublishState, Revision};
 
 /// A product just committed, with its outbox event.
 #[derive(Debug, Clone)]
 pub struct SavedProduct {
     pub product: Product,
     pub event: OutboxEvent,
+}
+
+/// A product to register, and who registers it (unknown for some callers, e.g. benchmarks).
+#[derive(Debug, Clone)]
+pub struct Creation {
+    pub item: NewProduct,
+    pub by: Option<String>,
+}
+
+impl From<NewProduct> for Creation {
+    fn from(item: NewProduct) -> Creation {
+        Creation { item, by: None }
+    }
 }
 
 /// Where new events go, and which relay holds them (for `lease`, by the database's clock).
@@ -30,11 +43,12 @@ pub struct EventRoute<'a> {
 // outbox payload is the message with the id spliced in (`'{"id":' || id || rest`).
 const INSERT_PG: &str = r#"WITH input AS (
     SELECT nextval(pg_get_serial_sequence('tb_product', 'id')) AS id, t.*
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
-      WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, ord)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                $12::text[])
+      WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, ord)
   ), p AS (
-    INSERT INTO tb_product (id, name, description, category)
-    SELECT id, name, description, category FROM input
+    INSERT INTO tb_product (id, name, description, category, created_by)
+    SELECT id, name, description, category, by FROM input
   ), pr AS (
     INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT id, CAST(ammount AS NUMERIC), currency FROM input RETURNING id, product_id
@@ -54,8 +68,9 @@ const INSERT_PG: &str = r#"WITH input AS (
 
 // SQLite: the transaction holds the write lock from the first insert, so the ids of one
 // multi-row insert are consecutive and follow the input's order.
-const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (name, description, category)
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (name, description, category, created_by)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+      json_extract(value, '$[3]')
     FROM json_each($1) ORDER BY key RETURNING id";
 const PRICING_SQLITE: &str = "INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
@@ -72,12 +87,13 @@ const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, c
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
 
 fn product_of(
-    item: &NewProduct,
+    c: &Creation,
     id: i64,
     pricing_id: i64,
     availability_id: i64,
     at: DateTime<Utc>,
 ) -> Product {
+    let item = &c.item;
     Product {
         id,
         name: item.name.clone(),
@@ -90,6 +106,7 @@ fn product_of(
         quantity: item.quantity,
         timestamp: at,
         publish: PublishState::Pending,
+        revision: Revision::created_by(c.by.as_deref()),
     }
 }
 
@@ -100,6 +117,8 @@ fn saved(product: Product, outbox_id: i64) -> SavedProduct {
         product_id: product.id,
         msg_key: msg.key(),
         payload: msg.to_json(),
+        event: EventKind::Created.as_str().to_string(),
+        version: 1,
     };
     SavedProduct { product, event }
 }
@@ -117,7 +136,7 @@ impl Store {
     /// all of them commit, or none does. Results are in the order of `items`.
     pub async fn insert_products(
         &self,
-        items: &[NewProduct],
+        items: &[Creation],
         at: DateTime<Utc>,
         route: &EventRoute<'_>,
     ) -> Result<Vec<SavedProduct>> {
@@ -127,14 +146,16 @@ impl Store {
         let lease = route.lease.as_secs_f64();
         match self {
             Store::Postgres(pool) => {
-                let col = |f: fn(&NewProduct) -> String| items.iter().map(f).collect::<Vec<_>>();
+                let col = |f: fn(&NewProduct) -> String| {
+                    items.iter().map(|c| f(&c.item)).collect::<Vec<_>>()
+                };
                 let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(INSERT_PG)
                     .bind(col(|i| i.name.clone()))
                     .bind(col(|i| i.description.clone()))
                     .bind(col(|i| i.category.clone()))
                     .bind(col(|i| i.amount.to_string()))
                     .bind(col(|i| i.currency.code().to_string()))
-                    .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+                    .bind(items.iter().map(|c| c.item.quantity).collect::<Vec<_>>())
                     .bind(
                         items
                             .iter()
@@ -147,6 +168,7 @@ impl Store {
                     .bind(route.destination)
                     .bind(route.holder)
                     .bind(lease)
+                    .bind(items.iter().map(|c| c.by.clone()).collect::<Vec<_>>())
                     .fetch_all(pool)
                     .await?;
                 if rows.len() != items.len() {
@@ -165,7 +187,7 @@ impl Store {
                 let input = json!(
                     items
                         .iter()
-                        .map(|i| json!([i.name, i.description, i.category]))
+                        .map(|c| json!([c.item.name, c.item.description, c.item.category, c.by]))
                         .collect::<Vec<_>>()
                 );
                 let mut ids: Vec<i64> = sqlx::query_scalar(PRODUCTS_SQLITE)
@@ -180,7 +202,11 @@ impl Store {
                     items
                         .iter()
                         .zip(&ids)
-                        .map(|(i, id)| json!([id, i.amount.to_string(), i.currency.code()]))
+                        .map(|(c, id)| json!([
+                            id,
+                            c.item.amount.to_string(),
+                            c.item.currency.code()
+                        ]))
                         .collect::<Vec<_>>()
                 );
                 let pricing: Vec<(i64, i64)> = sqlx::query_as(PRICING_SQLITE)
@@ -191,7 +217,7 @@ impl Store {
                     items
                         .iter()
                         .zip(&ids)
-                        .map(|(i, id)| json!([id, i.quantity]))
+                        .map(|(c, id)| json!([id, c.item.quantity]))
                         .collect::<Vec<_>>()
                 );
                 let avail: Vec<(i64, i64)> = sqlx::query_as(AVAILABILITY_SQLITE)
@@ -234,7 +260,7 @@ impl Store {
     /// in halves until the bad rows stand by themselves, and the rest commit. One result per item.
     pub async fn insert_each(
         &self,
-        items: &[NewProduct],
+        items: &[Creation],
         at: DateTime<Utc>,
         route: &EventRoute<'_>,
     ) -> Vec<Result<SavedProduct>> {

@@ -13,6 +13,7 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use serde_json::Value;
 
 use super::text::{clip, pane_block, plain, printable};
+use crate::domain::{EventKind, HEADER_EVENT, HEADER_VERSION};
 use crate::service::TailMessage;
 
 pub struct TailPane {
@@ -148,7 +149,9 @@ impl TailPane {
             Constraint::Length(8),
             Constraint::Length(8),
         ];
-        let mut header = vec!["p", "offset", "key"];
+        widths.push(Constraint::Length(8));
+        widths.push(Constraint::Length(4));
+        let mut header = vec!["p", "offset", "key", "event", "v"];
         if wide {
             widths.push(Constraint::Length(12));
             header.push("time");
@@ -163,6 +166,8 @@ impl TailPane {
                 Cell::from(m.partition.to_string()),
                 Cell::from(m.offset.to_string()),
                 Cell::from(clip(&printable(m.key.as_deref().unwrap_or("∅")), 8)),
+                Cell::from(clip(&printable(event_of(m)), 8)),
+                Cell::from(clip(&printable(m.header(HEADER_VERSION).unwrap_or("")), 4)),
             ];
             if wide {
                 let t = m
@@ -189,15 +194,35 @@ impl TailPane {
 /// describes it (another producer's) is marked, never hidden.
 pub fn summary(m: &TailMessage) -> String {
     let line = describe(m);
-    if crate::domain::matches_schema(&m.payload) {
+    if is_product_event(m) {
         line
     } else {
         format!("≠ schema · {line}")
     }
 }
 
+/// A product event as published: a product's JSON, or a tombstone saying `deleted`.
+fn is_product_event(m: &TailMessage) -> bool {
+    match &m.payload {
+        Some(p) => crate::domain::matches_schema(p),
+        None => m.header(HEADER_EVENT) == Some(EventKind::Deleted.as_str()),
+    }
+}
+
+/// The `event` header; messages from before headers existed were creations.
+fn event_of(m: &TailMessage) -> &str {
+    match m.header(HEADER_EVENT) {
+        Some(e) => e,
+        None if m.payload.is_none() => "∅",
+        None => "",
+    }
+}
+
 fn describe(m: &TailMessage) -> String {
-    match serde_json::from_slice::<Value>(&m.payload) {
+    if m.payload.is_none() {
+        return "tombstone (null value): the product was deleted".into();
+    }
+    match serde_json::from_slice::<Value>(m.bytes()) {
         Ok(v) if v.get("pricing").is_some() && v.get("name").is_some() => {
             let s = |p: &Value| match p {
                 Value::String(s) => s.clone(),
@@ -216,7 +241,7 @@ fn describe(m: &TailMessage) -> String {
         Ok(v) => printable(&clip(&v.to_string(), 200)),
         Err(_) => format!(
             "(not JSON) {}",
-            printable(&clip(&String::from_utf8_lossy(&m.payload), 200))
+            printable(&clip(&String::from_utf8_lossy(m.bytes()), 200))
         ),
     }
 }
@@ -236,11 +261,19 @@ pub fn detail_lines(m: &TailMessage, tz: Tz) -> Vec<Line<'static>> {
             printable(m.key.as_deref().unwrap_or("(none)"))
         )),
         Line::from(format!("timestamp {time}")),
-        Line::from(""),
     ];
-    let body = match serde_json::from_slice::<Value>(&m.payload) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(&m.payload).into_owned(),
+    for (k, v) in &m.headers {
+        lines.push(Line::from(format!(
+            "header {}: {}",
+            printable(k),
+            printable(v)
+        )));
+    }
+    lines.push(Line::from(""));
+    let body = match (&m.payload, serde_json::from_slice::<Value>(m.bytes())) {
+        (None, _) => "null (tombstone)".to_string(),
+        (Some(_), Ok(v)) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        (Some(p), Err(_)) => String::from_utf8_lossy(p).into_owned(),
     };
     lines.extend(body.lines().map(|l| Line::from(printable(l))));
     lines

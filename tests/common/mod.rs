@@ -155,6 +155,15 @@ pub fn blusa() -> ProductDraft {
 pub mod server;
 pub mod tansu;
 
+/// One number from a query of the tests' own (never user input).
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
 /// Rows in each table of a product, in order: product, pricing, availability, outbox.
 pub async fn table_counts(store: &Store) -> [i64; 4] {
     let mut out = [0; 4];

@@ -69,6 +69,7 @@ pub(super) fn product(id: i64) -> Product {
                 offset: id,
             }
         },
+        revision: Default::default(),
     }
 }
 
@@ -78,7 +79,11 @@ pub(super) fn message(key: &str, payload: &str, offset: i64) -> TailMessage {
         offset,
         key: Some(key.into()),
         timestamp_ms: Some(1_719_704_839_000),
-        payload: payload.as_bytes().to_vec(),
+        payload: Some(payload.as_bytes().to_vec()),
+        headers: vec![
+            ("event".into(), "created".into()),
+            ("version".into(), "1".into()),
+        ],
     }
 }
 
