@@ -1,5 +1,5 @@
 //! The real binary in a pseudo-terminal (tmux): log in, register a product through the form,
-//! and find it in the table, in the topic tail and in the database.
+//! and find it in the table, in the topic tail and in the database; then copy, edit and delete.
 
 use std::path::Path;
 use std::process::Command;
@@ -130,6 +130,35 @@ async fn register_through_the_form_and_see_it_everywhere() {
         s.contains("Blusa E2E ção · Vestuário · 59.99 BRL · qty 50"),
         "{s}"
     );
+
+    // Copy it as a new product, edit that one, then delete it.
+    tmux.keys(&["2"]);
+    tmux.wait_for("Products");
+    tmux.keys(&["c"]);
+    tmux.wait_for("copy of #1");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Saved #2");
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(200));
+    tmux.keys(&["2"]);
+    tmux.wait_for("row 1 of 2");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Editing #2 (v1)");
+    tmux.text(" v2");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Updated #2 to v2");
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(200));
+    tmux.keys(&["2"]);
+    tmux.wait_for("Blusa E2E ção v2");
+    tmux.keys(&["d"]);
+    tmux.wait_for("Delete #2 Blusa E2E ção v2 (v2)?");
+    tmux.keys(&["y"]);
+    let s = tmux.wait_for("Deleted #2");
+    assert!(s.contains("row 1 of 1"), "{s}");
+    tmux.keys(&["3"]);
+    let s = tmux.wait_for("deleted");
+    assert!(s.contains("updated") && s.contains("created"), "{s}");
 
     let db = Store::connect(&DatabaseTarget::Sqlite(
         Path::new(&data).join("dataflow.sqlite3"),

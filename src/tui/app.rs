@@ -6,7 +6,8 @@ use std::time::Instant;
 use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::form::{FormOutcome, FormPane};
+use super::changes::{change_key, form_effects};
+use super::form::{ChangeError, FormOutcome, FormPane};
 use super::login::LoginPane;
 use super::session::{Main, link_to_message, link_to_product, on_main_action, switch};
 use super::table::{Fetch, TablePane, TableRequest};
@@ -45,6 +46,20 @@ pub enum Effect {
         password: String,
     },
     Register(ProductDraft),
+    /// Save `draft` over product `id` read at version `expected`.
+    Update {
+        id: i64,
+        expected: Option<i64>,
+        draft: ProductDraft,
+    },
+    Delete {
+        id: i64,
+        expected: i64,
+    },
+    /// Read a product again, for the form (after a stale save).
+    LoadForEdit(i64),
+    /// Read a product again, for its table row (someone changed it).
+    ReloadRow(i64),
     LoadProducts(TableRequest),
     CountProducts(Option<String>),
     RefreshStatus,
@@ -65,6 +80,16 @@ pub enum Action {
     LoggedIn(String),
     LoginFailed(String),
     Registered(Result<Product, String>),
+    Updated(Result<Product, ChangeError>),
+    Deleted {
+        id: i64,
+        result: Result<Product, ChangeError>,
+    },
+    ForEdit(Result<Option<Product>, String>),
+    Row {
+        id: i64,
+        result: Result<Option<Product>, String>,
+    },
     Page {
         request: TableRequest,
         result: Result<(Vec<Product>, Option<i64>), String>,
@@ -80,6 +105,8 @@ pub enum Action {
 pub enum Overlay {
     Help,
     ConfirmQuit,
+    /// Delete this product? (y)
+    ConfirmDelete(Box<Product>),
     Product(Box<Product>),
     Message(Box<TailMessage>),
 }
@@ -191,10 +218,7 @@ impl App {
         }
         if ctrl(&key, 's') {
             main.pane = Pane::Form;
-            return match main.form.submit() {
-                FormOutcome::Submit(d) => vec![Effect::Register(d)],
-                _ => Vec::new(),
-            };
+            return form_effects(main.form.submit());
         }
         // Alt+digit also switches panes: terminals send Esc then a digit typed quickly as Alt+digit.
         if let (KeyCode::Char(c @ '1'..='3'), true) = (
@@ -205,10 +229,9 @@ impl App {
         }
         if main.pane == Pane::Form && main.form.editing {
             return match main.form.on_key(key) {
-                FormOutcome::Submit(d) => vec![Effect::Register(d)],
                 FormOutcome::LeaveNext => switch(main, main.pane.step(true)),
                 FormOutcome::LeavePrev => switch(main, main.pane.step(false)),
-                FormOutcome::None | FormOutcome::Leave => Vec::new(),
+                other => form_effects(other),
             };
         }
         if main.pane == Pane::Table && main.table.filter_editing {
@@ -238,6 +261,13 @@ impl App {
                 Vec::new()
             }
             Pane::Table => match (key.code, plain(&key)) {
+                (_, Some(c @ ('e' | 'c' | 'd'))) => {
+                    let p = main.table.selected_product().cloned();
+                    if let Some(p) = p {
+                        self.overlay = change_key(main, c, p);
+                    }
+                    Vec::new()
+                }
                 (KeyCode::Enter, _) => {
                     if let Some(p) = main.table.selected_product() {
                         self.overlay = Some(Overlay::Product(Box::new(p.clone())));
@@ -287,6 +317,22 @@ impl App {
                 Vec::new()
             }
             Overlay::Help => Vec::new(),
+            Overlay::ConfirmDelete(p) => match (plain(&key), &mut self.screen) {
+                (Some('y' | 'Y'), Screen::Main(main)) => {
+                    main.notice = Some(format!("Deleting #{}…", p.id));
+                    vec![Effect::Delete {
+                        id: p.id,
+                        expected: p.revision.version,
+                    }]
+                }
+                _ => Vec::new(),
+            },
+            Overlay::Product(p) if matches!(plain(&key), Some('e' | 'c' | 'd')) => {
+                if let (Screen::Main(main), Some(c)) = (&mut self.screen, plain(&key)) {
+                    self.overlay = change_key(main, c, *p);
+                }
+                Vec::new()
+            }
             Overlay::Product(p) if plain(&key) == Some('m') => {
                 if let Screen::Main(main) = &mut self.screen {
                     if let Some(i) = main.table.rows.iter().position(|r| r.id == p.id) {
@@ -369,11 +415,15 @@ impl App {
         }
     }
 
-    pub fn on_tail(&mut self, batch: Vec<TailMessage>) {
-        if let Screen::Main(main) = &mut self.screen {
-            main.tail.push(batch);
-            self.dirty = true;
-        }
+    /// New messages for the tail; changes of products in the table update their rows.
+    pub fn on_tail(&mut self, batch: Vec<TailMessage>) -> Vec<Effect> {
+        let Screen::Main(main) = &mut self.screen else {
+            return Vec::new();
+        };
+        self.dirty = true;
+        let effects = super::changes::on_tail_changes(main, &batch);
+        main.tail.push(batch);
+        effects
     }
 
     /// Once a second: rates, status, and new products for the table.

@@ -4,6 +4,8 @@
 //! ~30 times a second while the tail floods in.
 
 mod app;
+mod changes;
+mod details;
 mod form;
 mod login;
 mod runner;
@@ -83,7 +85,7 @@ async fn event_loop(
             Some(action) = actions.recv() => app.on_action(action),
             _ = tick.tick() => app.on_tick(Instant::now()),
             _ = sleep_until(draw_due) => Vec::new(),
-            batch = runner.next_tail_batch(TAIL_BATCH), if !paused => { app.on_tail(batch); Vec::new() }
+            batch = runner.next_tail_batch(TAIL_BATCH), if !paused => app.on_tail(batch),
         };
         for effect in effects {
             runner.execute(effect);

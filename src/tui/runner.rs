@@ -8,8 +8,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::app::{Action, Effect};
+use super::form::ChangeError;
 use super::table::{Fetch, PAGE};
 use crate::service::Settings;
+use crate::service::{Edit, ServiceError};
 use crate::service::{Order, ProductQuery};
 use crate::service::{Service, Tail};
 use crate::service::{TailMessage, TailOptions};
@@ -23,6 +25,8 @@ pub struct Runner {
     pub tail: Option<Tail>,
     acks: Option<JoinHandle<()>>,
     status_busy: Arc<AtomicBool>,
+    /// Who logged in: the name written as created_by/updated_by.
+    user: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Runner {
@@ -51,6 +55,7 @@ impl Runner {
             tail: None,
             acks: None,
             status_busy: Arc::new(AtomicBool::new(false)),
+            user: Arc::default(),
         }
     }
 
@@ -60,9 +65,41 @@ impl Runner {
 
     pub fn execute(&mut self, effect: Effect) {
         let out = self.actions.clone();
+        let user = self.user.lock().ok().and_then(|u| u.clone());
         match effect {
+            Effect::Update {
+                id,
+                expected,
+                draft,
+            } => self.with_service(move |svc| async move {
+                let edit = Edit {
+                    id,
+                    expected,
+                    by: user.as_deref(),
+                };
+                let r = svc.update(edit, &draft).await.map_err(change_error);
+                let _ = out.send(Action::Updated(r));
+            }),
+            Effect::Delete { id, expected } => self.with_service(move |svc| async move {
+                let edit = Edit {
+                    id,
+                    expected: Some(expected),
+                    by: user.as_deref(),
+                };
+                let result = svc.delete(edit).await.map_err(change_error);
+                let _ = out.send(Action::Deleted { id, result });
+            }),
+            Effect::LoadForEdit(id) => self.with_service(move |svc| async move {
+                let r = svc.product(id).await.map_err(|e| e.to_string());
+                let _ = out.send(Action::ForEdit(r));
+            }),
+            Effect::ReloadRow(id) => self.with_service(move |svc| async move {
+                let result = svc.product(id).await.map_err(|e| e.to_string());
+                let _ = out.send(Action::Row { id, result });
+            }),
             Effect::Login { username, password } => {
                 let mut ready = self.service.clone();
+                let user = self.user.clone();
                 tokio::spawn(async move {
                     let svc = match ready.wait_for(Option::is_some).await {
                         Ok(s) => s.clone(),
@@ -70,7 +107,12 @@ impl Runner {
                     };
                     let Some(svc) = svc else { return };
                     let action = match svc.login(&username, &password).await {
-                        Ok(true) => Action::LoggedIn(username),
+                        Ok(true) => {
+                            if let Ok(mut u) = user.lock() {
+                                *u = Some(username.clone());
+                            }
+                            Action::LoggedIn(username)
+                        }
                         Ok(false) => Action::LoginFailed("Incorrect username or password".into()),
                         Err(e) => Action::LoginFailed(format!("Cannot check the login now: {e}")),
                     };
@@ -78,11 +120,11 @@ impl Runner {
                 });
             }
             Effect::Register(draft) => self.with_service(move |svc| async move {
-                let r = svc
-                    .register(&draft)
-                    .await
-                    .map(|r| r.product)
-                    .map_err(|e| e.to_string());
+                let r = match user {
+                    Some(u) => svc.register_as(&u, &draft).await,
+                    None => svc.register(&draft).await,
+                };
+                let r = r.map(|r| r.product).map_err(|e| e.to_string());
                 let _ = out.send(Action::Registered(r));
             }),
             Effect::LoadProducts(request) => self.with_service(move |svc| async move {
@@ -176,6 +218,14 @@ impl Runner {
             }
         }
         batch
+    }
+}
+
+fn change_error(e: ServiceError) -> ChangeError {
+    match e {
+        ServiceError::Stale { current, .. } => ChangeError::Stale { current },
+        ServiceError::NotFound(_) => ChangeError::NotFound,
+        other => ChangeError::Other(other.to_string()),
     }
 }
 

@@ -98,10 +98,14 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.table.error = Some(e);
             Vec::new()
         }
+        Action::Updated(_) | Action::Deleted { .. } | Action::ForEdit(_) | Action::Row { .. } => {
+            super::changes::on_change_action(main, action)
+        }
         Action::Published(ack) => {
             main.table
                 .on_published(ack.product_id, ack.partition, ack.offset);
-            if let Some(Outcome::Saved { id, publish }) = &mut main.form.outcome
+            if let Some(Outcome::Saved { id, publish } | Outcome::Updated { id, publish, .. }) =
+                &mut main.form.outcome
                 && *id == ack.product_id
             {
                 *publish = crate::domain::PublishState::Published {

@@ -6,7 +6,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::text::{clip, pane_block, plain, printable};
@@ -270,6 +269,34 @@ impl TablePane {
         }
     }
 
+    /// The version a row shows, when the product is in the window.
+    pub fn version_of(&self, id: i64) -> Option<i64> {
+        self.rows
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.revision.version)
+    }
+
+    /// A changed product replaces its row in place (when it is in the window).
+    pub fn replace(&mut self, p: Product) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.id == p.id) {
+            *row = p;
+        }
+    }
+
+    /// A deleted product leaves the table; the selection stays on the same row or the next.
+    pub fn remove(&mut self, id: i64) {
+        let Some(i) = self.rows.iter().position(|r| r.id == id) else {
+            return;
+        };
+        self.rows.remove(i);
+        self.total = (self.total - 1).max(0);
+        if i < self.selected {
+            self.selected -= 1;
+        }
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+    }
+
     /// Updates a row's publish state when the broker acknowledges its event.
     pub fn on_published(&mut self, product_id: i64, partition: i32, offset: i64) {
         if let Some(p) = self.rows.iter_mut().find(|p| p.id == product_id) {
@@ -371,35 +398,4 @@ impl TablePane {
         let mut state = TableState::default().with_selected(Some(self.selected));
         f.render_stateful_widget(table, area, &mut state);
     }
-}
-
-/// Every field of one product, for the detail overlay.
-pub fn detail_lines(p: &Product, tz: Tz) -> Vec<Line<'static>> {
-    let publish = match p.publish {
-        PublishState::Published { partition, offset } => {
-            format!("published · partition {partition} · offset {offset}")
-        }
-        PublishState::Pending => "pending (not yet acknowledged by Kafka)".to_string(),
-    };
-    let mut lines = vec![
-        Line::from(format!("id            {}", p.id)),
-        Line::from(format!("name          {}", printable(&p.name))),
-        Line::from(format!("category      {}", printable(&p.category))),
-        Line::from(format!("amount        {} {}", p.amount, p.currency)),
-        Line::from(format!("quantity      {}", p.quantity)),
-        Line::from(format!(
-            "timestamp     {}",
-            p.timestamp.with_timezone(&tz).to_rfc3339()
-        )),
-        Line::from(format!("pricing id    {}", p.pricing_id)),
-        Line::from(format!("availability  {}", p.availability_id)),
-        Line::from(format!("kafka         {publish}")),
-        Line::from("description"),
-    ];
-    lines.extend(
-        p.description
-            .lines()
-            .map(|l| Line::from(format!("  {}", printable(l)))),
-    );
-    lines
 }

@@ -135,14 +135,18 @@ fn draw_status(f: &mut Frame, area: Rect, line: Line<'static>) {
 pub fn hints_for(main: &Main) -> &'static str {
     match main.pane {
         Pane::Form if main.form.editing => {
-            "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
+            if main.form.is_editing_product() {
+                "Tab/Enter next · Shift-Tab prev · Ctrl+S save the change · Esc cancel · F1 help"
+            } else {
+                "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
+            }
         }
         Pane::Form => "Enter/i edit · Tab/1-3 panes · Ctrl+O log out · ? help · Ctrl+C quit",
         Pane::Table if main.table.filter_editing => {
             "type to filter by name or category · Enter keep · Esc clear"
         }
         Pane::Table => {
-            "j/k move · g/G top/bottom · / filter · Enter details · m message · Tab/1-3 panes · ? help"
+            "j/k move · g/G top/bottom · / filter · Enter details · e edit · c copy · d delete · m message · ? help"
         }
         Pane::Tail => {
             "j/k move · Enter JSON · p pause · b beginning · n newest · o product · Tab/1-3 panes · ? help"
@@ -174,11 +178,21 @@ pub const HELP: &[(&str, &str)] = &[
         "next field (new line in description; saves on quantity)",
     ),
     ("Ctrl+R, Ctrl+K", "reset the form; keep values after saving"),
-    ("Ctrl+B", "bring back a product whose save failed"),
+    (
+        "Ctrl+B",
+        "bring back a product whose save failed or was set aside",
+    ),
+    (
+        "Ctrl+L",
+        "after \"changed by someone else\": reload the product",
+    ),
     ("Products", ""),
     ("j k ↑ ↓ PgUp PgDn", "move; g G newest/oldest"),
     ("/", "filter by name or category"),
-    ("Enter, m", "details; its message in the topic"),
+    (
+        "Enter m e c d",
+        "details; its message; edit; copy as new; delete",
+    ),
     ("Topic", ""),
     ("j k ↑ ↓ g G", "move"),
     ("Enter, o", "full JSON; its product"),
@@ -241,10 +255,26 @@ fn draw_overlay(f: &mut Frame, app: &App) {
             52,
             5,
         ),
+        Some(Overlay::ConfirmDelete(p)) => (
+            " Delete? ",
+            vec![
+                Line::from(format!(
+                    "Delete #{} {} (v{})?",
+                    p.id,
+                    clip(&super::text::printable(&p.name), 40),
+                    p.revision.version
+                )),
+                Line::from("It leaves the catalogue; a tombstone goes to the topic."),
+                Line::from(""),
+                Line::from("y delete · any other key keeps it"),
+            ],
+            64,
+            6,
+        ),
         Some(Overlay::Product(p)) => {
             let lines = with_hint(
-                super::table::detail_lines(p, app.tz),
-                "m its message · Esc close",
+                super::details::detail_lines(p, app.tz),
+                "e edit · c copy as new · d delete · m its message · Esc close",
             );
             let h = lines.len() as u16 + 2;
             (" Product ", lines, 90, h)

@@ -134,6 +134,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
     });
 }
 
+mod changes;
 mod lists;
 
 #[test]

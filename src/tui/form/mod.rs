@@ -1,15 +1,17 @@
-//! The product form: six fields validated as you type with the core's rules.
+//! The product form: six fields validated as you type with the core's rules. It registers a
+//! new product, or changes one (`edit.rs`).
+
+mod edit;
+mod view;
 
 use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::style::Style;
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::text::{ctrl, draw_input, pane_block, plain, printable};
+use super::text::{ctrl, plain};
 use crate::domain::{ProductDraft, PublishState};
+
+pub use edit::{ChangeError, EditTarget};
 
 /// Field names as the core names them, in form order.
 pub const FIELDS: [(&str, &str); 6] = [
@@ -28,10 +30,18 @@ const CURRENCY: usize = 4;
 pub enum FormOutcome {
     None,
     Submit(ProductDraft),
+    /// Save `draft` over product `id`, read at version `expected`.
+    Update {
+        id: i64,
+        expected: Option<i64>,
+        draft: ProductDraft,
+    },
     /// Tab past the last field, or Shift-Tab before the first: leave for another pane.
     LeaveNext,
     LeavePrev,
     Leave,
+    /// Read product `id` again into the form (after a stale save).
+    Reload(i64),
 }
 
 /// The last submission's result, shown in place.
@@ -46,8 +56,19 @@ pub enum Outcome {
         id: i64,
         publish: PublishState,
     },
+    Updated {
+        id: i64,
+        version: i64,
+        publish: PublishState,
+    },
+    /// A save found a newer version: reload or save over it.
+    Stale {
+        id: i64,
+        message: String,
+    },
     Refused(String),
     Failed(String),
+    Note(String),
 }
 
 pub struct FormPane {
@@ -63,6 +84,10 @@ pub struct FormPane {
     in_flight: Option<ProductDraft>,
     /// A product whose save failed while something else was being typed: Ctrl+B swaps it in.
     set_aside: Option<ProductDraft>,
+    /// The product being changed (None: a new product).
+    target: Option<EditTarget>,
+    /// The target of the change in flight.
+    in_flight_target: Option<EditTarget>,
 }
 
 fn input(text: &str) -> TextArea<'static> {
@@ -89,6 +114,8 @@ impl FormPane {
             touched: [false; 6],
             in_flight: None,
             set_aside: None,
+            target: None,
+            in_flight_target: None,
         };
         f.reset();
         f
@@ -100,6 +127,7 @@ impl FormPane {
         self.inputs[4] = input(&self.default_currency);
         self.focus = 0;
         self.touched = [false; 6];
+        self.target = None;
     }
 
     pub fn draft(&self) -> ProductDraft {
@@ -165,13 +193,14 @@ impl FormPane {
             repeat: false,
         });
         self.in_flight = Some(draft.clone());
+        let out = self.submit_edit(draft);
         if !self.keep_values {
             self.reset();
         }
         self.focus = 0;
         self.touched = [false; 6];
         self.editing = true;
-        FormOutcome::Submit(draft)
+        out
     }
 
     /// The save finished: the result shows, and what is being typed stays as it is.
@@ -180,20 +209,22 @@ impl FormPane {
         self.outcome = Some(Outcome::Saved { id, publish });
     }
 
-    /// The save failed: its product comes back into the form if nothing new was typed,
+    /// The save failed: its product comes back into the form if nothing new was typed (true),
     /// else it is set aside for Ctrl+B. Nothing typed is lost either way.
-    pub fn failed(&mut self, error: String) {
+    pub fn failed(&mut self, error: String) -> bool {
         let Some(draft) = self.in_flight.take() else {
             self.outcome = Some(Outcome::Failed(error));
-            return;
+            return false;
         };
         let now = self.draft();
         if self.has_input_in(&now) && now != draft {
             self.set_aside = Some(draft);
             self.outcome = Some(Outcome::Failed(format!("{error} · Ctrl+B brings it back")));
+            false
         } else {
             self.fill(&draft);
             self.outcome = Some(Outcome::Failed(error));
+            true
         }
     }
 
@@ -224,6 +255,11 @@ impl FormPane {
             self.outcome = None;
             return FormOutcome::None;
         }
+        if ctrl(&key, 'l')
+            && let Some(id) = self.stale_id()
+        {
+            return FormOutcome::Reload(id);
+        }
         if ctrl(&key, 'k') {
             self.keep_values = !self.keep_values;
             return FormOutcome::None;
@@ -234,6 +270,9 @@ impl FormPane {
         }
         match key.code {
             KeyCode::Esc => {
+                if self.cancel_edit() {
+                    return FormOutcome::None;
+                }
                 self.editing = false;
                 return FormOutcome::Leave;
             }
@@ -299,117 +338,5 @@ impl FormPane {
         let t = &mut self.inputs[self.focus];
         t.move_cursor(CursorMove::Bottom);
         t.move_cursor(CursorMove::End);
-    }
-
-    pub fn render(&self, f: &mut Frame, area: Rect, focused: bool) {
-        let title = format!(
-            " Product{} ",
-            if self.keep_values {
-                " · keeping values after save (Ctrl+K)"
-            } else {
-                ""
-            }
-        );
-        let block = pane_block(title, focused);
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        let desc_rows = if inner.height >= 20 {
-            4
-        } else if inner.height >= 16 {
-            2
-        } else {
-            1
-        };
-        let mut rows: Vec<Constraint> = Vec::new();
-        for i in 0..FIELDS.len() {
-            rows.push(Constraint::Length(if i == DESCRIPTION {
-                desc_rows
-            } else {
-                1
-            }));
-            rows.push(Constraint::Length(1));
-        }
-        rows.push(Constraint::Length(1));
-        rows.push(Constraint::Min(1));
-        let areas = Layout::vertical(rows).split(inner);
-        let label_w = 13.min(inner.width / 3);
-        for (i, (_, label)) in FIELDS.iter().enumerate() {
-            let [label_area, input_area] =
-                Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)])
-                    .areas(areas[i * 2]);
-            let active = focused && self.editing && self.focus == i;
-            let label_style = if active {
-                Style::default()
-                    .fg(Color::Cyan)
-                    .add_modifier(Modifier::BOLD)
-            } else {
-                Style::default()
-            };
-            f.render_widget(
-                Paragraph::new(format!("{label}:")).style(label_style),
-                label_area,
-            );
-            draw_input(f, input_area, &self.inputs[i], active);
-            let msg = match self.field_error(i) {
-                Some(e) if self.touched[i] => Line::from(Span::styled(
-                    format!("✗ {e}"),
-                    Style::default().fg(Color::Red),
-                )),
-                Some(_) => Line::from(""),
-                None => Line::from(Span::styled("✓", Style::default().fg(Color::Green))),
-            };
-            let [_, msg_area] =
-                Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)])
-                    .areas(areas[i * 2 + 1]);
-            f.render_widget(Paragraph::new(msg), msg_area);
-        }
-        let outcome = match &self.outcome {
-            None => Line::from(Span::styled(
-                "Ctrl+S save · Ctrl+R reset · Ctrl+K keep values",
-                Style::default().fg(Color::DarkGray),
-            )),
-            Some(Outcome::Saving { name, repeat }) => Line::from(vec![
-                Span::raw(format!("Saving {}…", printable(name))),
-                Span::styled(
-                    if *repeat {
-                        " still in progress: Ctrl+S works again once it is done"
-                    } else {
-                        " the form is free for the next product"
-                    },
-                    Style::default().fg(if *repeat {
-                        Color::Yellow
-                    } else {
-                        Color::DarkGray
-                    }),
-                ),
-            ]),
-            Some(Outcome::Saved {
-                id,
-                publish: PublishState::Published { partition, offset },
-            }) => Line::from(vec![
-                Span::styled(format!("✓ Saved #{id}"), Style::default().fg(Color::Green)),
-                Span::raw(format!(
-                    " · published to partition {partition}, offset {offset}"
-                )),
-            ]),
-            Some(Outcome::Saved {
-                id,
-                publish: PublishState::Pending,
-            }) => Line::from(vec![
-                Span::styled(format!("✓ Saved #{id}"), Style::default().fg(Color::Green)),
-                Span::styled(
-                    " · pending: Kafka has not acknowledged yet; it will be published",
-                    Style::default().fg(Color::Yellow),
-                ),
-            ]),
-            Some(Outcome::Refused(m)) => {
-                Line::from(Span::styled(m.clone(), Style::default().fg(Color::Red)))
-            }
-            Some(Outcome::Failed(m)) => Line::from(Span::styled(
-                format!("✗ Not saved: {}", printable(m)),
-                Style::default().fg(Color::Red),
-            )),
-        };
-        f.render_widget(Paragraph::new(outcome), areas[FIELDS.len() * 2 + 1]);
     }
 }
