@@ -220,3 +220,62 @@ both_backends!(
     concurrent_edits_keep_per_key_order,
     concurrent_edits_keep_per_key_order
 );
+
+/// Two services on one database (two relays, one embedded broker: the second joins the
+/// first's) edit the same products at once; each product's events still reach the topic once
+/// each and in version order, whichever relay publishes them.
+async fn two_relays_keep_per_key_order(backend: common::Backend) {
+    let db = common::TestDb::new(backend).await;
+    let a = Service::start(db.settings(&[])).await.unwrap();
+    let b = Service::start(db.settings(&[])).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(a.register(&blusa()).await.unwrap().product.id);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (w, svc) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        let ids = ids.clone();
+        tasks.spawn(async move {
+            for round in 0..6 {
+                for id in &ids {
+                    let q = (w * 100 + round).to_string();
+                    svc.update(edit(*id, None), &priced("2.00", &q))
+                        .await
+                        .unwrap();
+                }
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    assert_eq!(drain_pending(&a).await, 0);
+    let per_product = 1 + 4 * 6;
+    let all = read_at_least(&a, ids.len() * per_product).await;
+    for id in &ids {
+        let key = id.to_string();
+        let seen: Vec<i64> = all
+            .iter()
+            .filter(|m| m.key.as_deref() == Some(key.as_str()))
+            .map(|m| m.header(HEADER_VERSION).unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<i64> = (1..=per_product as i64).collect();
+        assert_eq!(seen, want, "product {id}");
+    }
+    b.shutdown().await;
+    a.shutdown().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_keep_per_key_order_sqlite() {
+    two_relays_keep_per_key_order(common::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_keep_per_key_order_postgres() {
+    two_relays_keep_per_key_order(common::Backend::Postgres).await;
+}

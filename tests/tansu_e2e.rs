@@ -57,7 +57,17 @@ async fn outage_loses_nothing_and_duplicates_nothing() {
         assert_eq!(p.publish, PublishState::Pending);
         ids.push(p.id);
     }
-    assert_eq!(svc.status().await.pending, Some(5));
+    // Changes while the broker is down: two edits of one product, a delete of another.
+    let edit = |id| dataflow::service::Edit {
+        id,
+        expected: None,
+        by: None,
+    };
+    for _ in 0..2 {
+        svc.update(edit(ids[0]), &blusa()).await.unwrap();
+    }
+    svc.delete(edit(ids[1])).await.unwrap();
+    assert_eq!(svc.status().await.pending, Some(8));
 
     let mut broker = start_tansu(port, db.dir.path());
     wait_until_published(&svc, Duration::from_secs(90)).await;
@@ -75,16 +85,32 @@ async fn outage_loses_nothing_and_duplicates_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        *by_key
-            .entry(v["key"].as_str().unwrap().to_string())
-            .or_default() += 1;
-        assert_eq!(v["value"]["id"].to_string(), v["key"].as_str().unwrap());
+        let key = v["key"].as_str().unwrap().to_string();
+        if !v["value"].is_null() {
+            assert_eq!(v["value"]["id"].to_string(), key);
+        }
+        let version = v["headers"]["version"].as_str().unwrap().to_string();
+        by_key.entry(key).or_default().push(version);
     }
-    let expected: BTreeMap<String, usize> = ids.iter().map(|id| (id.to_string(), 1)).collect();
-    assert_eq!(by_key, expected, "every product exactly once");
+    let expected: BTreeMap<String, Vec<String>> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let n = match i {
+                0 => 3, // created, updated twice
+                1 => 2, // created, deleted
+                _ => 1,
+            };
+            (id.to_string(), (1..=n).map(|v| v.to_string()).collect())
+        })
+        .collect();
+    assert_eq!(
+        by_key, expected,
+        "every event exactly once, in version order"
+    );
 
     svc.shutdown().await;
     broker.kill().ok();

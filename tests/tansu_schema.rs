@@ -42,8 +42,27 @@ async fn the_broker_accepts_ours_and_rejects_what_does_not_match() {
             p.publish
         );
     }
-    let msgs = read_at_least(&svc, 3).await;
-    assert_eq!(msgs.len(), 3);
+    // An update and a delete (a tombstone) are product events too.
+    let edit = |id| dataflow::service::Edit {
+        id,
+        expected: None,
+        by: None,
+    };
+    let updated = svc.update(edit(2), &blusa()).await.unwrap();
+    assert!(
+        matches!(updated.publish, PublishState::Published { .. }),
+        "{:?}",
+        updated.publish
+    );
+    let deleted = svc.delete(edit(3)).await.unwrap();
+    assert!(
+        matches!(deleted.publish, PublishState::Published { .. }),
+        "the broker accepts the tombstone: {:?}",
+        deleted.publish
+    );
+    let msgs = read_at_least(&svc, 5).await;
+    assert_eq!(msgs.len(), 5);
+    assert_eq!(msgs.iter().filter(|m| m.payload.is_none()).count(), 1);
 
     // Another producer, the same broker: a message that is not a product event.
     let other: FutureProducer = ClientConfig::new()
