@@ -42,7 +42,7 @@ async fn the_broker_accepts_ours_and_rejects_what_does_not_match() {
             p.publish
         );
     }
-    // An update and a delete (a tombstone) are product events too.
+    // An update is a product event too, and is accepted.
     let edit = |id| dataflow::service::Edit {
         id,
         expected: None,
@@ -54,15 +54,8 @@ async fn the_broker_accepts_ours_and_rejects_what_does_not_match() {
         "{:?}",
         updated.publish
     );
-    let deleted = svc.delete(edit(3)).await.unwrap();
-    assert!(
-        matches!(deleted.publish, PublishState::Published { .. }),
-        "the broker accepts the tombstone: {:?}",
-        deleted.publish
-    );
-    let msgs = read_at_least(&svc, 5).await;
-    assert_eq!(msgs.len(), 5);
-    assert_eq!(msgs.iter().filter(|m| m.payload.is_none()).count(), 1);
+    let msgs = read_at_least(&svc, 4).await;
+    assert_eq!(msgs.len(), 4);
 
     // Another producer, the same broker: a message that is not a product event.
     let other: FutureProducer = ClientConfig::new()
@@ -95,6 +88,13 @@ async fn the_broker_accepts_ours_and_rejects_what_does_not_match() {
         ok.is_ok(),
         "a matching message from anyone is accepted: {ok:?}"
     );
+    // A delete's tombstone matches the schema (`value` may be null), but Tansu 0.6 refuses any
+    // record without a value once a value schema is registered (tansu-schema 0.6.0, json.rs
+    // `validate`: a missing value is InvalidRecord), and stopped answering afterwards in our
+    // runs. The delete is committed and stays pending, in order; README says so.
+    let deleted = svc.delete(edit(3)).await.unwrap();
+    assert_eq!(deleted.publish, PublishState::Pending);
+    assert_eq!(svc.status().await.pending, Some(1));
     svc.shutdown().await;
     broker.kill().ok();
     broker.wait().ok();
@@ -123,6 +123,10 @@ fn schema_and_messages_agree() {
     let m = dataflow::domain::ProductMessage::of(&p);
     let value: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
     assert!(v.is_valid(&serde_json::json!({"key": "12", "value": value})));
+    assert!(
+        v.is_valid(&serde_json::json!({"key": "12", "value": null})),
+        "a tombstone"
+    );
     assert!(dataflow::domain::matches_schema(m.to_json().as_bytes()));
     let bad = serde_json::json!({"hello": "world"});
     assert!(!v.is_valid(&serde_json::json!({"key": "7", "value": bad})));

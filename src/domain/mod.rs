@@ -2,11 +2,13 @@
 //! `NewProduct` it is valid, and nothing downstream checks it again.
 
 mod amount;
+mod body;
 mod change;
 mod message;
 mod product;
 
 pub use amount::Amount;
+pub use body::product_from_json;
 pub use change::{EventKind, HEADER_EVENT, HEADER_VERSION, Revision};
 pub use message::{ProductMessage, SCHEMA, matches_schema};
 pub use product::{

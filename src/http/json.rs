@@ -4,11 +4,11 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::envelope::{ApiError, FieldProblem};
-use crate::domain::{Product, ProductDraft, PublishState};
+use crate::domain::{Product, PublishState};
 use crate::service::Service;
 
 /// A JSON body, with the original's failures turned into real statuses:
@@ -84,150 +84,18 @@ pub struct AvailabilityRequest {
     pub quantity: i64,
 }
 
-fn problem(field: &str, message: &str) -> FieldProblem {
-    FieldProblem {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-fn text_field(
-    obj: &Map<String, Value>,
-    key: &str,
-    field: &str,
-    out: &mut Vec<FieldProblem>,
-) -> String {
-    match obj.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => {
-            out.push(problem(field, "is required"));
-            String::new()
-        }
-        Some(_) => {
-            out.push(problem(field, "must be a string"));
-            String::new()
-        }
-    }
-}
-
-/// A JSON number's literal text (so `59.99` is read exactly); nothing when `obj` is missing,
-/// which its parent already reported.
-fn number_field(
-    obj: Option<&Map<String, Value>>,
-    keys: &[&str],
-    field: &str,
-    out: &mut Vec<FieldProblem>,
-) -> String {
-    let Some(obj) = obj else { return String::new() };
-    match keys
-        .iter()
-        .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
-    {
-        Some(Value::Number(n)) => n.to_string(),
-        None => {
-            out.push(problem(field, "is required"));
-            String::new()
-        }
-        Some(_) => {
-            out.push(problem(field, "must be a number"));
-            String::new()
-        }
-    }
-}
-
-fn object<'a>(
-    root: &'a Map<String, Value>,
-    key: &str,
-    out: &mut Vec<FieldProblem>,
-) -> Option<&'a Map<String, Value>> {
-    match root.get(key) {
-        Some(Value::Object(o)) => Some(o),
-        None | Some(Value::Null) => {
-            out.push(problem(key, "is required"));
-            None
-        }
-        Some(_) => {
-            out.push(problem(key, "must be an object"));
-            None
-        }
-    }
-}
-
-/// Form order, so problems read top to bottom.
-const FIELD_ORDER: &[&str] = &[
-    "name",
-    "description",
-    "category",
-    "pricing",
-    "pricing.ammount",
-    "pricing.currency",
-    "availability",
-    "availability.quantity",
-];
-
-fn in_form_order(mut problems: Vec<FieldProblem>) -> ApiError {
-    problems.sort_by_key(|p| {
-        FIELD_ORDER
-            .iter()
-            .position(|f| *f == p.field)
-            .unwrap_or(usize::MAX)
-    });
-    ApiError::invalid(problems)
-}
-
-/// Reads the body into a draft and validates it; every failing field is reported at once.
+/// Reads the body into a product; every failing field is reported at once, in form order.
 pub fn draft_from_json(v: &Value) -> Result<crate::domain::NewProduct, ApiError> {
-    let Value::Object(root) = v else {
-        return Err(ApiError::invalid(vec![problem(
-            "body",
-            "must be a JSON object",
-        )]));
-    };
-    let mut out = Vec::new();
-    let mut draft = ProductDraft {
-        name: text_field(root, "name", "name", &mut out),
-        description: text_field(root, "description", "description", &mut out),
-        category: text_field(root, "category", "category", &mut out),
-        ..Default::default()
-    };
-    let pricing = object(root, "pricing", &mut out);
-    draft.amount = number_field(pricing, &["ammount", "amount"], "pricing.ammount", &mut out);
-    draft.currency = match pricing {
-        Some(p) => text_field(p, "currency", "pricing.currency", &mut out),
-        None => String::new(),
-    };
-    let availability = object(root, "availability", &mut out);
-    draft.quantity = number_field(
-        availability,
-        &["quantity"],
-        "availability.quantity",
-        &mut out,
-    );
-    let typed: Vec<String> = out.iter().map(|p| p.field.clone()).collect();
-    match draft.validate() {
-        Ok(p) if out.is_empty() => Ok(p),
-        Ok(_) => Err(in_form_order(out)),
-        Err(errs) => {
-            // Rule errors only for fields that were present with the right type.
-            let reported = |f: &str| {
-                typed.iter().any(|t| {
-                    f == t
-                        || f.strip_prefix(t.as_str())
-                            .is_some_and(|r| r.starts_with('.'))
+    crate::domain::product_from_json(v).map_err(|errs| {
+        ApiError::invalid(
+            errs.into_iter()
+                .map(|f| FieldProblem {
+                    field: f.field.into(),
+                    message: f.message,
                 })
-            };
-            out.extend(
-                errs.0
-                    .into_iter()
-                    .filter(|f| !reported(f.field))
-                    .map(|f| FieldProblem {
-                        field: f.field.into(),
-                        message: f.message,
-                    }),
-            );
-            Err(in_form_order(out))
-        }
-    }
+                .collect(),
+        )
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -120,6 +120,7 @@ pub async fn register(
         .register_new(crate::service::Creation {
             item: product,
             by: Some(user.0.clone()),
+            key: None,
         })
         .await?;
     tracing::info!(user = %user.0, id = registered.product.id, "product registered");

@@ -27,6 +27,7 @@ impl Service {
         self.register_new(Creation {
             item,
             by: Some(user.to_string()),
+            key: None,
         })
         .await
     }

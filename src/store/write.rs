@@ -21,11 +21,18 @@ pub struct SavedProduct {
 pub struct Creation {
     pub item: NewProduct,
     pub by: Option<String>,
+    /// An imported row's duplicate key (unique in `import_key`): a second row with the same
+    /// key fails alone with `StoreError::Conflict`.
+    pub key: Option<String>,
 }
 
 impl From<NewProduct> for Creation {
     fn from(item: NewProduct) -> Creation {
-        Creation { item, by: None }
+        Creation {
+            item,
+            by: None,
+            key: None,
+        }
     }
 }
 
@@ -44,11 +51,14 @@ pub struct EventRoute<'a> {
 const INSERT_PG: &str = r#"WITH input AS (
     SELECT nextval(pg_get_serial_sequence('tb_product', 'id')) AS id, t.*
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                $12::text[])
-      WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, ord)
+                $12::text[], $13::text[])
+      WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, key,
+                           ord)
   ), p AS (
     INSERT INTO tb_product (id, name, description, category, created_by)
     SELECT id, name, description, category, by FROM input
+  ), ik AS (
+    INSERT INTO import_key (key, product_id) SELECT key, id FROM input WHERE key IS NOT NULL
   ), pr AS (
     INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT id, CAST(ammount AS NUMERIC), currency FROM input RETURNING id, product_id
@@ -75,6 +85,8 @@ const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (name, description, catego
 const PRICING_SQLITE: &str = "INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
+const IMPORT_KEY_SQLITE: &str = "INSERT INTO import_key (key, product_id)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)";
 const AVAILABILITY_SQLITE: &str =
     "INSERT INTO tb_availability (product_id, quantity, \"timestamp\")
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2
@@ -169,6 +181,7 @@ impl Store {
                     .bind(route.holder)
                     .bind(lease)
                     .bind(items.iter().map(|c| c.by.clone()).collect::<Vec<_>>())
+                    .bind(items.iter().map(|c| c.key.clone()).collect::<Vec<_>>())
                     .fetch_all(pool)
                     .await?;
                 if rows.len() != items.len() {
@@ -197,6 +210,17 @@ impl Store {
                 ids.sort_unstable();
                 if ids.len() != items.len() {
                     return Err(StoreError::Internal("insert returned a short batch".into()));
+                }
+                let keys: Vec<_> = items
+                    .iter()
+                    .zip(&ids)
+                    .filter_map(|(c, id)| c.key.as_ref().map(|k| json!([k, id])))
+                    .collect();
+                if !keys.is_empty() {
+                    sqlx::query(IMPORT_KEY_SQLITE)
+                        .bind(json!(keys).to_string())
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 let pricing = json!(
                     items
@@ -254,6 +278,29 @@ impl Store {
                     .collect()
             }
         }
+    }
+
+    /// Of `keys`, those already recorded by an import.
+    pub async fn known_import_keys(&self, keys: &[String]) -> Result<Vec<String>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(match self {
+            Store::Postgres(pool) => {
+                sqlx::query_scalar("SELECT key FROM import_key WHERE key = ANY($1)")
+                    .bind(keys)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT key FROM import_key WHERE key IN (SELECT value FROM json_each($1))",
+                )
+                .bind(json!(keys).to_string())
+                .fetch_all(pool)
+                .await?
+            }
+        })
     }
 
     /// Like `insert_products`, but a row the database rejects fails alone: the batch is split

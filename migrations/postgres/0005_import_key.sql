@@ -1,0 +1,7 @@
+-- What makes an imported row a duplicate: its `external_id` column (`ext:...`) when the file
+-- has one, else a hash of its content (`sha256:...`). Written in the product's transaction, so a
+-- re-run of the same import, or two imports at once, add each product once.
+CREATE TABLE import_key (
+    key        TEXT PRIMARY KEY,
+    product_id BIGINT NOT NULL REFERENCES tb_product (id) ON DELETE CASCADE
+);

@@ -1,0 +1,285 @@
+//! Import: a file of products through the same group-commit write path and outbox as any
+//! registration. Rows are read on a thread of their own and fed with a bounded number of writes
+//! in flight, so memory stays constant whatever the file's size. A row whose duplicate key
+//! (`import_key`) is already taken counts as a duplicate: re-running an import adds nothing.
+
+mod read;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::{Service, ServiceError};
+use crate::store::{Creation, StoreError};
+pub use read::{Format, Problem};
+use read::{Raw, Reader, Row};
+
+/// Rows handed from the reading thread at a time.
+const CHUNK: usize = 512;
+/// Writes waiting for their commit at most (the writer's batches fill from these).
+const IN_FLIGHT: usize = 2048;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub path: PathBuf,
+    /// None: from the extension.
+    pub format: Option<Format>,
+    /// Written as the products' `created_by`.
+    pub by: Option<String>,
+    /// Where rejected rows go, in the input's format.
+    pub rejects: Option<PathBuf>,
+}
+
+/// What an import tells as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportEvent {
+    Rejected { line: u64, problem: Problem },
+    Progress(Counts),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub imported: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// Bytes read of `total_bytes`.
+    pub bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// Why an import could not run (bad usage, unreadable file) or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("stopped after {} imported: {source}; running it again skips what was imported", .counts.imported)]
+    Stopped {
+        counts: Counts,
+        #[source]
+        source: ServiceError,
+    },
+}
+
+/// Rejected rows written back in the input's format.
+struct Rejects {
+    out: Option<RejectSink>,
+}
+
+enum RejectSink {
+    Csv(Box<csv::Writer<std::fs::File>>),
+    Json(std::io::BufWriter<std::fs::File>),
+}
+
+impl Rejects {
+    fn open(path: Option<&Path>, headers: Option<&csv::ByteRecord>) -> Result<Rejects, String> {
+        let Some(path) = path else {
+            return Ok(Rejects { out: None });
+        };
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let out = match headers {
+            Some(h) => {
+                let mut w = csv::Writer::from_writer(file);
+                w.write_byte_record(h).map_err(|e| e.to_string())?;
+                RejectSink::Csv(Box::new(w))
+            }
+            None => RejectSink::Json(std::io::BufWriter::new(file)),
+        };
+        Ok(Rejects { out: Some(out) })
+    }
+
+    fn write(&mut self, raw: &Raw) -> Result<(), String> {
+        match (&mut self.out, raw) {
+            (Some(RejectSink::Csv(w)), Raw::Csv(r)) => {
+                w.write_byte_record(r).map_err(|e| e.to_string())
+            }
+            (Some(RejectSink::Json(w)), Raw::Json(line)) => {
+                writeln!(w, "{line}").map_err(|e| e.to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self.out {
+            Some(RejectSink::Csv(mut w)) => w.flush().map_err(|e| e.to_string()),
+            Some(RejectSink::Json(mut w)) => w.flush().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+type Written = (u64, Raw, Result<super::writer::Written, StoreError>);
+
+impl Service {
+    /// Imports `opts.path`; `events` hears each rejected row and the progress (a slow listener
+    /// slows the import, never its memory).
+    pub async fn import(
+        &self,
+        opts: &ImportOptions,
+        events: mpsc::Sender<ImportEvent>,
+    ) -> Result<Counts, ImportError> {
+        let format = match opts.format.or_else(|| Format::of_path(&opts.path)) {
+            Some(f) => f,
+            None => {
+                return Err(ImportError::Usage(format!(
+                    "{}: cannot tell the format from the extension; use --format csv or jsonl",
+                    opts.path.display()
+                )));
+            }
+        };
+        let total_bytes = std::fs::metadata(&opts.path)
+            .map_err(|e| ImportError::Unreadable(format!("{}: {e}", opts.path.display())))?
+            .len();
+        let mut reader = Reader::open(&opts.path, format).map_err(ImportError::Unreadable)?;
+        let mut rejects = Rejects::open(opts.rejects.as_deref(), reader.csv_headers())
+            .map_err(ImportError::Usage)?;
+        let (tx, mut rx) = mpsc::channel::<Result<(Vec<Row>, u64), String>>(8);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            while let Some(row) = reader.next_row() {
+                match row {
+                    Ok(r) => chunk.push(r),
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if tx.blocking_send(Ok((full, reader.position()))).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.blocking_send(Ok((chunk, reader.position())));
+        });
+        let mut counts = Counts {
+            total_bytes,
+            ..Counts::default()
+        };
+        let mut in_flight: FuturesUnordered<
+            std::pin::Pin<Box<dyn Future<Output = Written> + Send>>,
+        > = FuturesUnordered::new();
+        let mut failure: Option<ServiceError> = None;
+        while let Some(next) = rx.recv().await {
+            let (rows, position) = match next {
+                Ok(c) => c,
+                Err(e) => {
+                    failure = Some(ServiceError::Internal(format!("reading the file: {e}")));
+                    break;
+                }
+            };
+            let keys: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.parsed.as_ref().ok().map(|(_, k)| k.clone()))
+                .collect();
+            let known: HashSet<String> = match self.inner.store.known_import_keys(&keys).await {
+                Ok(k) => k.into_iter().collect(),
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
+                }
+            };
+            let mut seen: HashSet<String> = HashSet::new();
+            for row in rows {
+                match row.parsed {
+                    Err(problems) => {
+                        counts.rejected += 1;
+                        if let Err(e) = rejects.write(&row.raw) {
+                            failure = Some(ServiceError::Internal(format!("rejects file: {e}")));
+                        }
+                        for problem in problems {
+                            let _ = events
+                                .send(ImportEvent::Rejected {
+                                    line: row.line,
+                                    problem,
+                                })
+                                .await;
+                        }
+                    }
+                    Ok((_, ref key)) if known.contains(key) || !seen.insert(key.clone()) => {
+                        counts.duplicates += 1;
+                    }
+                    Ok((item, key)) => {
+                        while in_flight.len() >= IN_FLIGHT {
+                            if let Some(done) = in_flight.next().await {
+                                self.settle(done, &mut counts, &mut rejects, &events, &mut failure)
+                                    .await;
+                            }
+                        }
+                        let writer = self.inner.writer.clone();
+                        let creation = Creation {
+                            item,
+                            by: opts.by.clone(),
+                            key: Some(key),
+                        };
+                        let (line, raw) = (row.line, row.raw);
+                        in_flight.push(Box::pin(async move {
+                            (line, raw, writer.write(creation).await)
+                        }));
+                    }
+                }
+            }
+            while let Some(Some(done)) = in_flight.next().now_or_never() {
+                self.settle(done, &mut counts, &mut rejects, &events, &mut failure)
+                    .await;
+            }
+            counts.bytes = position;
+            let _ = events.try_send(ImportEvent::Progress(counts));
+            if failure.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        while let Some(done) = in_flight.next().await {
+            self.settle(done, &mut counts, &mut rejects, &events, &mut failure)
+                .await;
+        }
+        let _ = reading.await;
+        if let Err(e) = rejects.finish() {
+            failure.get_or_insert(ServiceError::Internal(format!("rejects file: {e}")));
+        }
+        let _ = events.send(ImportEvent::Progress(counts)).await;
+        match failure {
+            None => Ok(counts),
+            Some(source) => Err(ImportError::Stopped { counts, source }),
+        }
+    }
+
+    async fn settle(
+        &self,
+        (line, raw, result): Written,
+        counts: &mut Counts,
+        rejects: &mut Rejects,
+        events: &mpsc::Sender<ImportEvent>,
+        failure: &mut Option<ServiceError>,
+    ) {
+        match result {
+            Ok(_) => counts.imported += 1,
+            // Another row (or import) took the key meanwhile.
+            Err(StoreError::Conflict { .. }) => counts.duplicates += 1,
+            Err(e @ StoreError::Constraint { .. }) => {
+                counts.rejected += 1;
+                let _ = rejects.write(&raw);
+                if let ServiceError::Invalid(errs) = ServiceError::from(e) {
+                    for f in errs.0 {
+                        let problem = Problem {
+                            field: f.field.to_string(),
+                            reason: f.message,
+                        };
+                        let _ = events.send(ImportEvent::Rejected { line, problem }).await;
+                    }
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert(e.into());
+            }
+        }
+    }
+}
