@@ -75,6 +75,28 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: i64,
     },
+    /// Import products from a CSV (header row) or JSON Lines file; prints `line N: FIELD:
+    /// reason` per rejected row on stderr and a summary on stdout. Exit 0: nothing rejected,
+    /// 1: some rows rejected, 2: bad usage or unreadable file
+    Import {
+        /// The file to read
+        path: std::path::PathBuf,
+        /// csv or jsonl; default from the extension
+        #[arg(long, value_parser = ["csv", "jsonl"])]
+        format: Option<String>,
+        /// Write the rejected rows here, in the input's format, to fix and import again
+        #[arg(long)]
+        rejects: Option<std::path::PathBuf>,
+    },
+    /// Write every product (or those matching --filter) to stdout, oldest first
+    Export {
+        /// csv (import's columns plus id and timestamp) or jsonl
+        #[arg(long, value_parser = ["csv", "jsonl"], default_value = "csv")]
+        format: String,
+        /// Only products whose name or category contains this (as the table's filter)
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// Print the topic's messages to stdout, one JSON object per line
     Tail {
         /// Start at the oldest message instead of the newest --last
@@ -146,6 +168,30 @@ pub fn run(cli: Cli) -> ExitCode {
             seconds,
             ..
         } => crate::app::run_flood(settings, rate, seconds),
+        Command::Import {
+            path,
+            format,
+            rejects,
+        } => crate::app::run_import(
+            settings,
+            crate::app::ImportArgs {
+                path,
+                format: format.as_deref().map(|f| match f {
+                    "csv" => crate::service::Format::Csv,
+                    _ => crate::service::Format::Jsonl,
+                }),
+                rejects,
+            },
+        ),
+        Command::Export { format, filter } => crate::app::run_export(
+            settings,
+            if format == "jsonl" {
+                crate::service::ExportFormat::Jsonl
+            } else {
+                crate::service::ExportFormat::Csv
+            },
+            filter,
+        ),
         Command::Tail {
             from_beginning,
             last,

@@ -1,9 +1,11 @@
 //! The composition root: logging, the runtime, and what each subcommand starts. Process
 //! concerns live here: signals, exit codes, what is printed.
 
+mod import;
 mod serve;
 mod tail;
 
+pub use import::{ImportArgs, run_export, run_import};
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
 

@@ -4,6 +4,7 @@
 mod auth;
 mod broker;
 mod change;
+mod export;
 mod import;
 mod reading;
 mod register;
@@ -28,6 +29,7 @@ pub use crate::kafka::{TailMessage, TailOptions, TailStart};
 pub use crate::store::{Creation, Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};
 pub use change::Edit;
+pub use export::{CSV_COLUMNS, ExportFormat, export, open_store};
 pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Problem};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;

@@ -53,13 +53,22 @@ impl Writer {
     /// Commits one product with its event; its result comes back whatever else shared the
     /// transaction.
     pub async fn write(&self, item: Creation) -> Result<Written, StoreError> {
+        self.enqueue(item).await?.await
+    }
+
+    /// Queues one product (waiting while the queue is full) and returns its result to come:
+    /// products queued one after the other get ids in that order.
+    pub async fn enqueue(
+        &self,
+        item: Creation,
+    ) -> Result<impl Future<Output = Result<Written, StoreError>> + use<>, StoreError> {
         let (reply, rx) = oneshot::channel();
         let closed = || StoreError::unavailable("the writer has stopped");
         self.tx
             .send(Job { item, reply })
             .await
             .map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        Ok(async move { rx.await.map_err(|_| closed())? })
     }
 }
 

@@ -70,8 +70,13 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10));
+                // One connection: SQLite has one writer at a time anyway, and its busy handler
+                // polls, so several connections of one process starve each other under a
+                // steady stream of writes (an import of a million rows failed with "database is
+                // locked"). One connection queues them fairly, in order; WAL still lets other
+                // processes read.
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(1)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;

@@ -84,7 +84,8 @@ impl Rejects {
         let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let out = match headers {
             Some(h) => {
-                let mut w = csv::Writer::from_writer(file);
+                // Rows with the wrong number of fields are rejects too: written as they were.
+                let mut w = csv::WriterBuilder::new().flexible(true).from_writer(file);
                 w.write_byte_record(h).map_err(|e| e.to_string())?;
                 RejectSink::Csv(Box::new(w))
             }
@@ -213,16 +214,21 @@ impl Service {
                                     .await;
                             }
                         }
-                        let writer = self.inner.writer.clone();
                         let creation = Creation {
                             item,
                             by: opts.by.clone(),
                             key: Some(key),
                         };
+                        // Queued in file order, so ids follow the file.
+                        let result = match self.inner.writer.enqueue(creation).await {
+                            Ok(r) => r,
+                            Err(e) => {
+                                failure = Some(e.into());
+                                break;
+                            }
+                        };
                         let (line, raw) = (row.line, row.raw);
-                        in_flight.push(Box::pin(async move {
-                            (line, raw, writer.write(creation).await)
-                        }));
+                        in_flight.push(Box::pin(async move { (line, raw, result.await) }));
                     }
                 }
             }

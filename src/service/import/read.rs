@@ -244,15 +244,16 @@ fn columns(headers: &csv::ByteRecord) -> Result<Columns, String> {
         .collect();
     let find = |want: &str| names.iter().position(|n| n == want);
     let need = |want: &str| find(want).ok_or_else(|| format!("missing column '{want}'"));
+    let (name, description, category) = (need("name")?, need("description")?, need("category")?);
     let amount = match (find("amount"), find("ammount")) {
         (Some(i), _) => (i, "amount".to_string()),
         (None, Some(i)) => (i, "ammount".to_string()),
         (None, None) => return Err("missing column 'amount' (or 'ammount')".into()),
     };
     Ok(Columns {
-        name: need("name")?,
-        description: need("description")?,
-        category: need("category")?,
+        name,
+        description,
+        category,
         amount,
         currency: need("currency")?,
         quantity: need("quantity")?,

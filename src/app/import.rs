@@ -1,0 +1,150 @@
+//! `dataflow import` and `dataflow export`: files of products in and out, from the command line.
+//! Rejected rows go to stderr as `line N: FIELD: reason`; the summary to stdout.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Settings;
+use crate::service::{ExportFormat, Format, ImportError, ImportEvent, ImportOptions, Service};
+
+use super::{init_logging, runtime};
+
+pub struct ImportArgs {
+    pub path: PathBuf,
+    pub format: Option<Format>,
+    pub rejects: Option<PathBuf>,
+}
+
+fn bar(total: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{bar:30} {percent:>3}% {binary_bytes}/{binary_total_bytes} · {msg} · ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb.enable_steady_tick(Duration::from_millis(200));
+    Some(pb)
+}
+
+pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let by = Some(settings.username_api.clone());
+        let svc = match Service::start(settings).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dataflow: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let opts = ImportOptions {
+            path: args.path,
+            format: args.format,
+            by,
+            rejects: args.rejects,
+        };
+        let total = std::fs::metadata(&opts.path).map(|m| m.len()).unwrap_or(0);
+        let pb = bar(total);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let started = std::time::Instant::now();
+        let import = {
+            let svc = svc.clone();
+            tokio::spawn(async move { svc.import(&opts, tx).await })
+        };
+        let mut stderr = std::io::stderr();
+        while let Some(event) = rx.recv().await {
+            match event {
+                ImportEvent::Rejected { line, problem } => {
+                    let text = format!("line {line}: {}: {}", problem.field, problem.reason);
+                    match &pb {
+                        Some(pb) => pb.println(text),
+                        None => {
+                            let _ = writeln!(stderr, "{text}");
+                        }
+                    }
+                }
+                ImportEvent::Progress(c) => {
+                    if let Some(pb) = &pb {
+                        let rows = c.imported + c.duplicates + c.rejected;
+                        let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+                        pb.set_position(c.bytes);
+                        pb.set_message(format!("{rows} rows · {rate:.0} rows/s"));
+                    }
+                }
+            }
+        }
+        if let Some(pb) = &pb {
+            pb.finish_and_clear();
+        }
+        let result = import
+            .await
+            .unwrap_or_else(|e| Err(ImportError::Usage(format!("the import stopped: {e}"))));
+        svc.shutdown().await;
+        match result {
+            Ok(c) => {
+                println!(
+                    "imported {}, duplicates {}, rejected {}",
+                    c.imported, c.duplicates, c.rejected
+                );
+                if c.rejected > 0 {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(ImportError::Stopped { counts, source }) => {
+                println!(
+                    "imported {}, duplicates {}, rejected {}",
+                    counts.imported, counts.duplicates, counts.rejected
+                );
+                eprintln!(
+                    "dataflow: import stopped: {source}; running it again skips what was imported"
+                );
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("dataflow: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+pub fn run_export(settings: Settings, format: ExportFormat, filter: Option<String>) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let store = match crate::service::open_store(&settings).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("dataflow: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let out = std::io::BufWriter::new(std::io::stdout().lock());
+        let result =
+            crate::service::export(&store, &settings, format, filter.as_deref(), out).await;
+        store.close().await;
+        match result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dataflow: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
