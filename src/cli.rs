@@ -111,6 +111,21 @@ pub enum Command {
         /// Stop after N messages
         #[arg(long)]
         limit: Option<usize>,
+        /// Start at this time: a duration ago (15m, 2h, 1d) or an RFC 3339 instant
+        #[arg(long, conflicts_with_all = ["from_beginning", "offset"])]
+        since: Option<String>,
+        /// Only this partition
+        #[arg(long)]
+        partition: Option<i32>,
+        /// Start at this offset (of --partition, or of every partition)
+        #[arg(long, conflicts_with = "from_beginning")]
+        offset: Option<i64>,
+        /// Only messages with exactly this key
+        #[arg(long)]
+        key: Option<String>,
+        /// Only messages whose key or value contains this text (any case)
+        #[arg(long)]
+        grep: Option<String>,
     },
 }
 
@@ -197,6 +212,11 @@ pub fn run(cli: Cli) -> ExitCode {
             last,
             follow,
             limit,
+            since,
+            partition,
+            offset,
+            key,
+            grep,
         } => crate::app::run_tail(
             settings,
             crate::app::TailArgs {
@@ -204,6 +224,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 last,
                 follow,
                 limit,
+                since,
+                partition,
+                offset,
+                key,
+                grep,
             },
         ),
     }

@@ -115,6 +115,7 @@ async fn tail_starts_from_the_newest_n() {
                 TailOptions {
                     start: TailStart::Last(1),
                     follow: false,
+                    partition: None,
                 },
                 8,
             )
@@ -236,6 +237,66 @@ async fn concurrent_consumers_share_the_group_exactly() {
             .unwrap();
         let sum: i64 = committed.iter().filter_map(|(_, o)| *o).sum();
         assert_eq!(sum, 300, "committed exactly what was returned");
+    })
+    .await;
+}
+
+async fn read(svc: &Service, opts: TailOptions) -> Vec<dataflow::kafka::TailMessage> {
+    let mut tail = svc.tail(opts, 64).unwrap();
+    let mut got = Vec::new();
+    while let Some(m) = tail.rx.recv().await {
+        got.push(m);
+    }
+    got
+}
+
+/// Seeking the embedded broker's topic: by time (offsets-for-times), by offset, by partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_seeks_by_time_offset_and_partition() {
+    common::with_service(Backend::Sqlite, |svc| async move {
+        for _ in 0..6 {
+            svc.register(&blusa()).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let middle = chrono::Utc::now().timestamp_millis();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut late = Vec::new();
+        for _ in 0..4 {
+            late.push(svc.register(&blusa()).await.unwrap().product.id.to_string());
+        }
+        assert_eq!(common::drain_pending(&svc).await, 0);
+        let all = read(&svc, TailOptions::new(TailStart::Beginning, false)).await;
+        assert_eq!(all.len(), 10);
+
+        let since = read(&svc, TailOptions::new(TailStart::Time(middle), false)).await;
+        let mut keys: Vec<_> = since.iter().map(|m| m.key.clone().unwrap()).collect();
+        keys.sort();
+        late.sort();
+        assert_eq!(keys, late, "only what came after the instant");
+        let future = chrono::Utc::now().timestamp_millis() + 60_000;
+        assert!(
+            read(&svc, TailOptions::new(TailStart::Time(future), false))
+                .await
+                .is_empty()
+        );
+
+        let p = all[0].partition;
+        let in_p: Vec<_> = all.iter().filter(|m| m.partition == p).collect();
+        let only_p = read(
+            &svc,
+            TailOptions {
+                partition: Some(p),
+                ..TailOptions::new(TailStart::Offset(1), false)
+            },
+        )
+        .await;
+        assert!(only_p.iter().all(|m| m.partition == p));
+        assert_eq!(
+            only_p.len(),
+            in_p.len().saturating_sub(1),
+            "from offset 1 on"
+        );
+        assert!(only_p.iter().all(|m| m.offset >= 1));
     })
     .await;
 }

@@ -137,6 +137,7 @@ async fn broker_that_lost_its_data_is_survived() {
     let opts = dataflow::kafka::TailOptions {
         start: dataflow::kafka::TailStart::Beginning,
         follow: true,
+        partition: None,
     };
     let mut tail = svc.tail(opts, 64).unwrap();
     let m = tokio::time::timeout(Duration::from_secs(30), tail.rx.recv())

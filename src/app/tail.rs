@@ -15,6 +15,30 @@ pub struct TailArgs {
     pub last: usize,
     pub follow: bool,
     pub limit: Option<usize>,
+    pub since: Option<String>,
+    pub partition: Option<i32>,
+    pub offset: Option<i64>,
+    pub key: Option<String>,
+    pub grep: Option<String>,
+}
+
+fn start_of(args: &TailArgs) -> Result<TailStart, String> {
+    if let Some(since) = &args.since {
+        let at = crate::domain::parse_since(since, chrono::Utc::now())
+            .map_err(|e| format!("--since: {e}"))?;
+        return Ok(TailStart::Time(at.timestamp_millis()));
+    }
+    if let Some(o) = args.offset {
+        if o < 0 {
+            return Err("--offset: must be 0 or more".into());
+        }
+        return Ok(TailStart::Offset(o));
+    }
+    Ok(if args.from_beginning {
+        TailStart::Beginning
+    } else {
+        TailStart::Last(args.last)
+    })
 }
 
 /// The broker `tail` reads: KAFKA_HOST, or the embedded broker of a running dataflow process.
@@ -68,14 +92,27 @@ pub fn run_tail(settings: Settings, args: TailArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let start = if args.from_beginning {
-        TailStart::Beginning
-    } else {
-        TailStart::Last(args.last)
+    let start = match start_of(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dataflow: {e}");
+            return ExitCode::from(2);
+        }
     };
     let opts = TailOptions {
         start,
         follow: args.follow,
+        partition: args.partition,
+    };
+    let grep = args.grep.as_deref().and_then(|g| {
+        let text = g.trim();
+        (!text.is_empty()).then(|| crate::service::MessageFilter::Text(text.to_lowercase()))
+    });
+    let keeps = |m: &crate::kafka::TailMessage| {
+        args.key
+            .as_deref()
+            .is_none_or(|k| m.key.as_deref() == Some(k))
+            && grep.as_ref().is_none_or(|g| g.matches(m))
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -85,6 +122,9 @@ pub fn run_tail(settings: Settings, args: TailArgs) -> ExitCode {
     let mut printed = 0usize;
     let mut reader_done = true;
     while let Some(m) = rx.blocking_recv() {
+        if !keeps(&m) {
+            continue;
+        }
         if writeln!(out, "{}", m.to_json(settings.timezone)).is_err() {
             reader_done = false;
             break;

@@ -6,6 +6,7 @@ mod body;
 mod change;
 mod message;
 mod product;
+mod seek;
 
 pub use amount::Amount;
 pub use body::product_from_json;
@@ -14,3 +15,4 @@ pub use message::{ProductMessage, SCHEMA, matches_schema};
 pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
 };
+pub use seek::{Seek, parse_seek, parse_since};

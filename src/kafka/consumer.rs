@@ -80,12 +80,29 @@ pub enum TailStart {
     Beginning,
     /// The newest N messages of each partition.
     Last(usize),
+    /// The first message at or after this instant (ms since the epoch), per partition
+    /// (Kafka's offsets-for-times).
+    Time(i64),
+    /// This offset of each partition read (clamped to what the partition holds).
+    Offset(i64),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TailOptions {
     pub start: TailStart,
     pub follow: bool,
+    /// Only this partition (None: all of them).
+    pub partition: Option<i32>,
+}
+
+impl TailOptions {
+    pub fn new(start: TailStart, follow: bool) -> TailOptions {
+        TailOptions {
+            start,
+            follow,
+            partition: None,
+        }
+    }
 }
 
 pub(super) fn base_consumer(cfg: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -65,10 +66,14 @@ fn assignment(
     marks: &[(i32, i64, i64)],
     opts: TailOptions,
     next: &Option<HashMap<i32, i64>>,
+    times: &HashMap<i32, i64>,
 ) -> Result<(TopicPartitionList, HashMap<i32, i64>), KafkaError> {
     let mut assign = TopicPartitionList::new();
     let mut remaining = HashMap::new();
     for (p, low, high) in marks {
+        if opts.partition.is_some_and(|only| only != *p) {
+            continue;
+        }
         let start = match (next, opts.start) {
             (Some(saved), _) => match saved.get(p) {
                 Some(n) if n <= high => (*n).max(*low),
@@ -76,6 +81,8 @@ fn assignment(
             },
             (None, TailStart::Beginning) => *low,
             (None, TailStart::Last(n)) => (*high - n as i64).max(*low),
+            (None, TailStart::Offset(n)) => n.clamp(*low, *high),
+            (None, TailStart::Time(_)) => times.get(p).copied().unwrap_or(*high).clamp(*low, *high),
         };
         assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
         if start < *high {
@@ -83,6 +90,76 @@ fn assignment(
         }
     }
     Ok((assign, remaining))
+}
+
+/// Per partition, the first offset at or after `ms`; a partition with nothing that recent is
+/// left out (it starts at its end).
+fn offsets_for_time(
+    c: &BaseConsumer,
+    topic: &str,
+    marks: &[(i32, i64, i64)],
+    ms: i64,
+) -> Result<HashMap<i32, i64>, KafkaError> {
+    let mut asked = TopicPartitionList::new();
+    for (p, _, _) in marks {
+        asked.add_partition_offset(topic, *p, Offset::Offset(ms))?;
+    }
+    let got = c.offsets_for_times(asked, Duration::from_secs(5))?;
+    Ok(got
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(n) => Some((e.partition(), n)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Per partition, the first offset whose message is stamped at or after `ms`, by binary search
+/// (message timestamps rise with offsets for one producer's messages).
+fn search_time(
+    c: &BaseConsumer,
+    topic: &str,
+    marks: &[(i32, i64, i64)],
+    ms: i64,
+) -> Result<HashMap<i32, i64>, KafkaError> {
+    let mut out = HashMap::new();
+    for (p, low, high) in marks {
+        let (mut lo, mut hi) = (*low, *high);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match timestamp_at(c, topic, *p, mid)? {
+                Some(ts) if ts >= ms => hi = mid,
+                Some(_) => lo = mid + 1,
+                None => break,
+            }
+        }
+        out.insert(*p, lo);
+    }
+    c.unassign()?;
+    Ok(out)
+}
+
+/// The timestamp of the message at `offset` (None when it cannot be read in time).
+fn timestamp_at(
+    c: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<Option<i64>, KafkaError> {
+    let mut one = TopicPartitionList::new();
+    one.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    c.assign(&one)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(POLL)
+            && m.partition() == partition
+            && m.offset() >= offset
+        {
+            return Ok(m.timestamp().to_millis());
+        }
+    }
+    Ok(None)
 }
 
 fn session(
@@ -99,11 +176,24 @@ fn session(
         std::thread::sleep(Duration::from_millis(500));
         marks = watermarks(&c, &cfg.topic)?;
     }
-    let (assign, mut remaining) = assignment(&cfg.topic, &marks, opts, next)?;
+    let times = match (opts.start, next.is_none()) {
+        // librdkafka's mock cluster answers offsets-for-times with nothing ("FIXME: by
+        // timestamp" in its ListOffsets handler): search the timestamps instead.
+        (TailStart::Time(ms), true) if cfg.embedded => search_time(&c, &cfg.topic, &marks, ms)?,
+        (TailStart::Time(ms), true) => offsets_for_time(&c, &cfg.topic, &marks, ms)?,
+        _ => HashMap::new(),
+    };
+    let (assign, mut remaining) = assignment(&cfg.topic, &marks, opts, next, &times)?;
     if marks.is_empty() || (!opts.follow && remaining.is_empty()) {
         return Ok(Session::Done);
     }
     c.assign(&assign)?;
+    // A broker may answer offsets-for-times loosely (Tansu 0.6 gave an older message for a
+    // partition with nothing newer): what is stamped before the instant is skipped.
+    let since = match (opts.start, next.is_none()) {
+        (TailStart::Time(ms), true) => Some(ms),
+        _ => None,
+    };
     let positions = next.get_or_insert_with(HashMap::new);
     while !stop.load(Ordering::Relaxed) && (opts.follow || !remaining.is_empty()) {
         match c.poll(POLL) {
@@ -115,6 +205,9 @@ fn session(
                     .is_some_and(|high| msg.offset + 1 >= *high)
                 {
                     remaining.remove(&msg.partition);
+                }
+                if since.is_some_and(|ms| msg.timestamp_ms.is_some_and(|t| t < ms)) {
+                    continue;
                 }
                 if tx.blocking_send(msg).is_err() {
                     return Ok(Session::Done);

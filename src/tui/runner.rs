@@ -156,6 +156,7 @@ impl Runner {
                     TailOptions {
                         start,
                         follow: true,
+                        partition: None,
                     },
                     TAIL_CHANNEL,
                 ) {

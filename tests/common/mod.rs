@@ -188,6 +188,7 @@ pub async fn read_all(svc: &Service) -> Vec<dataflow::kafka::TailMessage> {
             TailOptions {
                 start: TailStart::Beginning,
                 follow: false,
+                partition: None,
             },
             64,
         )
