@@ -42,6 +42,25 @@ fn io(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("writing the export: {e}"))
 }
 
+impl ExportFormat {
+    /// From the file's extension, as import reads it.
+    pub fn of_path(path: &std::path::Path) -> Option<ExportFormat> {
+        super::Format::of_path(path).map(|f| match f {
+            super::Format::Csv => ExportFormat::Csv,
+            super::Format::Jsonl => ExportFormat::Jsonl,
+        })
+    }
+}
+
+/// A product as one JSON Lines row of the export (the register body plus `id` and time).
+pub fn product_json(p: &Product, tz: chrono_tz::Tz) -> serde_json::Value {
+    let ts = p
+        .timestamp
+        .with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Micros, false);
+    jsonl(p, &ts)
+}
+
 fn jsonl(p: &Product, ts: &str) -> serde_json::Value {
     json!({
         "id": p.id,

@@ -30,7 +30,7 @@ pub use crate::kafka::{TailMessage, TailOptions, TailStart};
 pub use crate::store::{Creation, Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};
 pub use change::Edit;
-pub use export::{CSV_COLUMNS, ExportFormat, export, open_store};
+pub use export::{CSV_COLUMNS, ExportFormat, export, open_store, product_json};
 pub use filter::MessageFilter;
 pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Problem};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};

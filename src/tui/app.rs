@@ -7,14 +7,13 @@ use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::changes::{change_key, form_effects};
-use super::form::{ChangeError, FormOutcome, FormPane};
+pub use super::events::{Action, Effect, Overlay};
+use super::form::{FormOutcome, FormPane};
 use super::login::LoginPane;
 use super::session::{Main, link_to_message, link_to_product, on_main_action, switch};
-use super::table::{Fetch, TablePane, TableRequest};
+use super::table::{Fetch, TablePane};
 use super::tail::{TailAction, TailPane};
 use super::text::{ctrl, plain};
-use crate::domain::{Product, ProductDraft};
-use crate::service::PublishedAck;
 use crate::service::Status;
 use crate::service::{TailMessage, TailStart};
 
@@ -36,79 +35,6 @@ impl Pane {
         let i = self.index() as i64 + if forward { 1 } else { -1 };
         Pane::ALL[i.rem_euclid(3) as usize]
     }
-}
-
-/// I/O the runner starts on the app's behalf; results come back as `Action`s.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    Login {
-        username: String,
-        password: String,
-    },
-    Register(ProductDraft),
-    /// Save `draft` over product `id` read at version `expected`.
-    Update {
-        id: i64,
-        expected: Option<i64>,
-        draft: ProductDraft,
-    },
-    Delete {
-        id: i64,
-        expected: i64,
-    },
-    /// Read a product again, for the form (after a stale save).
-    LoadForEdit(i64),
-    /// Read a product again, for its table row (someone changed it).
-    ReloadRow(i64),
-    LoadProducts(TableRequest),
-    CountProducts(Option<String>),
-    RefreshStatus,
-    StartTail(TailStart),
-    /// Stop the tail and everything tied to the session.
-    EndSession,
-}
-
-/// Results of background work, and start-up news.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Ready {
-        database: String,
-        bootstrap: String,
-        embedded: bool,
-    },
-    StartFailed(String),
-    LoggedIn(String),
-    LoginFailed(String),
-    Registered(Result<Product, String>),
-    Updated(Result<Product, ChangeError>),
-    Deleted {
-        id: i64,
-        result: Result<Product, ChangeError>,
-    },
-    ForEdit(Result<Option<Product>, String>),
-    Row {
-        id: i64,
-        result: Result<Option<Product>, String>,
-    },
-    Page {
-        request: TableRequest,
-        result: Result<(Vec<Product>, Option<i64>), String>,
-    },
-    Count {
-        filter: Option<String>,
-        result: Result<i64, String>,
-    },
-    Status(Status),
-    Published(PublishedAck),
-}
-
-pub enum Overlay {
-    Help,
-    ConfirmQuit,
-    /// Delete this product? (y)
-    ConfirmDelete(Box<Product>),
-    Product(Box<Product>),
-    Message(Box<TailMessage>),
 }
 
 pub enum Screen {
@@ -138,6 +64,8 @@ pub struct App {
     pub tail_last: usize,
     pub tail_buffer: usize,
     pub quit: bool,
+    /// Text for the terminal's clipboard (OSC 52), written by the event loop.
+    pub clipboard: Option<String>,
     /// Set when the screen must be drawn again.
     pub dirty: bool,
 }
@@ -155,6 +83,7 @@ impl App {
             tail_last,
             tail_buffer,
             quit: false,
+            clipboard: None,
             dirty: true,
         }
     }
@@ -234,6 +163,10 @@ impl App {
                 other => form_effects(other),
             };
         }
+        if main.pane == Pane::Tail && main.tail.filter_editing {
+            main.tail.on_key(key);
+            return Vec::new();
+        }
         if main.pane == Pane::Table && main.table.filter_editing {
             return main
                 .table
@@ -253,6 +186,15 @@ impl App {
             }
             _ => {}
         }
+        if let Some(c @ ('i' | 'x' | 'y' | 's')) = plain(&key)
+            && main.pane != Pane::Form
+            && let Some(effects) = self.on_tool_key(c)
+        {
+            return effects;
+        }
+        let Screen::Main(main) = &mut self.screen else {
+            return Vec::new();
+        };
         match main.pane {
             Pane::Form => {
                 if matches!(key.code, KeyCode::Enter) || plain(&key) == Some('i') {
@@ -294,12 +236,12 @@ impl App {
                 }
                 (TailAction::SeekBeginning, _) => {
                     main.tail.clear();
-                    main.tail.from_beginning = true;
+                    main.tail.origin = "from the beginning".into();
                     vec![Effect::StartTail(TailStart::Beginning)]
                 }
                 (TailAction::SeekNewest, _) => {
                     main.tail.clear();
-                    main.tail.from_beginning = false;
+                    main.tail.origin = "newest first".into();
                     vec![Effect::StartTail(TailStart::Last(self.tail_last))]
                 }
                 (TailAction::None, Some('o')) => link_to_product(main),
@@ -317,6 +259,11 @@ impl App {
                 Vec::new()
             }
             Overlay::Help => Vec::new(),
+            Overlay::Prompt(p) => self.on_prompt_key(p, key),
+            Overlay::Import => {
+                self.on_import_key(key);
+                Vec::new()
+            }
             Overlay::ConfirmDelete(p) => match (plain(&key), &mut self.screen) {
                 (Some('y' | 'Y'), Screen::Main(main)) => {
                     main.notice = Some(format!("Deleting #{}…", p.id));
@@ -398,6 +345,7 @@ impl App {
                     table: TablePane::default(),
                     tail: TailPane::new(self.tail_buffer),
                     notice: None,
+                    import: None,
                 };
                 let first_page = main.table.request(Fetch::Top);
                 self.screen = Screen::Main(Box::new(main));

@@ -5,14 +5,21 @@
 
 mod app;
 mod changes;
+mod clipboard;
 mod details;
+mod events;
 mod form;
+mod import;
+mod jobs;
 mod login;
+mod message;
+mod prompt;
 mod runner;
 mod session;
 mod table;
 mod tail;
 mod text;
+mod tools;
 mod ui;
 
 use std::time::{Duration, Instant};
@@ -89,6 +96,12 @@ async fn event_loop(
         };
         for effect in effects {
             runner.execute(effect);
+        }
+        if let Some(text) = app.clipboard.take() {
+            use std::io::Write;
+            let out = terminal.backend_mut();
+            out.write_all(clipboard::osc52(&text).as_bytes())?;
+            out.flush()?;
         }
         if app.quit {
             break;

@@ -14,7 +14,7 @@ use crate::service::Settings;
 use crate::service::{Edit, ServiceError};
 use crate::service::{Order, ProductQuery};
 use crate::service::{Service, Tail};
-use crate::service::{TailMessage, TailOptions};
+use crate::service::{TailMessage, TailOptions, TailStart};
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
 pub const TAIL_CHANNEL: usize = 1024;
@@ -149,38 +149,62 @@ impl Runner {
                     let _ = out.send(Action::Status(s));
                 });
             }
-            Effect::StartTail(start) => {
-                let Some(svc) = self.service() else { return };
-                self.tail = None;
-                match svc.tail(
-                    TailOptions {
-                        start,
-                        follow: true,
-                        partition: None,
-                    },
-                    TAIL_CHANNEL,
-                ) {
-                    Ok(t) => self.tail = Some(t),
-                    Err(e) => tracing::warn!(error = %e, "cannot start the tail"),
-                }
-                if self.acks.is_none() {
-                    let mut rx = svc.subscribe_published();
-                    self.acks = Some(tokio::spawn(async move {
-                        loop {
-                            match rx.recv().await {
-                                Ok(ack) => {
-                                    if out.send(Action::Published(ack)).is_err() {
-                                        break;
-                                    }
-                                }
-                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                                Err(_) => break,
+            Effect::StartTail(start) => self.start_tail(start, None),
+            Effect::Seek { start, partition } => self.start_tail(start, partition),
+            Effect::Import { path, rejects, by } => self.with_service(move |svc| async move {
+                super::jobs::import(svc, path, rejects, by, out).await;
+            }),
+            Effect::ExportProducts {
+                path,
+                format,
+                filter,
+            } => self.with_service(move |svc| async move {
+                let r = super::jobs::export(svc, path, format, filter).await;
+                let _ = out.send(Action::Wrote(r));
+            }),
+            Effect::SaveMessages { path, messages } => self.with_service(move |svc| async move {
+                let tz = svc.settings().timezone;
+                let r = tokio::task::spawn_blocking(move || {
+                    super::jobs::save_messages(&path, &messages, tz)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                let _ = out.send(Action::Wrote(r));
+            }),
+            Effect::EndSession => self.end_session(),
+        }
+    }
+
+    fn start_tail(&mut self, start: TailStart, partition: Option<i32>) {
+        let out = self.actions.clone();
+        let Some(svc) = self.service() else { return };
+        self.tail = None;
+        match svc.tail(
+            TailOptions {
+                start,
+                follow: true,
+                partition,
+            },
+            TAIL_CHANNEL,
+        ) {
+            Ok(t) => self.tail = Some(t),
+            Err(e) => tracing::warn!(error = %e, "cannot start the tail"),
+        }
+        if self.acks.is_none() {
+            let mut rx = svc.subscribe_published();
+            self.acks = Some(tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(ack) => {
+                            if out.send(Action::Published(ack)).is_err() {
+                                break;
                             }
                         }
-                    }));
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => break,
+                    }
                 }
-            }
-            Effect::EndSession => self.end_session(),
+            }));
         }
     }
 

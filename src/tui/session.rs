@@ -3,6 +3,7 @@
 
 use super::app::{Action, Effect, Pane};
 use super::form::{FormPane, Outcome};
+use super::import::ImportView;
 use super::table::{Fetch, TablePane};
 use super::tail::TailPane;
 
@@ -14,6 +15,8 @@ pub struct Main {
     pub tail: TailPane,
     /// A one-line notice under the panes (link results, errors of background work).
     pub notice: Option<String>,
+    /// The import started with `i`, running or finished.
+    pub import: Option<ImportView>,
 }
 
 pub fn switch(main: &mut Main, pane: Pane) -> Vec<Effect> {
@@ -113,6 +116,26 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
                     offset: ack.offset,
                 };
             }
+            Vec::new()
+        }
+        Action::Import(update) => {
+            let finished = update.done.is_some();
+            if let Some(view) = main.import.as_mut() {
+                view.update(update);
+                main.notice = Some(view.notice());
+            }
+            // The imported rows are in the table now: load it again from the top (and count).
+            if finished {
+                vec![Effect::LoadProducts(main.table.request(Fetch::Top))]
+            } else {
+                Vec::new()
+            }
+        }
+        Action::Wrote(r) => {
+            main.notice = Some(match r {
+                Ok(what) => what,
+                Err(e) => format!("Not written: {e}"),
+            });
             Vec::new()
         }
         _ => Vec::new(),

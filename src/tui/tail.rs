@@ -1,4 +1,5 @@
-//! The live tail of the topic: newest on top, a bounded buffer, pause, and a rate.
+//! The live tail of the topic: newest on top, a bounded buffer, pause, a rate, a filter over
+//! kept and incoming messages, and a time column in local time, UTC or age.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -8,22 +9,85 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table, TableState};
-use serde_json::Value;
 
+use super::message::{event_of, summary};
 use super::text::{clip, pane_block, plain, printable};
-use crate::domain::{EventKind, HEADER_EVENT, HEADER_VERSION};
-use crate::service::TailMessage;
+use crate::domain::HEADER_VERSION;
+use crate::service::{MessageFilter, TailMessage};
+
+/// How the time column reads; `t` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMode {
+    Local,
+    Utc,
+    Relative,
+}
+
+impl TimeMode {
+    fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Local => TimeMode::Utc,
+            TimeMode::Utc => TimeMode::Relative,
+            TimeMode::Relative => TimeMode::Local,
+        }
+    }
+
+    fn header(self) -> &'static str {
+        match self {
+            TimeMode::Local => "time",
+            TimeMode::Utc => "time (UTC)",
+            TimeMode::Relative => "age",
+        }
+    }
+
+    pub fn format(self, ms: Option<i64>, tz: Tz, now_ms: i64) -> String {
+        let Some(t) = ms.and_then(chrono::DateTime::from_timestamp_millis) else {
+            return String::new();
+        };
+        match self {
+            TimeMode::Local => t.with_timezone(&tz).format("%H:%M:%S%.3f").to_string(),
+            TimeMode::Utc => t.format("%H:%M:%S%.3fZ").to_string(),
+            TimeMode::Relative => age(now_ms - t.timestamp_millis()),
+        }
+    }
+}
+
+/// "12 s ago", "3 min ago", "5 h ago", "2 d ago"; a clock ahead of ours reads "now".
+fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86400 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86400),
+    }
+}
+
+/// The filter in effect, and what it has kept of what it has seen.
+struct Filtered {
+    filter: MessageFilter,
+    shown: VecDeque<TailMessage>,
+    seen: u64,
+    matched: u64,
+}
 
 pub struct TailPane {
+    /// Everything kept, newest first.
     pub rows: VecDeque<TailMessage>,
     pub capacity: usize,
+    /// Index into what is shown (the filtered messages when a filter is set).
     pub selected: usize,
     pub paused: bool,
     pub received: u64,
     pub rate: f64,
-    pub from_beginning: bool,
+    /// Where reading started: "newest first", "from the beginning", "from 2:140"...
+    pub origin: String,
+    pub time: TimeMode,
+    /// The filter as typed (`/`).
+    pub filter_text: String,
+    pub filter_editing: bool,
+    filtered: Option<Filtered>,
     rate_mark: (Instant, u64),
     page_height: usize,
 }
@@ -48,25 +112,50 @@ impl TailPane {
             paused: false,
             received: 0,
             rate: 0.0,
-            from_beginning: false,
+            origin: "newest first".into(),
+            time: TimeMode::Local,
+            filter_text: String::new(),
+            filter_editing: false,
+            filtered: None,
             rate_mark: (Instant::now(), 0),
             page_height: 10,
         }
     }
 
+    /// The messages on screen: the filtered ones when a filter is set.
+    pub fn shown(&self) -> &VecDeque<TailMessage> {
+        self.filtered.as_ref().map_or(&self.rows, |f| &f.shown)
+    }
+
+    /// (matched, seen) while a filter is set.
+    pub fn match_counts(&self) -> Option<(u64, u64)> {
+        self.filtered.as_ref().map(|f| (f.matched, f.seen))
+    }
+
     /// Adds messages (oldest first in `batch`), newest on top, dropping the oldest past capacity.
     /// A selection away from the top stays on the same message.
     pub fn push(&mut self, batch: Vec<TailMessage>) {
-        let n = batch.len();
-        self.received += n as u64;
+        self.received += batch.len() as u64;
+        let mut added = 0;
         for m in batch {
+            if let Some(f) = self.filtered.as_mut() {
+                f.seen += 1;
+                if f.filter.matches(&m) {
+                    f.matched += 1;
+                    f.shown.push_front(m.clone());
+                    f.shown.truncate(self.capacity);
+                    added += 1;
+                }
+            } else {
+                added += 1;
+            }
             self.rows.push_front(m);
         }
         if self.selected > 0 {
-            self.selected += n;
+            self.selected += added;
         }
         self.rows.truncate(self.capacity);
-        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.selected = self.selected.min(self.shown().len().saturating_sub(1));
     }
 
     pub fn clear(&mut self) {
@@ -74,6 +163,26 @@ impl TailPane {
         self.selected = 0;
         self.received = 0;
         self.rate_mark = (Instant::now(), 0);
+        self.apply_filter();
+    }
+
+    /// Filters the kept messages again with the filter as typed.
+    fn apply_filter(&mut self) {
+        self.filtered = MessageFilter::parse(&self.filter_text).map(|filter| {
+            let shown: VecDeque<TailMessage> = self
+                .rows
+                .iter()
+                .filter(|m| filter.matches(m))
+                .cloned()
+                .collect();
+            Filtered {
+                matched: shown.len() as u64,
+                seen: self.rows.len() as u64,
+                filter,
+                shown,
+            }
+        });
+        self.selected = 0;
     }
 
     pub fn tick(&mut self, now: Instant) {
@@ -86,12 +195,16 @@ impl TailPane {
     }
 
     pub fn selected_message(&self) -> Option<&TailMessage> {
-        self.rows.get(self.selected)
+        self.shown().get(self.selected)
     }
 
-    /// Selects the newest message with this key; false when none is in the buffer.
+    /// Selects the newest shown message with this key; false when none is shown.
     pub fn select_key(&mut self, key: &str) -> bool {
-        match self.rows.iter().position(|m| m.key.as_deref() == Some(key)) {
+        match self
+            .shown()
+            .iter()
+            .position(|m| m.key.as_deref() == Some(key))
+        {
             Some(i) => {
                 self.selected = i;
                 true
@@ -100,8 +213,33 @@ impl TailPane {
         }
     }
 
+    fn on_filter_key(&mut self, key: KeyEvent) {
+        match key.code {
+            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Esc => {
+                self.filter_editing = false;
+                self.filter_text.clear();
+                self.apply_filter();
+            }
+            KeyCode::Backspace => {
+                self.filter_text.pop();
+                self.apply_filter();
+            }
+            _ => {
+                if let Some(c) = plain(&key) {
+                    self.filter_text.push(c);
+                    self.apply_filter();
+                }
+            }
+        }
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) -> TailAction {
-        let last = self.rows.len().saturating_sub(1);
+        if self.filter_editing {
+            self.on_filter_key(key);
+            return TailAction::None;
+        }
+        let last = self.shown().len().saturating_sub(1);
         match (key.code, plain(&key)) {
             (KeyCode::Down, _) | (_, Some('j')) => self.selected = (self.selected + 1).min(last),
             (KeyCode::Up, _) | (_, Some('k')) => self.selected = self.selected.saturating_sub(1),
@@ -112,34 +250,54 @@ impl TailPane {
             (_, Some('p')) | (_, Some(' ')) => self.paused = !self.paused,
             (_, Some('b')) => return TailAction::SeekBeginning,
             (_, Some('n')) => return TailAction::SeekNewest,
+            (_, Some('/')) => self.filter_editing = true,
+            (_, Some('t')) => self.time = self.time.next(),
+            (KeyCode::Esc, _) if !self.filter_text.is_empty() => {
+                self.filter_text.clear();
+                self.apply_filter();
+            }
             (KeyCode::Enter, _) => return TailAction::Open,
             _ => {}
         }
         TailAction::None
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, tz: Tz) {
+    fn title(&self) -> String {
         let state = if self.paused {
             "paused (p resumes)"
         } else {
             "live"
         };
-        let origin = if self.from_beginning {
-            "from the beginning"
-        } else {
-            "newest first"
-        };
-        let title = format!(
-            " Topic · {state} · {} received · {:.0} msg/s · {} kept · {origin} ",
+        let mut title = format!(
+            " Topic · {state} · {} received · {:.0} msg/s · {} kept · {} ",
             self.received,
             self.rate,
-            self.rows.len()
+            self.rows.len(),
+            self.origin
         );
-        let block = pane_block(title, focused);
+        if self.filter_editing || !self.filter_text.is_empty() {
+            title.push_str(&format!(
+                "· filter: {}{}",
+                printable(&self.filter_text),
+                if self.filter_editing { "▏" } else { "" }
+            ));
+            if let Some((matched, seen)) = self.match_counts() {
+                title.push_str(&format!(" · {matched} of {seen} match"));
+            }
+            title.push(' ');
+        }
+        title
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, tz: Tz) {
+        let block = pane_block(self.title(), focused);
         self.page_height = area.height.saturating_sub(3).max(1) as usize;
-        if self.rows.is_empty() {
-            let msg =
-                "No messages yet: products you register appear here as Kafka acknowledges them.";
+        if self.shown().is_empty() {
+            let msg = if self.filtered.is_some() {
+                "No message matches the filter (Esc clears it)."
+            } else {
+                "No messages yet: products you register appear here as Kafka acknowledges them."
+            };
             f.render_widget(ratatui::widgets::Paragraph::new(msg).block(block), area);
             return;
         }
@@ -148,20 +306,21 @@ impl TailPane {
             Constraint::Length(4),
             Constraint::Length(8),
             Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(4),
         ];
-        widths.push(Constraint::Length(8));
-        widths.push(Constraint::Length(4));
         let mut header = vec!["p", "offset", "key", "event", "v"];
         if wide {
-            widths.push(Constraint::Length(12));
-            header.push("time");
+            widths.push(Constraint::Length(13));
+            header.push(self.time.header());
         }
         widths.push(Constraint::Min(10));
         header.push("summary");
+        let now_ms = chrono::Utc::now().timestamp_millis();
         // Only the visible rows are formatted: the buffer can hold many thousands.
         let height = self.page_height;
         let offset = self.selected.saturating_sub(height.saturating_sub(1));
-        let rows = self.rows.iter().skip(offset).take(height).map(|m| {
+        let rows = self.shown().iter().skip(offset).take(height).map(|m| {
             let mut cells = vec![
                 Cell::from(m.partition.to_string()),
                 Cell::from(m.offset.to_string()),
@@ -170,12 +329,7 @@ impl TailPane {
                 Cell::from(clip(&printable(m.header(HEADER_VERSION).unwrap_or("")), 4)),
             ];
             if wide {
-                let t = m
-                    .timestamp_ms
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|t| t.with_timezone(&tz).format("%H:%M:%S%.3f").to_string())
-                    .unwrap_or_default();
-                cells.push(Cell::from(t));
+                cells.push(Cell::from(self.time.format(m.timestamp_ms, tz, now_ms)));
             }
             cells.push(Cell::from(summary(m)));
             Row::new(cells)
@@ -189,92 +343,16 @@ impl TailPane {
     }
 }
 
-/// One line for a message: a product's main fields, or the start of any other payload.
-/// One line of the message; a message that is not a product event as the published schema
-/// describes it (another producer's) is marked, never hidden.
-pub fn summary(m: &TailMessage) -> String {
-    let line = describe(m);
-    if is_product_event(m) {
-        line
-    } else {
-        format!("≠ schema · {line}")
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A product event as published: a product's JSON, or a tombstone saying `deleted`.
-fn is_product_event(m: &TailMessage) -> bool {
-    match &m.payload {
-        Some(p) => crate::domain::matches_schema(p),
-        None => m.header(HEADER_EVENT) == Some(EventKind::Deleted.as_str()),
+    #[test]
+    fn ages_read_in_the_largest_unit() {
+        assert_eq!(age(12_400), "12 s ago");
+        assert_eq!(age(-5_000), "0 s ago");
+        assert_eq!(age(3 * 60_000 + 1), "3 min ago");
+        assert_eq!(age(5 * 3_600_000), "5 h ago");
+        assert_eq!(age(2 * 86_400_000), "2 d ago");
     }
-}
-
-/// The `event` header; messages from before headers existed were creations.
-fn event_of(m: &TailMessage) -> &str {
-    match m.header(HEADER_EVENT) {
-        Some(e) => e,
-        None if m.payload.is_none() => "∅",
-        None => "",
-    }
-}
-
-fn describe(m: &TailMessage) -> String {
-    if m.payload.is_none() {
-        return "tombstone (null value): the product was deleted".into();
-    }
-    match serde_json::from_slice::<Value>(m.bytes()) {
-        Ok(v) if v.get("pricing").is_some() && v.get("name").is_some() => {
-            let s = |p: &Value| match p {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            printable(&format!(
-                "{} · {} · {} {} · qty {}",
-                s(&v["name"]),
-                s(&v["category"]),
-                s(&v["pricing"]["amount"]),
-                s(&v["pricing"]["currency"]),
-                s(&v["availability"]["quantity"])
-            ))
-        }
-        Ok(v) => printable(&clip(&v.to_string(), 200)),
-        Err(_) => format!(
-            "(not JSON) {}",
-            printable(&clip(&String::from_utf8_lossy(m.bytes()), 200))
-        ),
-    }
-}
-
-/// The message in full: JSON pretty-printed, anything else as text.
-pub fn detail_lines(m: &TailMessage, tz: Tz) -> Vec<Line<'static>> {
-    let time = m
-        .timestamp_ms
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.with_timezone(&tz).to_rfc3339())
-        .unwrap_or_else(|| "none".into());
-    let mut lines = vec![
-        Line::from(format!(
-            "partition {} · offset {} · key {}",
-            m.partition,
-            m.offset,
-            printable(m.key.as_deref().unwrap_or("(none)"))
-        )),
-        Line::from(format!("timestamp {time}")),
-    ];
-    for (k, v) in &m.headers {
-        lines.push(Line::from(format!(
-            "header {}: {}",
-            printable(k),
-            printable(v)
-        )));
-    }
-    lines.push(Line::from(""));
-    let body = match (&m.payload, serde_json::from_slice::<Value>(m.bytes())) {
-        (None, _) => "null (tombstone)".to_string(),
-        (Some(_), Ok(v)) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        (Some(p), Err(_)) => String::from_utf8_lossy(p).into_owned(),
-    };
-    lines.extend(body.lines().map(|l| Line::from(printable(l))));
-    lines
 }

@@ -146,10 +146,13 @@ pub fn hints_for(main: &Main) -> &'static str {
             "type to filter by name or category · Enter keep · Esc clear"
         }
         Pane::Table => {
-            "j/k move · g/G top/bottom · / filter · Enter details · e edit · c copy · d delete · m message · ? help"
+            "j/k move · / filter · Enter details · e edit · c copy · d delete · m message · i import · x export · y yank · ? help"
+        }
+        Pane::Tail if main.tail.filter_editing => {
+            "text: key or value · field=value: a JSON field · p=N: partition N · Enter keep · Esc clear"
         }
         Pane::Tail => {
-            "j/k move · Enter JSON · p pause · b beginning · n newest · o product · Tab/1-3 panes · ? help"
+            "j/k move · Enter JSON · / filter · s seek · t time · p pause · b/n beginning/newest · o product · x save · y yank · ? help"
         }
     }
 }
@@ -158,16 +161,12 @@ pub const HELP: &[(&str, &str)] = &[
     ("Everywhere", ""),
     ("Ctrl+C", "quit (asks first if the form has unsaved input)"),
     ("F1 or ?", "this help (? when not typing)"),
-    (
-        "Tab, Shift-Tab",
-        "next/previous pane; in the form next/previous field",
-    ),
+    ("Tab, Shift-Tab", "next/previous pane; in the form, field"),
     (
         "1 2 3, Alt+1-3",
         "form, products, topic (digits when not typing)",
     ),
-    ("Ctrl+S", "save the product, from any pane"),
-    ("Ctrl+O", "log out"),
+    ("Ctrl+S, Ctrl+O", "save the product, from any pane; log out"),
     (
         "Esc",
         "back out: close a window, leave a field, clear a filter",
@@ -179,25 +178,34 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("Ctrl+R, Ctrl+K", "reset the form; keep values after saving"),
     (
-        "Ctrl+B",
-        "bring back a product whose save failed or was set aside",
-    ),
-    (
-        "Ctrl+L",
-        "after \"changed by someone else\": reload the product",
+        "Ctrl+B, Ctrl+L",
+        "bring back a failed save; reload a changed product",
     ),
     ("Products", ""),
-    ("j k ↑ ↓ PgUp PgDn", "move; g G newest/oldest"),
-    ("/", "filter by name or category"),
+    (
+        "j k ↑ ↓ PgUp PgDn",
+        "move; g G newest/oldest; / filter by name or category",
+    ),
     (
         "Enter m e c d",
         "details; its message; edit; copy as new; delete",
     ),
+    ("i", "import a CSV or JSON Lines file of products"),
+    ("x, y", "export the products in view; copy the row (OSC 52)"),
     ("Topic", ""),
-    ("j k ↑ ↓ g G", "move"),
-    ("Enter, o", "full JSON; its product"),
-    ("p or Space", "pause and resume"),
-    ("b, n", "read from the beginning; the newest again"),
+    ("j k g G, Enter, o", "move; the whole message; its product"),
+    (
+        "p/Space, b, n",
+        "pause and resume; read from the beginning; the newest",
+    ),
+    (
+        "/, s",
+        "filter (text, field=value, p=N); seek (-15m, P:OFFSET)",
+    ),
+    (
+        "t, x, y",
+        "time local/UTC/age; save kept messages (JSONL); copy",
+    ),
 ];
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -279,9 +287,39 @@ fn draw_overlay(f: &mut Frame, app: &App) {
             let h = lines.len() as u16 + 2;
             (" Product ", lines, 90, h)
         }
+        Some(Overlay::Prompt(p)) => {
+            let mut lines = vec![
+                Line::from(Span::styled(
+                    p.ask.help(),
+                    Style::default().fg(Color::DarkGray),
+                )),
+                Line::from(""),
+                Line::from(format!("> {}▏", printable(&p.text))),
+            ];
+            if let Some(e) = &p.error {
+                lines.push(Line::from(Span::styled(
+                    printable(e),
+                    Style::default().fg(Color::Red),
+                )));
+            }
+            let lines = with_hint(lines, "Enter go · Ctrl+U clear · Esc cancel");
+            let h = lines.len() as u16 + 2;
+            (p.ask.title(), lines, 90, h)
+        }
+        Some(Overlay::Import) => {
+            let height = area.height.saturating_sub(4) as usize;
+            let lines = app
+                .main()
+                .and_then(|m| m.import.as_ref())
+                .map(|v| v.lines(height))
+                .unwrap_or_default();
+            let lines = with_hint(lines, "j/k scroll · Esc close (the import goes on)");
+            let h = lines.len() as u16 + 2;
+            (" Import ", lines, 100, h)
+        }
         Some(Overlay::Message(m)) => {
             let lines = with_hint(
-                super::tail::detail_lines(m, app.tz),
+                super::message::detail_lines(m, app.tz),
                 "o its product · Esc close",
             );
             let h = lines.len() as u16 + 2;

@@ -136,6 +136,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
 
 mod changes;
 mod lists;
+mod tools;
 
 #[test]
 fn login_screen_masks_the_password_and_submits() {

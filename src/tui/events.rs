@@ -1,0 +1,111 @@
+//! What flows through the event loop: effects the app asks the runner for, actions that
+//! come back from background work, and the windows drawn over the panes.
+
+use std::path::PathBuf;
+
+use super::form::ChangeError;
+use super::import::ImportUpdate;
+use super::prompt::Prompt;
+use super::table::TableRequest;
+use crate::domain::{Product, ProductDraft};
+use crate::service::{ExportFormat, PublishedAck, Status, TailMessage, TailStart};
+
+/// I/O the runner starts on the app's behalf; results come back as `Action`s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Login {
+        username: String,
+        password: String,
+    },
+    Register(ProductDraft),
+    /// Save `draft` over product `id` read at version `expected`.
+    Update {
+        id: i64,
+        expected: Option<i64>,
+        draft: ProductDraft,
+    },
+    Delete {
+        id: i64,
+        expected: i64,
+    },
+    /// Read a product again, for the form (after a stale save).
+    LoadForEdit(i64),
+    /// Read a product again, for its table row (someone changed it).
+    ReloadRow(i64),
+    LoadProducts(TableRequest),
+    CountProducts(Option<String>),
+    RefreshStatus,
+    StartTail(TailStart),
+    /// Read the topic again from here (`s`), one partition or all.
+    Seek {
+        start: TailStart,
+        partition: Option<i32>,
+    },
+    Import {
+        path: PathBuf,
+        rejects: PathBuf,
+        by: Option<String>,
+    },
+    /// The products matching the table's filter, to a new file.
+    ExportProducts {
+        path: PathBuf,
+        format: ExportFormat,
+        filter: Option<String>,
+    },
+    /// These messages (oldest first) as JSON Lines, to a new file.
+    SaveMessages {
+        path: PathBuf,
+        messages: Vec<TailMessage>,
+    },
+    /// Stop the tail and everything tied to the session.
+    EndSession,
+}
+
+/// Results of background work, and start-up news.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Ready {
+        database: String,
+        bootstrap: String,
+        embedded: bool,
+    },
+    StartFailed(String),
+    LoggedIn(String),
+    LoginFailed(String),
+    Registered(Result<Product, String>),
+    Updated(Result<Product, ChangeError>),
+    Deleted {
+        id: i64,
+        result: Result<Product, ChangeError>,
+    },
+    ForEdit(Result<Option<Product>, String>),
+    Row {
+        id: i64,
+        result: Result<Option<Product>, String>,
+    },
+    Page {
+        request: TableRequest,
+        result: Result<(Vec<Product>, Option<i64>), String>,
+    },
+    Count {
+        filter: Option<String>,
+        result: Result<i64, String>,
+    },
+    Status(Status),
+    Published(PublishedAck),
+    Import(ImportUpdate),
+    /// An export or a save: what was written where, or why not.
+    Wrote(Result<String, String>),
+}
+
+pub enum Overlay {
+    Help,
+    ConfirmQuit,
+    /// Delete this product? (y)
+    ConfirmDelete(Box<Product>),
+    Product(Box<Product>),
+    Message(Box<TailMessage>),
+    Prompt(Prompt),
+    /// The import's progress and report (`Main::import`).
+    Import,
+}
