@@ -1,5 +1,6 @@
 //! The real binary in a pseudo-terminal (tmux): log in, register a product through the form,
-//! and find it in the table, in the topic tail and in the database; then copy, edit and delete.
+//! and find it in the table, in the topic tail and in the database; then copy, edit and delete;
+//! import a file, export the view, copy a row (OSC 52) and save the topic's messages.
 
 use std::path::Path;
 use std::process::Command;
@@ -160,6 +161,84 @@ async fn register_through_the_form_and_see_it_everywhere() {
     let s = tmux.wait_for("deleted");
     assert!(s.contains("updated") && s.contains("created"), "{s}");
 
+    // Import a file from the products pane (i), export the view (x), copy a row (y), and save
+    // the kept messages from the topic pane (x).
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let csv = files.join("batch.csv");
+    std::fs::write(
+        &csv,
+        "name,description,category,amount,currency,quantity\n\
+         Caneca,\"Caneca, 300 ml\",Cozinha,25.50,BRL,10\n\
+         Panela,Inox,Cozinha,120,BRL,3\n\
+         Prato,Raso,Cozinha,15,BRL,40\n\
+         ,sem nome,Cozinha,1,BRL,1\n",
+    )
+    .unwrap();
+    tmux.keys(&["2"]);
+    tmux.wait_for("row 1 of 1");
+    tmux.keys(&["i"]);
+    tmux.wait_for("Import products");
+    tmux.text(&csv.display().to_string());
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("imported 3, duplicates 0, rejected 1");
+    assert!(s.contains("line 5: name: must be 1-200 characters"), "{s}");
+    assert!(s.contains("batch.rejects.csv"), "{s}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("row 1 of 4");
+    let rejects = std::fs::read_to_string(files.join("batch.rejects.csv")).unwrap();
+    assert_eq!(
+        rejects,
+        "name,description,category,amount,currency,quantity\n,sem nome,Cozinha,1,BRL,1\n"
+    );
+
+    let export = files.join("view.csv");
+    tmux.keys(&["/"]);
+    tmux.text("Cozinha");
+    tmux.keys(&["Enter", "x"]);
+    tmux.wait_for("Export the products in view");
+    tmux.keys(&["C-u"]);
+    tmux.text(&export.display().to_string());
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Exported 3 products to");
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(
+        exported.lines().count(),
+        4,
+        "header and 3 rows:\n{exported}"
+    );
+    assert!(exported.contains("\"Caneca, 300 ml\""), "{exported}");
+
+    tmux.run(&["set-option", "-s", "set-clipboard", "on"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for("Copied #5 to the clipboard");
+    let copied = tmux.run(&["show-buffer"]);
+    let v: serde_json::Value = serde_json::from_str(copied.trim()).expect("a product as JSON");
+    assert_eq!(
+        (v["id"].as_i64(), v["name"].as_str()),
+        (Some(5), Some("Prato"))
+    );
+
+    let saved = files.join("topic.jsonl");
+    tmux.keys(&["Escape", "3"]);
+    tmux.wait_for("Prato");
+    tmux.keys(&["x"]);
+    tmux.wait_for("Save the kept messages");
+    tmux.keys(&["C-u"]);
+    tmux.text(&saved.display().to_string());
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("messages to");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&saved)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|m| m["value"]["name"] == "Prato")
+            && lines.iter().all(|m| m["headers"]["event"].is_string()),
+        "{lines:?}"
+    );
+
     let db = Store::connect(&DatabaseTarget::Sqlite(
         Path::new(&data).join("dataflow.sqlite3"),
     ))
@@ -172,11 +251,12 @@ async fn register_through_the_form_and_see_it_everywhere() {
         })
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 4);
     assert_eq!(
         (rows[0].name.as_str(), rows[0].amount.to_string()),
         ("Blusa E2E ção", "59.99".to_string())
     );
+    assert_eq!(rows[3].name, "Prato", "oldest first");
     assert_eq!(db.pending_count().await.unwrap(), 0);
     db.close().await;
 
