@@ -156,6 +156,41 @@ not json
 }
 both_backends!(external_ids_and_json_lines, external_ids_and_json_lines);
 
+/// The same file imported twice at once: each product is added once (the duplicate key is
+/// unique and commits with the product), and each added product is on the topic exactly once.
+async fn two_imports_at_once_add_each_product_once(svc: Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.csv");
+    let mut text = String::from("name,description,category,amount,currency,quantity\n");
+    for i in 0..2_000 {
+        text.push_str(&format!("Item {i},,Cat,{i}.50,BRL,{i}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let (a, b) = tokio::join!(import(&svc, &path, None), import(&svc, &path, None));
+    let (a, b) = (counts(a.0), counts(b.0));
+    assert_eq!(a.0 + b.0, 2_000, "{a:?} {b:?}");
+    assert_eq!(a.1 + b.1, 2_000, "the rest are duplicates: {a:?} {b:?}");
+    assert_eq!(svc.count_products(None).await.unwrap(), 2_000);
+    assert_eq!(common::drain_pending(&svc).await, 0);
+    let mut keys: Vec<String> = common::read_all(&svc)
+        .await
+        .into_iter()
+        .filter_map(|m| m.key)
+        .collect();
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(
+        (before, keys.len()),
+        (2_000, 2_000),
+        "once each on the topic"
+    );
+}
+both_backends!(
+    two_imports_at_once_add_each_product_once,
+    two_imports_at_once_add_each_product_once
+);
+
 /// 100,000 rows through the write path (memory and time are measured by the benchmark, not
 /// here), then exported and imported into an empty database: the same products.
 async fn big_file_and_round_trip(svc: Service) {
