@@ -1,5 +1,5 @@
 -- What makes an imported row a duplicate: its `external_id` column (`ext:...`) when the file
--- has one, else a hash of its content (`sha256:...`). Written in the product's transaction, so a
+-- has one, else the first 128 bits of its content's SHA-256 (`sha256:...`). Written in the product's transaction, so a
 -- re-run of the same import, or two imports at once, add each product once.
 CREATE TABLE import_key (
     key        TEXT PRIMARY KEY,

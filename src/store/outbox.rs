@@ -75,20 +75,23 @@ const MARK_PG: &str = "UPDATE outbox o SET published_at = now(), kafka_partition
     kafka_offset = v.o, claimed_by = NULL, claimed_until = NULL, last_error = NULL
   FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o)
   WHERE o.id = v.id AND o.claimed_by = $4 AND o.published_at IS NULL";
-const MARK_SQLITE: &str = "UPDATE outbox SET published_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+// The batch is materialized first so SQLite walks it and finds each row by its key; as a
+// subquery, it walked every row this relay holds and scanned the batch for each (quadratic:
+// 3.76 s of the 4.25 s of SQL in a 30,000-row import went there).
+const MARK_SQLITE: &str = "WITH v AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS id,
+    json_extract(value, '$[1]') AS p, json_extract(value, '$[2]') AS o FROM json_each($1))
+  UPDATE outbox SET published_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
     kafka_partition = v.p, kafka_offset = v.o, claimed_by = NULL, claimed_until = NULL,
     last_error = NULL
-  FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS p,
-               json_extract(value, '$[2]') AS o FROM json_each($1)) AS v
-  WHERE outbox.id = v.id AND outbox.claimed_by = $2 AND outbox.published_at IS NULL";
+  FROM v WHERE outbox.id = v.id AND outbox.claimed_by = $2 AND outbox.published_at IS NULL";
 // A fresh embedded broker got published events again: record where they are now.
 const REPLAYED_PG: &str = "UPDATE outbox o SET kafka_partition = v.p, kafka_offset = v.o
   FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o)
   WHERE o.id = v.id AND o.published_at IS NOT NULL";
-const REPLAYED_SQLITE: &str = "UPDATE outbox SET kafka_partition = v.p, kafka_offset = v.o
-  FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS p,
-               json_extract(value, '$[2]') AS o FROM json_each($1)) AS v
-  WHERE outbox.id = v.id AND outbox.published_at IS NOT NULL";
+const REPLAYED_SQLITE: &str = "WITH v AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS id,
+    json_extract(value, '$[1]') AS p, json_extract(value, '$[2]') AS o FROM json_each($1))
+  UPDATE outbox SET kafka_partition = v.p, kafka_offset = v.o
+  FROM v WHERE outbox.id = v.id AND outbox.published_at IS NOT NULL";
 const RENEW_PG: &str = "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
   WHERE claimed_by = $1 AND published_at IS NULL";
 const RENEW_SQLITE: &str = "UPDATE outbox
