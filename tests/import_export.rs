@@ -156,6 +156,62 @@ not json
 }
 both_backends!(external_ids_and_json_lines, external_ids_and_json_lines);
 
+/// Hostile files: a line that is not UTF-8 and an endless line are rejected rows (the rest
+/// imports); an unclosed CSV quote that would swallow the file stops the import with a reason.
+async fn hostile_files(svc: Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"name": "Meia", "description": "", "category": "V", "pricing": {"amount": 1, "currency": "BRL"}, "availability": {"quantity": 1}}"#;
+    let mut bytes = format!("{good}\n").into_bytes();
+    bytes.extend(b"{\"name\": \"\xff\xfe\"}\n");
+    bytes.extend(std::iter::repeat_n(b' ', 3 << 20));
+    bytes.extend(b"\n");
+    bytes.extend(good.replace("Meia", "Luva").as_bytes());
+    let path = dir.path().join("hostile.jsonl");
+    std::fs::write(&path, &bytes).unwrap();
+    let rejects = dir.path().join("rejects.jsonl");
+    let (c, lines) = import(&svc, &path, Some(rejects.clone())).await;
+    assert_eq!(counts(c), (2, 0, 2), "{lines:?}");
+    assert_eq!(
+        lines,
+        [
+            "line 2: line: is not UTF-8",
+            "line 3: line: is longer than 1024 KiB"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(&rejects).unwrap(),
+        b"{\"name\": \"\xff\xfe\"}\n",
+        "the bad bytes as they were"
+    );
+
+    let mut csv = String::from("name,description,category,amount,currency,quantity\n");
+    csv.push_str("Bota,ok,V,1,BRL,1\n");
+    csv.push_str("Unclosed,\"quote,V,1,BRL,1\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("Row {i},then everything,V,1,BRL,1\n"));
+    }
+    let path = dir.path().join("unclosed.csv");
+    std::fs::write(&path, csv).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    let opts = ImportOptions {
+        path,
+        format: None,
+        by: None,
+        rejects: None,
+    };
+    let err = svc.import(&opts, tx).await.unwrap_err().to_string();
+    assert!(
+        err.contains("line 3") && err.contains("longer than 1 MiB (an unclosed quote?)"),
+        "{err}"
+    );
+    assert_eq!(
+        svc.count_products(None).await.unwrap(),
+        3,
+        "what came before is kept"
+    );
+}
+both_backends!(hostile_files, hostile_files);
+
 /// The same file imported twice at once: each product is added once (the duplicate key is
 /// unique and commits with the product), and each added product is on the topic exactly once.
 async fn two_imports_at_once_add_each_product_once(svc: Service) {

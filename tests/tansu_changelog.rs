@@ -107,6 +107,27 @@ async fn product_all(svc: &Service) -> Vec<Value> {
     all["result"].as_array().unwrap().clone()
 }
 
+/// A topic setting as the broker stored it. Tansu 0.6 answers DescribeConfigs with no entries,
+/// so it is read from the broker's own storage (its SQLite file, `topic_configuration`).
+async fn topic_config(tansu_db: &std::path::Path, name: &str) -> Option<String> {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let opts = SqliteConnectOptions::new()
+        .filename(tansu_db)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    let value: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT c.value FROM topic_configuration c JOIN topic t ON t.id = c.topic
+         WHERE t.name = ? AND c.name = ?",
+    )
+    .bind(TOPIC)
+    .bind(name)
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    value.flatten()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_topic_rebuilds_the_catalogue() {
     let db = TestDb::new(Backend::Postgres).await;
@@ -129,6 +150,13 @@ async fn the_topic_rebuilds_the_catalogue() {
         r.unwrap();
     }
     assert_eq!(common::drain_pending(&svc).await, 0, "everything published");
+    assert_eq!(
+        topic_config(&db.dir.path().join("tansu.db"), "cleanup.policy")
+            .await
+            .as_deref(),
+        Some("compact"),
+        "TOPIC_CLEANUP_POLICY applied when the relay created the topic"
+    );
 
     let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
         .args(["tail", "--from-beginning"])

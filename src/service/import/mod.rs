@@ -3,6 +3,7 @@
 //! in flight, so memory stays constant whatever the file's size. A row whose duplicate key
 //! (`import_key`) is already taken counts as a duplicate: re-running an import adds nothing.
 
+mod bounded;
 mod read;
 
 use std::collections::HashSet;
@@ -99,9 +100,12 @@ impl Rejects {
             (Some(RejectSink::Csv(w)), Raw::Csv(r)) => {
                 w.write_byte_record(r).map_err(|e| e.to_string())
             }
-            (Some(RejectSink::Json(w)), Raw::Json(line)) => {
-                writeln!(w, "{line}").map_err(|e| e.to_string())
-            }
+            // A line too long to keep is not in the rejects file (its reason says so).
+            (Some(RejectSink::Json(_)), Raw::Json(line)) if line.is_empty() => Ok(()),
+            (Some(RejectSink::Json(w)), Raw::Json(line)) => w
+                .write_all(line)
+                .and_then(|_| w.write_all(b"\n"))
+                .map_err(|e| e.to_string()),
             _ => Ok(()),
         }
     }
@@ -147,6 +151,8 @@ impl Service {
                 match row {
                     Ok(r) => chunk.push(r),
                     Err(e) => {
+                        // The rows before the unreadable part are imported first.
+                        let _ = tx.blocking_send(Ok((chunk, reader.position())));
                         let _ = tx.blocking_send(Err(e));
                         return;
                     }

@@ -3,11 +3,14 @@
 //! duplicates; bad rows keep their raw text for the rejects file.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+use super::bounded::{Guarded, Line, MAX_ROW, read_line};
 use crate::domain::{FieldError, NewProduct, ProductDraft, product_from_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +49,8 @@ pub struct Row {
 #[derive(Debug)]
 pub enum Raw {
     Csv(csv::ByteRecord),
-    Json(String),
+    /// The line as it was (not UTF-8 perhaps); empty for a line too long to keep.
+    Json(Vec<u8>),
 }
 
 /// The CSV columns, by position in the header.
@@ -62,7 +66,9 @@ pub(super) struct Columns {
 
 pub enum Reader {
     Csv {
-        reader: csv::Reader<File>,
+        reader: csv::Reader<Guarded<File>>,
+        /// Bytes read since the last record (the guard's count).
+        since: Arc<AtomicU64>,
         columns: Box<Columns>,
         headers: csv::ByteRecord,
         record: csv::ByteRecord,
@@ -119,10 +125,11 @@ impl Reader {
                 bytes: 0,
             }),
             Format::Csv => {
+                let (guarded, since) = Guarded::new(file);
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(true)
-                    .from_reader(file);
+                    .from_reader(guarded);
                 let headers = reader
                     .byte_headers()
                     .map_err(|e| format!("{}: {e}", path.display()))?
@@ -130,6 +137,7 @@ impl Reader {
                 let columns = columns(&headers).map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(Reader::Csv {
                     reader,
+                    since,
                     columns: Box::new(columns),
                     headers,
                     record: csv::ByteRecord::new(),
@@ -162,15 +170,37 @@ impl Reader {
                 line,
                 bytes,
             } => loop {
-                let mut text = String::new();
-                match reader.read_line(&mut text) {
-                    Ok(0) => return None,
-                    Ok(n) => {
+                let bytes_of_line = match read_line(reader) {
+                    Ok((Line::Eof, _)) => return None,
+                    Ok((l, n)) => {
                         *line += 1;
-                        *bytes += n as u64;
+                        *bytes += n;
+                        l
                     }
                     Err(e) => return Some(Err(format!("line {}: {e}", *line + 1))),
-                }
+                };
+                let reject = |reason: String, raw: Vec<u8>| Row {
+                    line: *line,
+                    parsed: Err(vec![Problem {
+                        field: "line".into(),
+                        reason,
+                    }]),
+                    raw: Raw::Json(raw),
+                };
+                let raw = match bytes_of_line {
+                    Line::Bytes(b) => b,
+                    _ => {
+                        let why = format!("is longer than {} KiB", MAX_ROW / 1024);
+                        return Some(Ok(reject(why, Vec::new())));
+                    }
+                };
+                let text = match std::str::from_utf8(&raw) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let kept = raw.strip_suffix(b"\n").unwrap_or(&raw).to_vec();
+                        return Some(Ok(reject("is not UTF-8".into(), kept)));
+                    }
+                };
                 let trimmed = text.trim_end_matches(['\n', '\r']);
                 if trimmed.trim().is_empty() {
                     continue;
@@ -197,19 +227,24 @@ impl Reader {
                 return Some(Ok(Row {
                     line: *line,
                     parsed,
-                    raw: Raw::Json(trimmed.to_string()),
+                    raw: Raw::Json(trimmed.as_bytes().to_vec()),
                 }));
             },
             Reader::Csv {
                 reader,
+                since,
                 columns,
                 headers,
                 record,
             } => {
-                match reader.read_byte_record(record) {
+                // Where this row starts: the reader stops further on when a row is too long.
+                let at = reader.position().line();
+                let read = reader.read_byte_record(record);
+                since.store(0, Ordering::Relaxed);
+                match read {
                     Ok(false) => return None,
                     Ok(true) => {}
-                    Err(e) => return Some(Err(e.to_string())),
+                    Err(e) => return Some(Err(format!("line {at}: {e}"))),
                 }
                 let line = record.position().map_or(0, |p| p.line());
                 let parsed = if record.len() != headers.len() {
