@@ -7,10 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::server::SECRET;
-use common::tansu::{free_port, start_tansu};
+use common::tansu::{dataflow_tail, free_port, start_tansu};
 use common::{Backend, TestDb, blusa};
 use dataflow::domain::ProductDraft;
 use dataflow::http::{AppState, Jwt, ThrottleRules};
@@ -158,23 +157,9 @@ async fn the_topic_rebuilds_the_catalogue() {
         "TOPIC_CLEANUP_POLICY applied when the relay created the topic"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-        .args(["tail", "--from-beginning"])
-        .env("KAFKA_HOST", &host)
-        .env("TOPIC_PRODUCTS", TOPIC)
-        .env("DATAFLOW_DATA_DIR", db.dir.path())
-        .output()
-        .expect("dataflow tail runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut catalogue: BTreeMap<i64, Value> = BTreeMap::new();
     let mut versions: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    let lines = String::from_utf8(out.stdout).unwrap();
-    for line in lines.lines() {
-        let m: Value = serde_json::from_str(line).unwrap();
+    for m in dataflow_tail(&host, TOPIC, db.dir.path(), &["--from-beginning"]) {
         let key: i64 = m["key"].as_str().unwrap().parse().unwrap();
         let version: i64 = m["headers"]["version"].as_str().unwrap().parse().unwrap();
         versions.entry(key).or_default().push(version);

@@ -5,14 +5,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb, blusa};
 use dataflow::domain::PublishState;
 use dataflow::service::Service;
 
-use common::tansu::{free_port, start_tansu};
+use common::tansu::{dataflow_tail, free_port, start_tansu};
 
 async fn wait_until_published(svc: &Service, bound: Duration) {
     let start = Instant::now();
@@ -73,21 +72,8 @@ async fn outage_loses_nothing_and_duplicates_nothing() {
     wait_until_published(&svc, Duration::from_secs(90)).await;
 
     // An independent consumer: our CLI in its own process, with its own client.
-    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-        .args(["tail", "--from-beginning"])
-        .env("KAFKA_HOST", &host)
-        .env("TOPIC_PRODUCTS", "e2e-products")
-        .env("DATAFLOW_DATA_DIR", db.dir.path())
-        .output()
-        .expect("dataflow tail runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in dataflow_tail(&host, "e2e-products", db.dir.path(), &["--from-beginning"]) {
         let key = v["key"].as_str().unwrap().to_string();
         if !v["value"].is_null() {
             assert_eq!(v["value"]["id"].to_string(), key);

@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::tansu::{free_port, start_tansu};
+use common::tansu::{dataflow_tail, free_port, start_tansu};
 use common::{Backend, TestDb, blusa};
 use dataflow::domain::ProductDraft;
 use dataflow::service::Service;
-use serde_json::Value;
 
 const TOPIC: &str = "tail-flags";
 
@@ -44,26 +41,7 @@ async fn tail_flags_on_a_real_broker() {
         .id;
     assert_eq!(common::drain_pending(&svc).await, 0);
 
-    let tail = |args: &[&str]| -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-            .arg("tail")
-            .args(args)
-            .env("KAFKA_HOST", &host)
-            .env("TOPIC_PRODUCTS", TOPIC)
-            .env("DATAFLOW_DATA_DIR", db.dir.path())
-            .output()
-            .expect("dataflow tail runs");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let tail = |args: &[&str]| dataflow_tail(&host, TOPIC, db.dir.path(), args);
     let all = tail(&["--from-beginning"]);
     assert_eq!(all.len(), 5);
     assert!(

@@ -105,6 +105,17 @@ impl TailOptions {
     }
 }
 
+/// The partitions of `list` that have an offset, with it.
+pub(super) fn offsets_of(list: &TopicPartitionList) -> std::collections::HashMap<i32, i64> {
+    list.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(n) => Some((e.partition(), n)),
+            _ => None,
+        })
+        .collect()
+}
+
 pub(super) fn base_consumer(cfg: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
     consumer_config(cfg, group)
         .create()

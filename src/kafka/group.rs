@@ -11,7 +11,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use super::consumer::{POLL, TailMessage, consumer_config, to_message, watermarks};
+use super::consumer::{POLL, TailMessage, consumer_config, offsets_of, to_message, watermarks};
 use super::{KafkaConfig, KafkaError};
 
 const META_TIMEOUT: Duration = Duration::from_secs(5);
@@ -192,14 +192,7 @@ fn load_committed(
         asked.add_partition(topic, *p);
     }
     let got = c.committed_offsets(asked, META_TIMEOUT)?;
-    Ok(got
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(n) => Some((e.partition(), n)),
-            _ => None,
-        })
-        .collect())
+    Ok(offsets_of(&got))
 }
 
 fn commit(c: &BaseConsumer, topic: &str, positions: &[(i32, i64)]) -> Result<(), KafkaError> {

@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::consumer::{POLL, base_consumer, to_message, watermarks};
+use super::consumer::{POLL, base_consumer, offsets_of, to_message, watermarks};
 use super::{KafkaConfig, KafkaError, TailOptions, TailStart};
 
 enum Session {
@@ -105,14 +105,7 @@ fn offsets_for_time(
         asked.add_partition_offset(topic, *p, Offset::Offset(ms))?;
     }
     let got = c.offsets_for_times(asked, Duration::from_secs(5))?;
-    Ok(got
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(n) => Some((e.partition(), n)),
-            _ => None,
-        })
-        .collect())
+    Ok(offsets_of(&got))
 }
 
 /// Per partition, the first offset whose message is stamped at or after `ms`, by binary search

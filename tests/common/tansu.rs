@@ -73,3 +73,26 @@ pub fn wait_listening(port: u16, what: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `dataflow tail ARGS` in its own process (an independent consumer with its own client):
+/// the JSON lines it printed. Fails the test if it does not exit 0.
+pub fn dataflow_tail(host: &str, topic: &str, dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .arg("tail")
+        .args(args)
+        .env("KAFKA_HOST", host)
+        .env("TOPIC_PRODUCTS", topic)
+        .env("DATAFLOW_DATA_DIR", dir)
+        .output()
+        .expect("dataflow tail runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 lines")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
