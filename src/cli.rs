@@ -112,7 +112,7 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
         /// Start at this time: a duration ago (15m, 2h, 1d) or an RFC 3339 instant
-        #[arg(long, conflicts_with_all = ["from_beginning", "offset"])]
+        #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["from_beginning", "offset"])]
         since: Option<String>,
         /// Only this partition
         #[arg(long)]

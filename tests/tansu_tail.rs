@@ -69,6 +69,25 @@ async fn tail_flags_on_a_real_broker() {
         .collect();
     assert_eq!(keys, [late.to_string()], "only what came after the instant");
     assert_eq!(tail(&["--since", "1h"]).len(), 5);
+    assert_eq!(
+        tail(&["--since", "-1h"]).len(),
+        5,
+        "a leading minus reads as ago"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .args(["tail", "--partition", "99"])
+        .env("KAFKA_HOST", &host)
+        .env("TOPIC_PRODUCTS", TOPIC)
+        .env("DATAFLOW_DATA_DIR", db.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("partition 99 does not exist: tail-flags has partitions 0 to"),
+        "{err}"
+    );
 
     svc.shutdown().await;
     broker.kill().ok();

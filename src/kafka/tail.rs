@@ -169,6 +169,16 @@ fn session(
         std::thread::sleep(Duration::from_millis(500));
         marks = watermarks(&c, &cfg.topic)?;
     }
+    if let Some(p) = opts.partition
+        && !marks.is_empty()
+        && !marks.iter().any(|(q, _, _)| *q == p)
+    {
+        return Err(KafkaError::Other(format!(
+            "partition {p} does not exist: {} has partitions 0 to {}",
+            cfg.topic,
+            marks.len() - 1
+        )));
+    }
     let times = match (opts.start, next.is_none()) {
         // librdkafka's mock cluster answers offsets-for-times with nothing ("FIXME: by
         // timestamp" in its ListOffsets handler): search the timestamps instead.
