@@ -297,6 +297,20 @@ async fn tail_seeks_by_time_offset_and_partition() {
             "from offset 1 on"
         );
         assert!(only_p.iter().all(|m| m.offset >= 1));
+
+        // A partition the topic lacks: the reader stops and says why.
+        let mut none = svc
+            .tail(
+                TailOptions {
+                    partition: Some(99),
+                    ..TailOptions::new(TailStart::Beginning, false)
+                },
+                8,
+            )
+            .unwrap();
+        assert!(none.rx.recv().await.is_none());
+        let why = none.failure().expect("a reason");
+        assert!(why.contains("partition 99 does not exist"), "{why}");
     })
     .await;
 }

@@ -58,6 +58,14 @@ impl Consumed {
 pub struct Tail {
     pub rx: mpsc::Receiver<TailMessage>,
     stop: Arc<AtomicBool>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Tail {
+    /// Why the reader stopped, once `rx` has closed on an error.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
 }
 
 impl Drop for Tail {
@@ -137,15 +145,22 @@ impl Service {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let (cfg, thread_stop) = (self.inner.kafka.clone(), stop.clone());
+        let failure = Arc::new(std::sync::Mutex::new(None));
+        let failed = failure.clone();
         std::thread::Builder::new()
             .name("kafka-tail".into())
             .spawn(move || {
-                if let Err(e) = kafka::tail(&cfg, opts, tx, thread_stop) {
+                // `tx` lives until the reason is stored, so a closed channel always has it.
+                if let Err(e) = kafka::tail(&cfg, opts, tx.clone(), thread_stop) {
                     tracing::warn!(error = %e, "tail ended with an error");
+                    if let Ok(mut f) = failed.lock() {
+                        *f = Some(e.to_string());
+                    }
                 }
+                drop(tx);
             })
             .map_err(|e| ServiceError::Internal(format!("cannot start the tail thread: {e}")))?;
-        Ok(Tail { rx, stop })
+        Ok(Tail { rx, stop, failure })
     }
 
     pub async fn status(&self) -> Status {

@@ -94,6 +94,8 @@ pub enum Action {
     Status(Status),
     Published(PublishedAck),
     Import(ImportUpdate),
+    /// The tail's reader ended on an error (a partition that does not exist, say).
+    TailStopped(String),
     /// An export or a save: what was written where, or why not.
     Wrote(Result<String, String>),
 }

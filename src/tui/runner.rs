@@ -232,6 +232,9 @@ impl Runner {
             return std::future::pending().await;
         };
         let Some(first) = tail.rx.recv().await else {
+            if let Some(why) = tail.failure() {
+                let _ = self.actions.send(Action::TailStopped(why));
+            }
             self.tail = None;
             return Vec::new();
         };

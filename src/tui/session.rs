@@ -131,6 +131,12 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
         }
+        Action::TailStopped(why) => {
+            main.notice = Some(format!(
+                "The tail stopped: {why} (n reads the newest again)"
+            ));
+            Vec::new()
+        }
         Action::Wrote(r) => {
             main.notice = Some(match r {
                 Ok(what) => what,

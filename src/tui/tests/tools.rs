@@ -90,6 +90,10 @@ fn seek_asks_where_and_refuses_what_it_cannot_read() {
     assert!(app.overlay.is_none());
     assert!(main(&app).tail.rows.is_empty(), "read again from there");
     assert!(screen(&mut app, 140, 24).contains("partition 1 from offset 5"));
+    app.on_action(Action::TailStopped(
+        "partition 1 does not exist: products has partitions 0 to 0".into(),
+    ));
+    assert!(screen(&mut app, 140, 24).contains("The tail stopped: partition 1 does not exist"));
     typed(&mut app, "s-15m");
     let before = chrono::Utc::now().timestamp_millis() - 15 * 60_000;
     match app.on_key(key(KeyCode::Enter)).as_slice() {
