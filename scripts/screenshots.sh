@@ -29,5 +29,10 @@ keys 3
 shot topic
 keys Enter
 shot message
+keys Escape /; text "category=Vestuário"; keys Enter
+shot topic-filter
+printf 'name,description,category,amount,currency,quantity\nCaneca,"Caneca, 300 ml",Cozinha,25.50,BRL,10\nPanela,Inox,Cozinha,120,BRL,3\n,sem nome,Cozinha,1,BRL,1\nPrato,Raso,Cozinha,15.999,BRL,40\n' > "$data/cozinha.csv"
+keys 2 i; text "$data/cozinha.csv"; keys Enter; sleep 1
+shot import
 t kill-server
 rm -rf "$data"

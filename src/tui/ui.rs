@@ -146,13 +146,13 @@ pub fn hints_for(main: &Main) -> &'static str {
             "type to filter by name or category · Enter keep · Esc clear"
         }
         Pane::Table => {
-            "j/k move · / filter · Enter details · e edit · c copy · d delete · m message · i import · x export · y yank · ? help"
+            "/ filter · Enter details · e edit · c copy as new · d delete · i import · x export · y copy · ? more"
         }
         Pane::Tail if main.tail.filter_editing => {
             "text: key or value · field=value: a JSON field · p=N: partition N · Enter keep · Esc clear"
         }
         Pane::Tail => {
-            "j/k move · Enter JSON · / filter · s seek · t time · p pause · b/n beginning/newest · o product · x save · y yank · ? help"
+            "/ filter · s seek · t time · Enter JSON · p pause · b/n oldest/newest · x save · y copy · ? more"
         }
     }
 }
