@@ -362,6 +362,22 @@ fn cli_exit_codes() {
         String::from_utf8_lossy(&out.stderr),
         "line 2: name: must be 1-200 characters (got 0)\n"
     );
+    let out = run(&[
+        "import",
+        good.to_str().unwrap(),
+        "--rejects",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the input is not its own rejects file"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not be the file imported"));
+    assert!(
+        std::fs::read_to_string(&good).unwrap().contains("Blusa"),
+        "left whole"
+    );
     let out = run(&["import", "/nonexistent/file.csv"]);
     assert_eq!(out.status.code(), Some(2));
     let missing = dir.path().join("missing.csv");

@@ -141,6 +141,16 @@ impl Service {
         let total_bytes = std::fs::metadata(&opts.path)
             .map_err(|e| ImportError::Unreadable(format!("{}: {e}", opts.path.display())))?
             .len();
+        if let Some(r) = &opts.rejects
+            && let (Ok(a), Ok(b)) = (std::fs::canonicalize(r), std::fs::canonicalize(&opts.path))
+            && a == b
+        {
+            // Writing the rejects would empty the file being read.
+            return Err(ImportError::Usage(format!(
+                "{}: the rejects file must not be the file imported",
+                r.display()
+            )));
+        }
         let mut reader = Reader::open(&opts.path, format).map_err(ImportError::Unreadable)?;
         let mut rejects = Rejects::open(opts.rejects.as_deref(), reader.csv_headers())
             .map_err(ImportError::Usage)?;
