@@ -23,10 +23,7 @@ async fn import(svc: &Service, path: &Path, rejects: Option<PathBuf>) -> (Counts
     let mut lines = Vec::new();
     while let Some(e) = rx.recv().await {
         if let ImportEvent::Rejected { line, problem } = e {
-            lines.push(format!(
-                "line {line}: {}: {}",
-                problem.field, problem.reason
-            ));
+            lines.push(problem.at(line));
         }
     }
     (task.await.unwrap().expect("import runs"), lines)

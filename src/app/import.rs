@@ -66,7 +66,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
         while let Some(event) = rx.recv().await {
             match event {
                 ImportEvent::Rejected { line, problem } => {
-                    let text = format!("line {line}: {}: {}", problem.field, problem.reason);
+                    let text = problem.at(line);
                     match &pb {
                         Some(pb) => pb.println(text),
                         None => {
@@ -76,7 +76,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
                 }
                 ImportEvent::Progress(c) => {
                     if let Some(pb) = &pb {
-                        let rows = c.imported + c.duplicates + c.rejected;
+                        let rows = c.rows();
                         let rate = rows as f64 / started.elapsed().as_secs_f64().max(0.001);
                         pb.set_position(c.bytes);
                         pb.set_message(format!("{rows} rows · {rate:.0} rows/s"));
@@ -93,10 +93,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
         svc.shutdown().await;
         match result {
             Ok(c) => {
-                println!(
-                    "imported {}, duplicates {}, rejected {}",
-                    c.imported, c.duplicates, c.rejected
-                );
+                println!("{c}");
                 if c.rejected > 0 {
                     ExitCode::from(1)
                 } else {
@@ -104,10 +101,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
                 }
             }
             Err(ImportError::Stopped { counts, source }) => {
-                println!(
-                    "imported {}, duplicates {}, rejected {}",
-                    counts.imported, counts.duplicates, counts.rejected
-                );
+                println!("{counts}");
                 eprintln!(
                     "dataflow: import stopped: {source}; running it again skips what was imported"
                 );

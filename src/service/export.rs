@@ -14,11 +14,8 @@ use crate::store::{Order, ProductQuery, Store};
 
 const PAGE: i64 = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Jsonl,
-}
+/// Export writes the formats import reads.
+pub type ExportFormat = super::Format;
 
 pub const CSV_COLUMNS: [&str; 8] = [
     "id",
@@ -42,23 +39,16 @@ fn io(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("writing the export: {e}"))
 }
 
-impl ExportFormat {
-    /// From the file's extension, as import reads it.
-    pub fn of_path(path: &std::path::Path) -> Option<ExportFormat> {
-        super::Format::of_path(path).map(|f| match f {
-            super::Format::Csv => ExportFormat::Csv,
-            super::Format::Jsonl => ExportFormat::Jsonl,
-        })
-    }
+/// The product's timestamp as export writes it, in this time zone.
+fn stamp(p: &Product, tz: chrono_tz::Tz) -> String {
+    p.timestamp
+        .with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
 /// A product as one JSON Lines row of the export (the register body plus `id` and time).
 pub fn product_json(p: &Product, tz: chrono_tz::Tz) -> serde_json::Value {
-    let ts = p
-        .timestamp
-        .with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Micros, false);
-    jsonl(p, &ts)
+    jsonl(p, &stamp(p, tz))
 }
 
 fn jsonl(p: &Product, ts: &str) -> serde_json::Value {
@@ -102,10 +92,7 @@ pub async fn export<W: Write>(
             })
             .await?;
         for p in &page {
-            let ts = p
-                .timestamp
-                .with_timezone(&settings.timezone)
-                .to_rfc3339_opts(SecondsFormat::Micros, false);
+            let ts = stamp(p, settings.timezone);
             if let Some(w) = csv_out.as_mut() {
                 w.write_record([
                     p.id.to_string().as_str(),

@@ -109,6 +109,13 @@ impl App {
         }
     }
 
+    pub fn main_mut(&mut self) -> Option<&mut Main> {
+        match &mut self.screen {
+            Screen::Main(m) => Some(m),
+            Screen::Login(_) => None,
+        }
+    }
+
     /// True while the tail is paused: the runner then leaves its channel alone.
     pub fn tail_paused(&self) -> bool {
         self.main().is_some_and(|m| m.tail.paused)

@@ -63,15 +63,11 @@ impl ImportView {
     }
 
     fn rows(&self) -> u64 {
-        self.counts.imported + self.counts.duplicates + self.counts.rejected
+        self.counts.rows()
     }
 
     pub fn summary(&self) -> String {
-        let c = &self.counts;
-        format!(
-            "imported {}, duplicates {}, rejected {}",
-            c.imported, c.duplicates, c.rejected
-        )
+        self.counts.to_string()
     }
 
     /// One line for the notice bar.

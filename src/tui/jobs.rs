@@ -57,10 +57,7 @@ pub async fn import(
         match event {
             ImportEvent::Rejected { line, problem } if kept < KEPT_REJECTS => {
                 kept += 1;
-                update.rejects.push(format!(
-                    "line {line}: {}: {}",
-                    problem.field, problem.reason
-                ));
+                update.rejects.push(problem.at(line));
             }
             ImportEvent::Rejected { .. } => {}
             ImportEvent::Progress(c) => update.counts = c,

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::app::{App, Effect, Overlay, Pane, Screen};
+use super::app::{App, Effect, Overlay, Pane};
 use super::import::ImportView;
 use super::prompt::{Ask, Prompt, PromptKey};
 use super::session::Main;
 use crate::domain::{Seek, parse_seek};
-use crate::service::{ExportFormat, Format, TailStart};
+use crate::service::{Format, TailStart};
 
 /// `~/x` is under the home directory; a relative path is under the working directory.
 fn expand(text: &str) -> PathBuf {
@@ -38,13 +38,6 @@ fn rejects_path(path: &Path) -> PathBuf {
 }
 
 impl App {
-    fn main_mut(&mut self) -> Option<&mut Main> {
-        match &mut self.screen {
-            Screen::Main(m) => Some(m),
-            Screen::Login(_) => None,
-        }
-    }
-
     /// A tool key on the products or topic pane; None when `c` is not one there.
     pub(super) fn on_tool_key(&mut self, c: char) -> Option<Vec<Effect>> {
         let products = default_name(self, "products", "csv");
@@ -140,8 +133,7 @@ impl App {
                 }])
             }
             Ask::ExportProducts => {
-                let format =
-                    ExportFormat::of_path(&path).ok_or("the file must end in .csv or .jsonl")?;
+                let format = Format::of_path(&path).ok_or("the file must end in .csv or .jsonl")?;
                 let filter = main.table.filter.trim();
                 main.notice = Some(format!("Exporting to {}…", path.display()));
                 Ok(vec![Effect::ExportProducts {

@@ -52,6 +52,24 @@ pub struct Counts {
     pub total_bytes: u64,
 }
 
+impl Counts {
+    /// Rows read so far, whatever became of them.
+    pub fn rows(&self) -> u64 {
+        self.imported + self.duplicates + self.rejected
+    }
+}
+
+/// The summary every front end prints: `imported X, duplicates Y, rejected Z`.
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "imported {}, duplicates {}, rejected {}",
+            self.imported, self.duplicates, self.rejected
+        )
+    }
+}
+
 /// Why an import could not run (bad usage, unreadable file) or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

@@ -38,6 +38,13 @@ pub struct Problem {
     pub reason: String,
 }
 
+impl Problem {
+    /// `line N: FIELD: reason`, the line every front end prints for a rejected row.
+    pub fn at(&self, line: u64) -> String {
+        format!("line {line}: {}: {}", self.field, self.reason)
+    }
+}
+
 /// A row as read: valid (with its duplicate key) or not, and its raw form for the rejects file.
 #[derive(Debug)]
 pub struct Row {
