@@ -1,7 +1,7 @@
 //! The consumer route's reader: one long-lived consumer per group on a thread of its own
-//! (librdkafka blocks). A fetch reads from the group's committed positions up to the
-//! high-water marks (at most `max` messages); nothing moves until the caller commits what it
-//! returned, so an abandoned fetch is read again by the next one.
+//! (librdkafka blocks). A fetch reads from the group's committed positions, as the broker has
+//! them now, to the end of each partition (at most `max` messages); nothing moves until the
+//! caller commits what it returned, so an abandoned fetch is read again by the next one.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -78,15 +78,18 @@ fn gone() -> KafkaError {
 
 fn serve(cfg: &KafkaConfig, topic: &str, group: &str, rx: mpsc::Receiver<Request>) {
     let mut consumer: Option<BaseConsumer> = None;
-    // The group's committed positions, as this reader last committed or read them.
-    let mut committed: Option<HashMap<i32, i64>> = None;
+    let mut gaps = Gaps::default();
     for req in rx {
         let c = match &consumer {
             Some(c) => c,
             // Short fetch waits: a fetch left waiting at the broker would hold up the next
             // call's offset requests (the embedded broker answered an empty call in 1.5 s).
+            // EOF events tell a partition that has nothing more now from one still coming;
+            // `error` on a position the broker does not have: never jump to another one.
             None => match consumer_config(cfg, group)
                 .set("fetch.wait.max.ms", "10")
+                .set("enable.partition.eof", "true")
+                .set("auto.offset.reset", "error")
                 .create::<BaseConsumer>()
                 .map_err(KafkaError::from)
             {
@@ -99,19 +102,10 @@ fn serve(cfg: &KafkaConfig, topic: &str, group: &str, rx: mpsc::Receiver<Request
         };
         match req {
             Request::Fetch { max, reply } => {
-                let r = fetch(c, topic, &mut committed, max);
-                if r.is_err() {
-                    committed = None; // read them again from the broker next time
-                }
-                let _ = reply.send(r);
+                let _ = reply.send(fetch(c, topic, &mut gaps, max));
             }
             Request::Commit { positions, reply } => {
-                let r = commit(c, topic, &positions);
-                match (&r, committed.as_mut()) {
-                    (Ok(()), Some(map)) => map.extend(positions),
-                    _ => committed = None,
-                }
-                let _ = reply.send(r);
+                let _ = reply.send(commit(c, topic, &positions));
             }
         }
     }
@@ -125,61 +119,136 @@ fn fail(req: Request, e: KafkaError) {
     }
 }
 
+/// A hole in a partition's offsets: `(partition, from)` -> (the next offset seen, when first
+/// seen). A broker may show a record before the one below it is readable (Tansu does, at the
+/// tail, under concurrent producers), so a hole is read past only once it has stood for
+/// GAP_SETTLE; a real one (compaction, a transaction marker) costs one such wait.
+#[derive(Default)]
+struct Gaps(HashMap<(i32, i64), (i64, Instant)>);
+
+/// How long a hole in the offsets must stand before it is taken as real.
+const GAP_SETTLE: Duration = Duration::from_millis(500);
+
+impl Gaps {
+    /// True when the records from `from` up to `next` can be taken as absent for good.
+    fn settled(&mut self, partition: i32, from: i64, next: i64) -> bool {
+        let now = Instant::now();
+        let seen = self.0.entry((partition, from)).or_insert((next, now));
+        if seen.0 != next {
+            *seen = (next, now);
+        }
+        let settled = now.duration_since(seen.1) >= GAP_SETTLE;
+        if settled {
+            self.0.remove(&(partition, from));
+        }
+        settled
+    }
+
+    fn forget(&mut self, partition: i32) {
+        self.0.retain(|(p, _), _| *p != partition);
+    }
+}
+
+/// Reads from the group's committed positions (asked of the broker on every call: another
+/// process or Kafka's own tools may have moved them) until every partition is at its end, or
+/// `max`. Only an unbroken run of offsets is returned per partition, and the position to
+/// commit is the last returned offset + 1, so nothing is ever committed that was not returned.
 fn fetch(
     c: &BaseConsumer,
     topic: &str,
-    committed: &mut Option<HashMap<i32, i64>>,
+    gaps: &mut Gaps,
     max: usize,
 ) -> Result<Fetched, KafkaError> {
     let marks = watermarks(c, topic)?;
-    if marks.is_empty() {
-        return Ok(Fetched::default());
-    }
-    let positions = match committed {
-        Some(map) => map,
-        None => committed.insert(load_committed(c, topic, &marks)?),
-    };
-    let mut assign = TopicPartitionList::new();
-    let mut remaining = HashMap::new();
-    for (p, low, high) in &marks {
-        let start = positions.get(p).copied().unwrap_or(*low).clamp(*low, *high);
-        if start < *high {
-            assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
-            remaining.insert(*p, *high);
-        }
-    }
     let mut out = Fetched::default();
-    if remaining.is_empty() || max == 0 {
+    if marks.is_empty() || max == 0 {
         return Ok(out);
     }
-    c.assign(&assign)?;
+    let committed = load_committed(c, topic, &marks)?;
+    let mut assign = TopicPartitionList::new();
+    // Per partition: the next offset to return.
     let mut next: HashMap<i32, i64> = HashMap::new();
+    for (p, low, _high) in &marks {
+        // The marks are not trusted as an upper bound (Tansu's lag behind its log and can move
+        // back): the broker's end-of-partition answer ends a partition instead.
+        let start = committed.get(p).copied().unwrap_or(*low).max(*low);
+        assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
+        next.insert(*p, start);
+    }
+    c.assign(&assign)?;
+    let mut open: std::collections::HashSet<i32> = next.keys().copied().collect();
     let deadline = Instant::now() + FETCH_DEADLINE;
-    while !remaining.is_empty() && out.messages.len() < max && Instant::now() < deadline {
+    while !open.is_empty() && out.messages.len() < max && Instant::now() < deadline {
         match c.poll(POLL) {
             Some(Ok(m)) => {
                 let msg = to_message(&m);
-                let Some(high) = remaining.get(&msg.partition).copied() else {
+                let p = msg.partition;
+                let Some(expected) = next.get(&p).copied() else {
                     continue;
                 };
-                if msg.offset >= high {
+                if !open.contains(&p) || msg.offset < expected {
                     continue;
                 }
-                if msg.offset + 1 >= high {
-                    remaining.remove(&msg.partition);
+                if msg.offset > expected && !gaps.settled(p, expected, msg.offset) {
+                    tracing::debug!(
+                        partition = p,
+                        expected,
+                        got = msg.offset,
+                        "hole in the offsets; read again next call"
+                    );
+                    open.remove(&p);
+                    continue;
                 }
-                next.insert(msg.partition, msg.offset + 1);
+                gaps.forget(p);
+                next.insert(p, msg.offset + 1);
+                out.positions_of(p, msg.offset + 1);
                 out.messages.push(msg);
             }
-            Some(Err(e)) => return Err(e.into()),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                open.remove(&p);
+            }
+            Some(Err(e)) => {
+                // A position the broker does not have (auto.offset.reset=error) ends only its
+                // partition; anything else ends the call.
+                if let Some(p) = out_of_range_partition(&e) {
+                    tracing::warn!(partition = p, error = %e, "consumer route: position not on the broker");
+                    open.remove(&p);
+                    continue;
+                }
+                let _ = c.unassign();
+                return Err(e.into());
+            }
             None => {}
         }
     }
     // Nothing keeps fetching between calls.
     c.unassign()?;
-    out.positions = next.into_iter().collect();
     out.positions.sort_unstable();
     Ok(out)
+}
+
+/// librdkafka reports a reset refused by `auto.offset.reset=error` as a consumer error
+/// naming the partition in its text ("[N]").
+fn out_of_range_partition(e: &rdkafka::error::KafkaError) -> Option<i32> {
+    let text = e.to_string();
+    if !text.contains("out of range")
+        && !text.contains("OutOfRange")
+        && !text.contains("Offset out")
+    {
+        return None;
+    }
+    let start = text.find('[')? + 1;
+    let end = start + text[start..].find(']')?;
+    text[start..end].parse().ok()
+}
+
+impl Fetched {
+    fn positions_of(&mut self, partition: i32, position: i64) {
+        match self.positions.iter_mut().find(|(p, _)| *p == partition) {
+            Some(entry) => entry.1 = position,
+            None => self.positions.push((partition, position)),
+        }
+    }
 }
 
 fn load_committed(

@@ -35,20 +35,83 @@ fn consumed_value(m: &TailMessage) -> serde_json::Value {
 
 /// How long a consumer-route call waits for the one before it.
 const GROUP_WAIT: Duration = Duration::from_secs(10);
+/// A call's turn in the database: longer than a fetch (10 s) and the answer's delivery; a
+/// holder that died frees the group after this long.
+const TURN_LEASE: Duration = Duration::from_secs(30);
+/// How often a call waiting for another process's turn asks again.
+const TURN_POLL: Duration = Duration::from_millis(20);
 
-/// Messages fetched for one consumer-route call; the group's turn is held until committed or
-/// dropped.
+/// Messages fetched for one consumer-route call; the group's turn (in this process and in the
+/// database) is held until committed or dropped.
 pub struct Consumed {
     pub messages: Vec<ConsumedMessage>,
     positions: Vec<(i32, i64)>,
+    turn: Option<Turn>,
     guard: tokio::sync::OwnedMutexGuard<Option<kafka::GroupReader>>,
 }
 
+/// A group's turn in the database, released when dropped.
+struct Turn {
+    store: crate::store::Store,
+    group: String,
+    holder: String,
+}
+
+impl Turn {
+    /// Frees the turn now, so the next call (of any process) need not wait for a task.
+    async fn release(mut self) {
+        let holder = std::mem::take(&mut self.holder);
+        if let Err(e) = self.store.release_turn(&self.group, &holder).await {
+            tracing::warn!(error = %e, "cannot release the consumer group's turn; its lease will run out");
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if self.holder.is_empty() {
+            return;
+        }
+        let (store, group, holder) = (
+            self.store.clone(),
+            std::mem::take(&mut self.group),
+            std::mem::take(&mut self.holder),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = store.release_turn(&group, &holder).await {
+                    tracing::warn!(error = %e, "cannot release the consumer group's turn; its lease will run out");
+                }
+            });
+        }
+    }
+}
+
 impl Consumed {
-    /// Commits the positions after the returned messages; call once they were delivered.
-    pub async fn commit(self) -> Result<(), ServiceError> {
-        if let Some(reader) = self.guard.as_ref() {
-            reader.commit(self.positions).await?;
+    /// Commits the positions after the returned messages; call once they were delivered. If
+    /// this call's turn ran out meanwhile (another call may be reading the same messages),
+    /// nothing is committed: those messages come again rather than being skipped.
+    pub async fn commit(mut self) -> Result<(), ServiceError> {
+        let turn = self.turn.take();
+        if let (Some(reader), Some(turn)) = (self.guard.as_ref(), turn.as_ref()) {
+            if self.positions.is_empty() {
+                return Ok(());
+            }
+            if !turn
+                .store
+                .still_turn(&turn.group, &turn.holder, TURN_LEASE)
+                .await?
+            {
+                return Err(ServiceError::Busy(
+                    "the consumer group's turn ran out before the answer was delivered; \
+                     nothing committed"
+                        .into(),
+                ));
+            }
+            reader.commit(std::mem::take(&mut self.positions)).await?;
+        }
+        if let Some(turn) = turn {
+            turn.release().await;
         }
         Ok(())
     }
@@ -105,15 +168,32 @@ impl Service {
         Ok(self.inner.store.count_products(filter, Some(id)).await?)
     }
 
-    /// The original's consumer route: CONSUMER_GROUP's new messages up to the high-water
-    /// marks, at most `max`. Calls are served one at a time; the next waits until this one is
-    /// committed or dropped. Nothing is committed until `Consumed::commit`: dropping it (the
-    /// client went away) leaves the messages for the next call.
+    /// The original's consumer route: CONSUMER_GROUP's new messages, at most `max`. Calls
+    /// are served one at a time, in this process (a lock) and across processes sharing the
+    /// database (a turn per group); the next waits until this one is committed or dropped.
+    /// Nothing is committed until `Consumed::commit`: dropping it (the client went away)
+    /// leaves the messages for the next call.
     pub async fn consume(&self, max: usize) -> Result<Consumed, ServiceError> {
+        let busy = || ServiceError::Busy("the consumer group is busy with another call".into());
+        let started = tokio::time::Instant::now();
         let lock = self.inner.group.clone().lock_owned();
-        let mut guard = tokio::time::timeout(GROUP_WAIT, lock).await.map_err(|_| {
-            ServiceError::Busy("the consumer group is busy with another call".into())
-        })?;
+        let mut guard = tokio::time::timeout(GROUP_WAIT, lock)
+            .await
+            .map_err(|_| busy())?;
+        let group = self.inner.settings.consumer_group.clone();
+        let holder = format!("{}-{:x}", std::process::id(), rand::random::<u64>());
+        let store = &self.inner.store;
+        while !store.take_turn(&group, &holder, TURN_LEASE).await? {
+            if started.elapsed() >= GROUP_WAIT {
+                return Err(busy());
+            }
+            tokio::time::sleep(TURN_POLL).await;
+        }
+        let turn = Turn {
+            store: store.clone(),
+            group,
+            holder,
+        };
         let reader = match guard.as_ref() {
             Some(r) => r,
             None => guard.insert(kafka::GroupReader::start(
@@ -135,6 +215,7 @@ impl Service {
         Ok(Consumed {
             messages,
             positions: fetched.positions,
+            turn: Some(turn),
             guard,
         })
     }

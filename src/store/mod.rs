@@ -7,6 +7,7 @@ mod error;
 mod outbox;
 mod products;
 mod seed;
+mod turn;
 mod users;
 mod write;
 
