@@ -124,7 +124,7 @@ async fn consumer_route_with_two_clients() {
     assert_eq!(total, 200, "no product returned twice");
     assert_eq!(returned, registered, "none lost");
     let committed =
-        dataflow::kafka::committed_offsets(s.svc.kafka(), &s.svc.settings().consumer_group)
+        dataflow::kafka::committed_offsets(&s.svc.kafka(), &s.svc.settings().consumer_group)
             .await
             .unwrap();
     let sum: i64 = committed.iter().filter_map(|(_, o)| *o).sum();

@@ -55,7 +55,7 @@ async fn consumer_reads_new_messages_and_commits(svc: Service) {
             .iter()
             .all(|m| m.value["pricing"]["amount"] == serde_json::json!(59.99))
     );
-    let committed = committed_offsets(svc.kafka(), &svc.settings().consumer_group)
+    let committed = committed_offsets(&svc.kafka(), &svc.settings().consumer_group)
         .await
         .unwrap();
     let total: i64 = committed.iter().filter_map(|(_, o)| *o).sum();
@@ -90,7 +90,7 @@ async fn tail_never_commits() {
             "a second tail sees the same messages"
         );
         let group = format!("dataflow-tail-{}", std::process::id());
-        let committed = committed_offsets(svc.kafka(), &group).await.unwrap();
+        let committed = committed_offsets(&svc.kafka(), &group).await.unwrap();
         assert!(
             !committed.is_empty() && committed.iter().all(|(_, o)| o.is_none()),
             "{committed:?}"
@@ -232,7 +232,7 @@ async fn concurrent_consumers_share_the_group_exactly() {
         ids.sort();
         assert_eq!(total, 300, "no message returned twice");
         assert_eq!(all, ids, "every message returned");
-        let committed = committed_offsets(svc.kafka(), &svc.settings().consumer_group)
+        let committed = committed_offsets(&svc.kafka(), &svc.settings().consumer_group)
             .await
             .unwrap();
         let sum: i64 = committed.iter().filter_map(|(_, o)| *o).sum();

@@ -283,4 +283,7 @@ pub struct BrokerHealth {
     pub ok: bool,
     pub embedded: bool,
     pub bootstrap: String,
+    /// What last happened to the broker (a take-over of the embedded broker, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -421,6 +421,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             ok: s.broker_ok,
             embedded: s.broker_embedded,
             bootstrap: s.bootstrap,
+            note: s.broker_note,
         },
         outbox_pending: s.pending,
     };

@@ -39,17 +39,20 @@ enum Request {
 /// Dropping it ends the thread (and the consumer) once the current request is done.
 pub struct GroupReader {
     tx: mpsc::Sender<Request>,
+    /// The broker it reads from: a reader of a broker that moved is replaced.
+    pub bootstrap: String,
 }
 
 impl GroupReader {
     pub fn start(cfg: &KafkaConfig, group: &str) -> Result<GroupReader, KafkaError> {
         let (tx, rx) = mpsc::channel();
+        let bootstrap = cfg.bootstrap.clone();
         let (cfg, topic, group) = (cfg.clone(), cfg.topic.clone(), group.to_string());
         std::thread::Builder::new()
             .name("kafka-group".into())
             .spawn(move || serve(&cfg, &topic, &group, rx))
             .map_err(|e| KafkaError::Other(format!("cannot start the group reader: {e}")))?;
-        Ok(GroupReader { tx })
+        Ok(GroupReader { tx, bootstrap })
     }
 
     pub async fn fetch(&self, max: usize) -> Result<Fetched, KafkaError> {

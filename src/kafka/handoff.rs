@@ -2,6 +2,7 @@
 //! memory after a commit, the link writers and observers hold, and the handle that stops it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
@@ -23,8 +24,24 @@ pub struct RelayOptions {
     pub lease: Duration,
     /// Published events to send again first: a fresh embedded broker starts empty.
     pub replay: usize,
-    /// Set when this process owns the destination's embedded broker: renewed with the leases.
-    pub broker_owner: bool,
+    /// Set while this process owns the destination's embedded broker: renewed with the
+    /// leases. Shared, since a process that joined another's broker may take it over.
+    pub broker_owner: Arc<AtomicBool>,
+}
+
+impl RelayOptions {
+    pub fn owns_broker(&self) -> bool {
+        self.broker_owner.load(Ordering::Relaxed)
+    }
+}
+
+/// Where the relay publishes: sent again when the broker moves (a joined embedded broker's
+/// owner ended and this process, or another, started a new one).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub cfg: super::KafkaConfig,
+    /// Published events to send again first (a fresh embedded broker starts empty).
+    pub replay: usize,
 }
 
 impl RelayOptions {
@@ -34,7 +51,7 @@ impl RelayOptions {
             destination: destination.to_string(),
             lease: Duration::from_secs(30),
             replay: 0,
-            broker_owner: false,
+            broker_owner: Arc::new(AtomicBool::new(false)),
         }
     }
 }

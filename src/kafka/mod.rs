@@ -19,7 +19,7 @@ pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
 pub use group::{Fetched, GroupReader};
-pub use handoff::{Handoff, RelayHandle, RelayLink, RelayOptions};
+pub use handoff::{Handoff, RelayHandle, RelayLink, RelayOptions, Target};
 pub use producer::{ensure_topic, producer};
 pub use relay::Relay;
 pub use tail::tail;

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions};
+use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Target};
 use super::marker::{self, Acked};
 use super::producer::{Producer, ensure_topic, producer as new_producer, record};
 use super::replay;
@@ -48,6 +48,9 @@ pub struct Relay {
     own: mpsc::Receiver<Handoff>,
     acks: broadcast::Sender<PublishedAck>,
     stop: watch::Receiver<bool>,
+    target: watch::Receiver<Target>,
+    /// Set when a wait saw `target` change (which marks it seen).
+    moved: bool,
     in_flight: FuturesUnordered<Sending>,
     /// Sends that failed: sent again, in event order, once nothing is in flight.
     failed: Vec<Handoff>,
@@ -60,6 +63,7 @@ impl Relay {
         cfg: KafkaConfig,
         health: SharedHealth,
         opts: RelayOptions,
+        target: watch::Receiver<Target>,
     ) -> RelayHandle {
         let wake = Arc::new(Notify::new());
         let blocked = Arc::new(Blocked::new(wake.clone()));
@@ -84,6 +88,8 @@ impl Relay {
             own,
             acks,
             stop,
+            target,
+            moved: false,
             in_flight: FuturesUnordered::new(),
             failed: Vec::new(),
             error: String::new(),
@@ -125,12 +131,33 @@ impl Relay {
         let mut orphans = tokio::time::interval(IDLE_CHECK.min(self.opts.lease / 3));
         orphans.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            if std::mem::take(&mut self.moved) || self.target.has_changed().unwrap_or(false) {
+                let target = self.target.borrow_and_update().clone();
+                tracing::info!(bootstrap = %target.cfg.bootstrap, "publishing to a new broker address");
+                self.cfg = target.cfg;
+                self.opts.replay = target.replay;
+                replayed = target.replay == 0;
+                topic_ready = false;
+                failures = 0;
+                self.health.set_down("the broker moved");
+                if let Ok(p) = new_producer(&self.cfg, self.health.clone()) {
+                    // Its messages in flight fail (purged) and are sent again on the new one.
+                    let old = std::mem::replace(&mut producer, p);
+                    tokio::task::spawn_blocking(move || drop(old));
+                }
+                retry_due = true;
+            }
             let idle = self.in_flight.is_empty();
             if self.stopping() && idle {
                 break;
             }
             if idle && !self.stopping() {
                 if !self.failed.is_empty() && !retry_due {
+                    // Leases must outlive a broker outage: renewed here too, not only from
+                    // the select below, which failure rounds do not reach.
+                    if renew_due(&mut renew) {
+                        self.renew().await;
+                    }
                     failures += 1;
                     self.note_failure().await;
                     let fatal = producer.client().fatal_error();
@@ -213,6 +240,7 @@ impl Relay {
                     self.take_orphans(&producer).await;
                 }
                 _ = self.stop.changed() => {}
+                Ok(()) = self.target.changed() => self.moved = true,
             }
         }
         drop(marker.tx);
@@ -352,7 +380,7 @@ impl Relay {
         {
             tracing::warn!(error = %e, "cannot renew event leases");
         }
-        if self.opts.broker_owner {
+        if self.opts.owns_broker() {
             match self
                 .store
                 .renew_broker(&self.opts.destination, &self.opts.id, self.opts.lease)
@@ -399,7 +427,13 @@ impl Relay {
         tokio::select! {
             _ = tokio::time::sleep(backoff + jitter) => {}
             _ = self.stop.changed() => {}
+            Ok(()) = self.target.changed() => self.moved = true,
         }
         (backoff * 2).min(MAX_BACKOFF)
     }
+}
+
+/// True when the renewal interval has a tick due now (without waiting for one).
+fn renew_due(renew: &mut tokio::time::Interval) -> bool {
+    renew.tick().now_or_never().is_some()
 }

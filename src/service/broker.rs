@@ -34,7 +34,7 @@ pub fn embedded_destination(topic: &str) -> String {
     format!("embedded:{topic}")
 }
 
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -43,7 +43,7 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn process_alive(pid: i64) -> bool {
+pub(super) fn process_alive(pid: i64) -> bool {
     std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
@@ -112,7 +112,9 @@ async fn embedded(
             store
                 .set_broker_addr(&destination, &relay.id, broker.bootstrap())
                 .await?;
-            relay.broker_owner = true;
+            relay
+                .broker_owner
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             relay.replay = settings.replay_on_start;
             return Ok(Chosen {
                 kafka: config(broker.bootstrap().to_string(), true),
@@ -161,7 +163,7 @@ async fn embedded(
     ))
 }
 
-async fn start_embedded(settings: &Settings) -> Result<EmbeddedBroker, ServiceError> {
+pub(super) async fn start_embedded(settings: &Settings) -> Result<EmbeddedBroker, ServiceError> {
     // Starting waits on the broker's thread: keep that wait off the runtime.
     let (topic, partitions) = (settings.topic.clone(), settings.partitions);
     tokio::task::spawn_blocking(move || EmbeddedBroker::start(&topic, partitions))

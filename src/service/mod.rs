@@ -6,6 +6,7 @@ mod broker;
 mod change;
 mod export;
 mod filter;
+mod handover;
 mod import;
 mod reading;
 mod register;
@@ -18,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::ValidationErrors;
 use crate::kafka::{
-    EmbeddedBroker, Health, KafkaConfig, Relay, RelayHandle, RelayLink, SharedHealth,
+    EmbeddedBroker, Health, KafkaConfig, Relay, RelayHandle, RelayLink, SharedHealth, Target,
 };
 use crate::store::{Store, StoreError};
 use writer::Writer;
@@ -112,7 +113,9 @@ pub struct Service {
 struct Inner {
     settings: Settings,
     store: Store,
-    kafka: KafkaConfig,
+    /// Where the relay and every reader connect now; changes when a joined embedded broker
+    /// is taken over.
+    target: tokio::sync::watch::Sender<Target>,
     health: SharedHealth,
     /// The outbox destination this process publishes to.
     destination: String,
@@ -120,8 +123,14 @@ struct Inner {
     relay_link: RelayLink,
     writer: Writer,
     embedded: Mutex<Option<EmbeddedBroker>>,
-    /// This process's owner name when it started the embedded broker.
-    broker_owner: Option<String>,
+    /// This process's relay name, its owner name when it owns the embedded broker.
+    relay_id: String,
+    /// Set while this process owns the embedded broker (shared with the relay, which renews).
+    broker_owner: Arc<std::sync::atomic::AtomicBool>,
+    /// The last thing that happened to the broker that a person should hear about.
+    broker_note: Mutex<Option<String>>,
+    /// Watches a joined embedded broker's owner and takes over when it ends.
+    handover: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Password verifications allowed at once.
     verify_slots: Arc<tokio::sync::Semaphore>,
     /// The consumer route's reader, created on first use; the lock serializes calls.
@@ -160,39 +169,53 @@ impl Service {
         let chosen = broker::choose(&settings, &store).await?;
         let kafka = chosen.kafka;
         let destination = chosen.relay.destination.clone();
-        let owner = chosen.relay.broker_owner.then(|| chosen.relay.id.clone());
+        let owns = chosen.relay.owns_broker();
+        let (relay_id, broker_owner) = (chosen.relay.id.clone(), chosen.relay.broker_owner.clone());
         let health: SharedHealth = Arc::new(Health::default());
         if chosen.embedded.is_some() {
             health.set_up(); // started in this process a moment ago
         }
-        let relay = Relay::spawn(store.clone(), kafka.clone(), health.clone(), chosen.relay);
+        let (target, target_rx) = tokio::sync::watch::channel(Target {
+            cfg: kafka.clone(),
+            replay: 0,
+        });
+        let relay = Relay::spawn(
+            store.clone(),
+            kafka.clone(),
+            health.clone(),
+            chosen.relay,
+            target_rx,
+        );
         let writer = Writer::spawn(store.clone(), relay.link(), destination.clone());
         tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, %destination, "service started");
-        if owner.is_some() {
-            // Lets `dataflow tail` in another terminal find this process's broker.
-            let file = settings.paths.data_dir.join(BROKER_FILE);
-            let text = format!("{}\n{}\n", kafka.bootstrap, std::process::id());
-            if let Err(e) = std::fs::write(&file, text) {
-                tracing::warn!(error = %e, file = %file.display(), "cannot record the broker's address");
-            }
+        if owns {
+            handover::record_address(&settings.paths.data_dir, &kafka.bootstrap);
         }
-        Ok(Service {
+        let embedded_joiner = kafka.embedded && !owns;
+        let service = Service {
             inner: Arc::new(Inner {
                 settings,
                 store,
-                kafka,
+                target,
                 destination,
                 health,
                 relay_link: relay.link(),
                 relay: tokio::sync::Mutex::new(relay),
                 writer,
                 embedded: Mutex::new(chosen.embedded),
-                broker_owner: owner,
+                relay_id,
+                broker_owner,
+                broker_note: Mutex::new(None),
+                handover: Mutex::new(None),
                 group: Arc::new(tokio::sync::Mutex::new(None)),
                 verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
                 dummy_hash,
             }),
-        })
+        };
+        if embedded_joiner {
+            handover::spawn(&service);
+        }
+        Ok(service)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -203,8 +226,14 @@ impl Service {
         &self.inner.store
     }
 
-    pub fn kafka(&self) -> &KafkaConfig {
-        &self.inner.kafka
+    /// Where the broker is now (it moves when a joined embedded broker is taken over).
+    pub fn kafka(&self) -> KafkaConfig {
+        self.inner.target.borrow().cfg.clone()
+    }
+
+    /// What last happened to the broker that a person should know, if anything.
+    pub fn broker_note(&self) -> Option<String> {
+        self.inner.broker_note.lock().ok().and_then(|n| n.clone())
     }
 
     /// Where this process's events go (outbox destination).
@@ -214,7 +243,9 @@ impl Service {
 
     /// True when this process started the embedded broker (others may have joined it).
     pub fn owns_broker(&self) -> bool {
-        self.inner.broker_owner.is_some()
+        self.inner
+            .broker_owner
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Acknowledgements of published events, as they happen.
@@ -258,12 +289,17 @@ impl Service {
 
     /// Stops the relay (flushing the producer), the embedded broker and the pool.
     pub async fn shutdown(&self) {
+        let watcher = self.inner.handover.lock().ok().and_then(|mut h| h.take());
+        if let Some(w) = watcher {
+            w.abort();
+            let _ = w.await;
+        }
         self.inner.relay.lock().await.shutdown().await;
-        if let Some(owner) = &self.inner.broker_owner {
+        if self.owns_broker() {
             let _ = self
                 .inner
                 .store
-                .release_broker(&self.inner.destination, owner)
+                .release_broker(&self.inner.destination, &self.inner.relay_id)
                 .await;
             let _ = std::fs::remove_file(self.inner.settings.paths.data_dir.join(BROKER_FILE));
         }

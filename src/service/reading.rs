@@ -147,6 +147,8 @@ pub struct Status {
     pub broker_ok: bool,
     pub broker_embedded: bool,
     pub bootstrap: String,
+    /// What last happened to the broker that a person should know (a take-over, say).
+    pub broker_note: Option<String>,
     pub pending: Option<i64>,
 }
 
@@ -194,10 +196,11 @@ impl Service {
             group,
             holder,
         };
+        let cfg = self.kafka();
         let reader = match guard.as_ref() {
-            Some(r) => r,
-            None => guard.insert(kafka::GroupReader::start(
-                &self.inner.kafka,
+            Some(r) if r.bootstrap == cfg.bootstrap => r,
+            _ => guard.insert(kafka::GroupReader::start(
+                &cfg,
                 &self.inner.settings.consumer_group,
             )?),
         };
@@ -225,7 +228,7 @@ impl Service {
     pub fn tail(&self, opts: TailOptions, capacity: usize) -> Result<Tail, ServiceError> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stop = Arc::new(AtomicBool::new(false));
-        let (cfg, thread_stop) = (self.inner.kafka.clone(), stop.clone());
+        let (cfg, thread_stop) = (self.kafka(), stop.clone());
         let failure = Arc::new(std::sync::Mutex::new(None));
         let failed = failure.clone();
         std::thread::Builder::new()
@@ -245,6 +248,7 @@ impl Service {
     }
 
     pub async fn status(&self) -> Status {
+        let kafka = self.kafka();
         let store = &self.inner.store;
         let probe = async {
             store.ping().await?;
@@ -264,8 +268,9 @@ impl Service {
             database_ok: pending.is_some(),
             database_error,
             broker_ok: self.inner.health.is_up(),
-            broker_embedded: self.inner.kafka.embedded,
-            bootstrap: self.inner.kafka.bootstrap.clone(),
+            broker_embedded: kafka.embedded,
+            bootstrap: kafka.bootstrap,
+            broker_note: self.broker_note(),
             pending,
         }
     }

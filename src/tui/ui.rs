@@ -107,7 +107,7 @@ fn app_status_line(app: &App) -> Line<'static> {
         return Line::from("checking database and broker…");
     };
     let user = app.main().map(|m| m.user.clone()).unwrap_or_default();
-    Line::from(vec![
+    let mut spans = vec![
         Span::raw(format!("DB {} ", s.database)),
         Span::styled(if s.database_ok { "up" } else { "DOWN" }, ok(s.database_ok)),
         Span::raw(format!(
@@ -121,7 +121,14 @@ fn app_status_line(app: &App) -> Line<'static> {
             s.pending.map_or("?".to_string(), |p| p.to_string()),
             printable(&user)
         )),
-    ])
+    ];
+    if let Some(note) = &s.broker_note {
+        spans.push(Span::styled(
+            format!(" │ {}", printable(note)),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    Line::from(spans)
 }
 
 fn draw_status(f: &mut Frame, area: Rect, line: Line<'static>) {

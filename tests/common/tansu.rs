@@ -96,3 +96,25 @@ pub fn dataflow_tail(host: &str, topic: &str, dir: &Path, args: &[&str]) -> Vec<
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// Tansu keeping messages in memory (gone when it stops), as an operator's quick try does.
+pub fn start_tansu_memory(port: u16, dir: &Path) -> Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(tansu_bin())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    wait_listening(port, "tansu");
+    child
+}

@@ -42,6 +42,7 @@ pub(super) fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
         database_error: None,
         broker_ok,
         broker_embedded: true,
+        broker_note: None,
         bootstrap: "127.0.0.1:40000".into(),
         pending: db_ok.then_some(pending),
     }

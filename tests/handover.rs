@@ -1,0 +1,149 @@
+//! The embedded broker outlives its first owner: two real `dataflow serve` processes on one
+//! data directory, the second joined to the first's broker. The first stops (SIGTERM), or is
+//! killed (SIGKILL), while the second keeps registering: the second takes the broker over,
+//! publishes everything there, says so on /healthz, and `dataflow tail` finds the new broker.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn serve(data: &std::path::Path) -> (Child, u16) {
+    let port = common::tansu::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .env_remove("DATABASE_URL")
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", data)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("(embedded)"), "{line}");
+    (child, port)
+}
+
+async fn health(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn register_for(client: &reqwest::Client, base: &str, token: &str, d: Duration) -> Vec<i64> {
+    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+    let start = Instant::now();
+    let mut ids = Vec::new();
+    while start.elapsed() < d {
+        let r = client
+            .post(format!("{base}/api/vert/register/product"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        ids.push(v["result"]["id"].as_i64().unwrap());
+    }
+    ids
+}
+
+fn taken_over_after(signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut owner, _) = serve(dir.path());
+    let (mut joiner, port) = serve(dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ids = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/vert/auth/login"))
+            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["result"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut ids = register_for(&client, &base, &token, Duration::from_secs(1)).await;
+        let pid = owner.id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+        owner.wait().unwrap(); // reaped: its pid is gone
+        ids.extend(register_for(&client, &base, &token, Duration::from_secs(2)).await);
+        let start = Instant::now();
+        loop {
+            let h = health(&client, &base).await;
+            let r = &h["result"];
+            if r["outbox_pending"] == 0 && r["broker"]["ok"] == true {
+                let note = r["broker"]["note"].as_str().unwrap_or_default();
+                assert!(note.contains("took over the embedded broker"), "{h}");
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "never drained: {h}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ids
+    });
+    assert!(ids.len() > 10, "only {} registered", ids.len());
+    // A third process finds the new broker through the data directory.
+    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .env_remove("DATABASE_URL")
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", dir.path())
+        .args(["tail", "--from-beginning"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *seen
+            .entry(v["key"].as_str().unwrap().parse().unwrap())
+            .or_default() += 1;
+    }
+    let missing: Vec<_> = ids.iter().filter(|id| !seen.contains_key(id)).collect();
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "of {}: missing {missing:?}, twice {twice:?}",
+        ids.len()
+    );
+    Command::new("kill")
+        .args(["-TERM", &joiner.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(joiner.wait().unwrap().success());
+}
+
+#[test]
+fn a_joiner_takes_over_when_the_owner_stops() {
+    taken_over_after("-TERM");
+}
+
+#[test]
+fn a_joiner_takes_over_when_the_owner_is_killed() {
+    taken_over_after("-KILL");
+}

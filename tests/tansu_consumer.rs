@@ -1,0 +1,154 @@
+//! The consumer route on a real broker (Tansu, memory storage, whose marks lag its log):
+//! products registered by two replicas while three callers, on both replicas, read the shared
+//! group. Every product comes back exactly once. Then an offset reset made from outside, and a
+//! broker that comes back empty.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::tansu::{free_port, start_tansu_memory};
+use common::{Backend, TestDb, blusa, drain_pending};
+use dataflow::service::Service;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+const TOPIC: &str = "route-products";
+
+/// Calls the route until it has answered nothing `empty` times in a row; the ids returned.
+async fn read_until_quiet(svc: &Service, empty: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut quiet = 0;
+    while quiet < empty {
+        let got = svc.consume(200).await.expect("consume");
+        quiet = if got.messages.is_empty() {
+            quiet + 1
+        } else {
+            0
+        };
+        ids.extend(got.messages.iter().filter_map(|m| m.value["id"].as_i64()));
+        got.commit().await.expect("commit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ids
+}
+
+fn assert_once_each(returned: &[i64], expected: &[i64]) {
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for id in returned {
+        *counts.entry(*id).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|id| !counts.contains_key(id))
+        .collect();
+    assert!(
+        twice.is_empty() && missing.is_empty(),
+        "of {} products: returned twice {twice:?}, never returned {missing:?}",
+        expected.len()
+    );
+    assert_eq!(
+        counts.len(),
+        expected.len(),
+        "only registered products come back"
+    );
+}
+
+/// Commits `offset` for every partition of the group, as Kafka's own reset tool would.
+fn reset_group(host: &str, group: &str, partitions: i32, offset: i64) {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", host)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(TOPIC, p, Offset::Offset(offset))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).expect("reset commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_once_across_callers_and_replicas() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let port = free_port();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let vars = [("KAFKA_HOST", host.as_str()), ("TOPIC_PRODUCTS", TOPIC)];
+    let a = Service::start(db.settings(&vars)).await.unwrap();
+    let b = Service::start(db.settings(&vars)).await.unwrap();
+    common::wait_broker_up(&a).await;
+
+    // Writers on both replicas, while two callers on `a` and one on `b` read.
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for svc in [&a, &b, &a, &b] {
+        let (svc, writing) = (svc.clone(), writing.clone());
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while writing.load(Ordering::Relaxed) {
+                ids.push(svc.register(&blusa()).await.unwrap().product.id);
+            }
+            ids
+        }));
+    }
+    let mut readers = Vec::new();
+    for svc in [&a, &a, &b] {
+        let (svc, writing) = (svc.clone(), writing.clone());
+        readers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while writing.load(Ordering::Relaxed) {
+                let got = svc.consume(100).await.expect("consume");
+                ids.extend(got.messages.iter().filter_map(|m| m.value["id"].as_i64()));
+                got.commit().await.expect("commit");
+            }
+            ids
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    writing.store(false, Ordering::Relaxed);
+    let mut registered = Vec::new();
+    for w in writers {
+        registered.extend(w.await.unwrap());
+    }
+    let mut returned = Vec::new();
+    for r in readers {
+        returned.extend(r.await.unwrap());
+    }
+    assert_eq!(drain_pending(&a).await, 0, "everything reached the broker");
+    returned.extend(read_until_quiet(&b, 3).await);
+    assert!(
+        registered.len() > 100,
+        "only {} registered",
+        registered.len()
+    );
+    assert_once_each(&returned, &registered);
+
+    // A reset from outside (offsets back to 0) is honoured: everything comes again, once.
+    reset_group(&host, "consumer-group", 3, 0);
+    assert_once_each(&read_until_quiet(&a, 2).await, &registered);
+
+    // The broker comes back empty (memory storage): only what is published there comes.
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let mut after = Vec::new();
+    for _ in 0..5 {
+        after.push(a.register(&blusa()).await.unwrap().product.id);
+    }
+    let left = drain_pending(&a).await;
+    assert_eq!(left, 0, "published to the new broker");
+    assert_once_each(&read_until_quiet(&b, 3).await, &after);
+
+    a.shutdown().await;
+    b.shutdown().await;
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    db.drop_db().await;
+}
