@@ -152,6 +152,23 @@ impl Gaps {
     }
 }
 
+/// One partition within a fetch.
+struct Reading {
+    /// The next offset to return.
+    next: i64,
+    /// Where this call started: a hole there may be the broker's, not the log's.
+    start: i64,
+    low: i64,
+    /// How far before `start` it is reading now (see `look_back`), and whether it has read
+    /// a message there: then the broker shows what it holds around `start`.
+    back: i64,
+    below: bool,
+    open: bool,
+}
+
+/// First look-back, and its growth per retry.
+const LOOK_BACK: i64 = 16;
+
 /// Reads from the group's committed positions (asked of the broker on every call: another
 /// process or Kafka's own tools may have moved them) until every partition is at its end, or
 /// `max`. Only an unbroken run of offsets is returned per partition, and the position to
@@ -169,53 +186,72 @@ fn fetch(
     }
     let committed = load_committed(c, topic, &marks)?;
     let mut assign = TopicPartitionList::new();
-    // Per partition: the next offset to return.
-    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut parts: HashMap<i32, Reading> = HashMap::new();
     for (p, low, _high) in &marks {
         // The marks are not trusted as an upper bound (Tansu's lag behind its log and can move
         // back): the broker's end-of-partition answer ends a partition instead.
         let start = committed.get(p).copied().unwrap_or(*low).max(*low);
         assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
-        next.insert(*p, start);
+        let (next, low, back, below, open) = (start, *low, 0, false, true);
+        parts.insert(
+            *p,
+            Reading {
+                next,
+                start,
+                low,
+                back,
+                below,
+                open,
+            },
+        );
     }
     c.assign(&assign)?;
-    let mut open: std::collections::HashSet<i32> = next.keys().copied().collect();
     let deadline = Instant::now() + FETCH_DEADLINE;
-    while !open.is_empty() && out.messages.len() < max && Instant::now() < deadline {
+    while parts.values().any(|r| r.open) && out.messages.len() < max && Instant::now() < deadline {
         match c.poll(POLL) {
             Some(Ok(m)) => {
                 let msg = to_message(&m);
                 let p = msg.partition;
-                let Some(expected) = next.get(&p).copied() else {
+                let Some(r) = parts.get_mut(&p) else {
                     continue;
                 };
-                if !open.contains(&p) || msg.offset < expected {
+                if !r.open || msg.offset < r.next {
+                    r.below |= r.back > 0 && msg.offset < r.start;
                     continue;
                 }
-                if msg.offset > expected && !gaps.settled(p, expected, msg.offset) {
-                    tracing::debug!(
-                        partition = p,
-                        expected,
-                        got = msg.offset,
-                        "hole in the offsets; read again next call"
-                    );
-                    open.remove(&p);
-                    continue;
+                if msg.offset > r.next {
+                    if look_back(c, topic, p, r) {
+                        continue;
+                    }
+                    if !gaps.settled(p, r.next, msg.offset) {
+                        tracing::debug!(
+                            partition = p,
+                            expected = r.next,
+                            got = msg.offset,
+                            "hole in the offsets; read again next call"
+                        );
+                        r.open = false;
+                        continue;
+                    }
                 }
                 gaps.forget(p);
-                next.insert(p, msg.offset + 1);
-                out.positions_of(p, msg.offset + 1);
+                r.next = msg.offset + 1;
+                out.positions_of(p, r.next);
                 out.messages.push(msg);
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                open.remove(&p);
+                if let Some(r) = parts.get_mut(&p) {
+                    r.open = false;
+                }
             }
             Some(Err(e)) => {
                 // A position the broker does not have (auto.offset.reset=error) ends only its
                 // partition; anything else ends the call.
                 if let Some(p) = out_of_range_partition(&e) {
                     tracing::warn!(partition = p, error = %e, "consumer route: position not on the broker");
-                    open.remove(&p);
+                    if let Some(r) = parts.get_mut(&p) {
+                        r.open = false;
+                    }
                     continue;
                 }
                 let _ = c.unassign();
@@ -228,6 +264,27 @@ fn fetch(
     c.unassign()?;
     out.positions.sort_unstable();
     Ok(out)
+}
+
+/// A hole right at a call's starting position may be the broker's: Tansu 0.6 answers a fetch
+/// from an offset inside a record batch with the batches after it, so a position left
+/// mid-batch (a call that stopped at `max`) would skip the rest of that batch. Reading again
+/// from further back (16, 64, 256... offsets, never below the log start) finds the batch that
+/// holds the position; messages before it are passed over. True while it is still looking.
+fn look_back(c: &BaseConsumer, topic: &str, p: i32, r: &mut Reading) -> bool {
+    let room = r.start - r.low;
+    if r.next != r.start || r.below || r.back >= room {
+        return false;
+    }
+    r.back = if r.back == 0 { LOOK_BACK } else { r.back * 4 }.min(room);
+    let from = Offset::Offset(r.start - r.back);
+    match c.seek(topic, p, from, META_TIMEOUT) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(partition = p, error = %e, "consumer route: cannot read back");
+            false
+        }
+    }
 }
 
 /// librdkafka reports a reset refused by `auto.offset.reset=error` as a consumer error
