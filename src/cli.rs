@@ -55,8 +55,14 @@ pub enum Command {
     },
     /// Apply database migrations and exit
     Migrate,
-    /// Print the effective settings (secrets redacted) and where files live
+    /// Print the effective settings (secrets redacted), where files live, and the outbox
     Config,
+    /// Events waiting per destination (a cluster and topic); `reroute` moves those of a
+    /// cluster no process serves any more
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
     /// Print the JSON Schema of the topic's messages (key and value)
     Schema,
     /// Measure registration throughput, publish latency and paging on the configured back ends
@@ -129,6 +135,19 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Move every pending event of one destination to another; prints how many moved
+    Reroute {
+        /// The destination the events wait for now (as `dataflow outbox` lists it)
+        #[arg(long)]
+        from: String,
+        /// Where they go; default: this configuration's destination
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
 impl Flags {
     fn to_layer(&self, command: &Option<Command>) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
@@ -165,6 +184,10 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     match cli.command.unwrap_or(Command::Tui) {
         Command::Config => print_config(&settings, &layers),
+        Command::Outbox { action } => crate::app::run_outbox(
+            settings,
+            action.map(|OutboxAction::Reroute { from, to }| (from, to)),
+        ),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);
             ExitCode::SUCCESS
@@ -283,6 +306,8 @@ fn print_config(s: &Settings, layers: &Layers) -> ExitCode {
         "jwt secret    {}",
         s.paths.jwt_secret_file.display()
     ));
+    lines.push(String::new());
+    lines.extend(crate::app::outbox_summary(s));
     for l in lines {
         if writeln!(out, "{l}").is_err() {
             return ExitCode::from(1);

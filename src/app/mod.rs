@@ -2,10 +2,12 @@
 //! concerns live here: signals, exit codes, what is printed.
 
 mod import;
+mod outbox;
 mod serve;
 mod tail;
 
 pub use import::{ImportArgs, run_export, run_import};
+pub use outbox::{run_outbox, summary as outbox_summary};
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
 

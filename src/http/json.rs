@@ -266,6 +266,20 @@ pub struct HealthOut {
     pub database: DatabaseHealth,
     pub broker: BrokerHealth,
     pub outbox_pending: Option<i64>,
+    /// Events waiting for a destination this process does not publish to (another cluster,
+    /// or one not reached yet); `dataflow outbox reroute --from NAME` moves them here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outbox_elsewhere: Vec<ElsewhereOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ElsewhereOut {
+    #[schema(example = "kafka:127.0.0.1:19092/products")]
+    pub destination: String,
+    /// `<cluster id>/<topic>` once some process reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    pub pending: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

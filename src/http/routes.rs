@@ -16,8 +16,8 @@ use super::AppState;
 use super::auth::AuthUser;
 use super::envelope::{ApiError, Envelope, FieldProblem, etag, ok};
 use super::json::{
-    BrokerHealth, DatabaseHealth, DeletedOut, HealthOut, JsonBody, ProductOut, PublishOut, Token,
-    draft_from_json,
+    BrokerHealth, DatabaseHealth, DeletedOut, ElsewhereOut, HealthOut, JsonBody, ProductOut,
+    PublishOut, Token, draft_from_json,
 };
 use crate::service::{Edit, Order, ProductQuery, ServiceError};
 
@@ -424,6 +424,15 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             note: s.broker_note,
         },
         outbox_pending: s.pending,
+        outbox_elsewhere: s
+            .elsewhere
+            .into_iter()
+            .map(|d| ElsewhereOut {
+                destination: d.name,
+                cluster: d.cluster,
+                pending: d.pending,
+            })
+            .collect(),
     };
     let status = if s.database_ok {
         StatusCode::OK

@@ -1,6 +1,7 @@
 //! Everything that speaks the Kafka protocol: the embedded broker, the producer and its health,
 //! the outbox relay, and the two readers (group consumer and live tail).
 
+mod cluster;
 mod consumer;
 mod embedded;
 mod flood;
@@ -111,6 +112,9 @@ pub const RESERVED: &[&str] = &[
     "group.id",
     "enable.auto.commit",
     "enable.auto.offset.store",
+    // Keys decide partitions: one product's messages must share one.
+    "partitioner",
+    "partitioner_cb",
 ];
 
 /// Checks user properties the way librdkafka will read them (names and values), without

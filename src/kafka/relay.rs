@@ -5,7 +5,7 @@
 //! Broker down means wait and retry: the events stay in the database meanwhile.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::StreamExt;
@@ -18,7 +18,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Target};
 use super::marker::{self, Acked};
-use super::producer::{Producer, ensure_topic, producer as new_producer, record};
+use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer, record};
 use super::replay;
 use super::{KafkaConfig, SharedHealth};
 use crate::store::{PublishedAck, Store};
@@ -55,6 +55,9 @@ pub struct Relay {
     /// Sends that failed: sent again, in event order, once nothing is in flight.
     failed: Vec<Handoff>,
     error: String,
+    /// Until when (this process's clock, from the start of the last renewal that answered)
+    /// every lease of this relay certainly holds.
+    held_until: Instant,
 }
 
 impl Relay {
@@ -70,6 +73,7 @@ impl Relay {
         let (acks, _) = broadcast::channel(4096);
         let (own_tx, own) = mpsc::channel(HANDOFF_CAPACITY);
         let (stop_tx, stop) = watch::channel(false);
+        let opts_lease = opts.lease;
         let link = RelayLink {
             id: opts.id.as_str().into(),
             lease: opts.lease,
@@ -93,6 +97,8 @@ impl Relay {
             in_flight: FuturesUnordered::new(),
             failed: Vec::new(),
             error: String::new(),
+            // Nothing is held before the first commit, whose lease starts later.
+            held_until: Instant::now() + opts_lease,
         };
         let task = tokio::spawn(relay.run());
         RelayHandle {
@@ -156,7 +162,7 @@ impl Relay {
                     // Leases must outlive a broker outage: renewed here too, not only from
                     // the select below, which failure rounds do not reach.
                     if renew_due(&mut renew) {
-                        self.renew().await;
+                        let _ = self.renew().await;
                     }
                     failures += 1;
                     self.note_failure().await;
@@ -183,6 +189,13 @@ impl Relay {
                         Ok(()) => {
                             topic_ready = true;
                             self.health.set_up();
+                            super::cluster::identify(
+                                &self.store,
+                                &self.cfg,
+                                &self.opts.destination,
+                            )
+                            .await;
+                            self.wake.notify_one(); // events of another spelling may be claimable
                         }
                         Err(e) => {
                             self.health.set_down(&e.to_string());
@@ -223,7 +236,9 @@ impl Relay {
                         let _ = marker.tx.send(acked);
                     }
                 }
-                _ = renew.tick() => self.renew().await,
+                _ = renew.tick() => {
+                    let _ = self.renew().await;
+                }
                 Some(first) = self.own.recv(), if accepting => {
                     let mut batch = vec![first];
                     while batch.len() < BATCH {
@@ -232,7 +247,7 @@ impl Relay {
                             Err(_) => break,
                         }
                     }
-                    self.send_all(&producer, batch);
+                    self.send_held(&producer, batch).await;
                 }
                 _ = self.wake.notified(), if accepting => self.take_orphans(&producer).await,
                 _ = orphans.tick(), if accepting => {
@@ -272,6 +287,21 @@ impl Relay {
                 }
             }
         }
+    }
+
+    /// Sends events handed over in memory only while their lease certainly outlasts the send
+    /// (librdkafka gives up on a message after MESSAGE_TIMEOUT): past that, another relay may
+    /// have taken them and published newer versions. A renewal that fails leaves them failed,
+    /// and a failed event is sent again only after the database confirms it is still held.
+    async fn send_held(&mut self, producer: &Producer, batch: Vec<Handoff>) {
+        let margin = MESSAGE_TIMEOUT.min(self.opts.lease / 2);
+        if Instant::now() + margin > self.held_until && !self.renew().await {
+            tracing::warn!(events = batch.len(), "leases not renewed; not sending yet");
+            self.error = "cannot renew the events' leases".into();
+            self.failed.extend(batch);
+            return;
+        }
+        self.send_all(producer, batch);
     }
 
     fn settle(&mut self, done: (Handoff, Result<(i32, i64), String>), acked: &mut Vec<Acked>) {
@@ -371,15 +401,24 @@ impl Relay {
         self.send_all(producer, batch);
     }
 
-    /// Extends this relay's leases (and its broker ownership) while it is alive.
-    async fn renew(&self) {
-        if let Err(e) = self
+    /// Extends this relay's leases (and its broker ownership) while it is alive; false when
+    /// the event leases could not be renewed.
+    async fn renew(&mut self) -> bool {
+        let started = Instant::now();
+        let renewed = match self
             .store
             .renew_leases(&self.opts.id, self.opts.lease)
             .await
         {
-            tracing::warn!(error = %e, "cannot renew event leases");
-        }
+            Ok(_) => {
+                self.held_until = started + self.opts.lease;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew event leases");
+                false
+            }
+        };
         if self.opts.owns_broker() {
             match self
                 .store
@@ -391,6 +430,7 @@ impl Relay {
                 Err(e) => tracing::warn!(error = %e, "cannot renew the embedded broker's lease"),
             }
         }
+        renewed
     }
 
     /// While the broker is not known to be up, asks it for metadata now and then.

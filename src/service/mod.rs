@@ -8,6 +8,7 @@ mod export;
 mod filter;
 mod handover;
 mod import;
+mod outbox;
 mod reading;
 mod register;
 mod writer;
@@ -34,6 +35,7 @@ pub use change::Edit;
 pub use export::{CSV_COLUMNS, ExportFormat, export, open_store, product_json};
 pub use filter::MessageFilter;
 pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Problem};
+pub use outbox::{Destinations, destination_of, destinations, reroute};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
 

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::{Service, ServiceError};
 use crate::domain::Product;
 use crate::kafka::{self, TailMessage, TailOptions};
-use crate::store::ProductQuery;
+use crate::store::{DestinationPending, ProductQuery, served_by};
 
 /// A message read by the group consumer: JSON when it parses, else the text as a JSON string.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +150,9 @@ pub struct Status {
     /// What last happened to the broker that a person should know (a take-over, say).
     pub broker_note: Option<String>,
     pub pending: Option<i64>,
+    /// Events waiting for destinations this process does not publish to (another cluster, or
+    /// one not reached yet): they move only with `dataflow outbox reroute`.
+    pub elsewhere: Vec<DestinationPending>,
 }
 
 impl Service {
@@ -252,14 +255,22 @@ impl Service {
         let store = &self.inner.store;
         let probe = async {
             store.ping().await?;
-            store.pending_count().await
+            Ok::<_, crate::store::StoreError>((
+                store.pending_count().await?,
+                store.pending_by_destination().await?,
+            ))
         };
-        let (pending, database_error) =
+        let (pending, elsewhere, database_error) =
             match tokio::time::timeout(Duration::from_secs(2), probe).await {
-                Ok(Ok(n)) => (Some(n), None),
-                Ok(Err(e)) => (None, Some(e.to_string())),
+                Ok(Ok((n, all))) => {
+                    let (_, mut elsewhere) = served_by(self.destination(), all);
+                    elsewhere.retain(|d| d.pending > 0);
+                    (Some(n), elsewhere, None)
+                }
+                Ok(Err(e)) => (None, Vec::new(), Some(e.to_string())),
                 Err(_) => (
                     None,
+                    Vec::new(),
                     Some("database unavailable: no answer within 2 s".to_string()),
                 ),
             };
@@ -272,6 +283,7 @@ impl Service {
             bootstrap: kafka.bootstrap,
             broker_note: self.broker_note(),
             pending,
+            elsewhere,
         }
     }
 }

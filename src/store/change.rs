@@ -50,7 +50,7 @@ const AVAILABILITY: &str = "UPDATE tb_availability SET quantity = $2 WHERE produ
 const EVENT_PG: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination,
     claimed_by, claimed_until, event, version)
   SELECT $1, CAST($1 AS TEXT), $2, $3, $4, h.holder,
-    CASE WHEN h.holder IS NULL THEN NULL ELSE now() + make_interval(secs => $6) END, $7, $8
+    CASE WHEN h.holder IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $6) END, $7, $8
   FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE product_id = $1
                                  AND published_at IS NULL)
                THEN NULL ELSE CAST($5 AS TEXT) END AS holder) h

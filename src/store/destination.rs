@@ -21,7 +21,7 @@ const REAL: &str = "SELECT name FROM destination WHERE kind = 'kafka' ORDER BY f
 const ADOPT: &str = "UPDATE outbox SET destination = $1 WHERE destination IS NULL";
 // Taken when nobody owns it, the owner's lease ran out, or `$5` names an owner known dead.
 const TAKE_PG: &str = "UPDATE destination SET owner = $2, owner_host = $3, owner_pid = $4,
-    owner_addr = NULL, owner_until = now() + make_interval(secs => $6)
+    owner_addr = NULL, owner_until = clock_timestamp() + make_interval(secs => $6)
   WHERE name = $1 AND (owner IS NULL OR owner_until < now() OR owner = $5)";
 const TAKE_SQLITE: &str = "UPDATE destination SET owner = $2, owner_host = $3, owner_pid = $4,
     owner_addr = NULL,
@@ -35,7 +35,8 @@ const OWNER_SQLITE: &str = "SELECT owner, owner_addr AS addr, owner_host AS host
     CAST(CASE WHEN owner_until >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') THEN 1 ELSE 0 END AS BIGINT) AS live
   FROM destination WHERE name = $1 AND owner IS NOT NULL";
 const SET_ADDR: &str = "UPDATE destination SET owner_addr = $3 WHERE name = $1 AND owner = $2";
-const RENEW_PG: &str = "UPDATE destination SET owner_until = now() + make_interval(secs => $3)
+const RENEW_PG: &str =
+    "UPDATE destination SET owner_until = clock_timestamp() + make_interval(secs => $3)
   WHERE name = $1 AND owner = $2";
 const RENEW_SQLITE: &str = "UPDATE destination
   SET owner_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $3))

@@ -2,6 +2,7 @@
 //! the dialects agree; `on_pool!` compiles one body for each back end.
 
 mod change;
+mod cluster;
 mod destination;
 mod error;
 mod outbox;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
 use crate::config::DatabaseTarget;
 
 pub use change::{ChangeOf, Changed};
+pub use cluster::{DestinationPending, served_by};
 pub use destination::BrokerOwner;
 pub use error::StoreError;
 pub use outbox::{OutboxEvent, PublishedAck};

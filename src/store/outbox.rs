@@ -50,10 +50,12 @@ pub struct PublishedAck {
 // product's events reach the topic in commit order whoever publishes them. SKIP LOCKED keeps
 // two relays on one PostgreSQL database apart; SQLite serializes writers.
 const CLAIM_PG: &str =
-    "UPDATE outbox SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2)
+    "UPDATE outbox SET claimed_by = $1, claimed_until = clock_timestamp() + make_interval(secs => $2)
   WHERE id IN (
     SELECT o.id FROM outbox o
-    WHERE o.destination = $3 AND o.published_at IS NULL
+    WHERE (o.destination = $3 OR o.destination IN (SELECT d.name FROM destination d
+        WHERE d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $3)))
+      AND o.published_at IS NULL
       AND (o.claimed_until IS NULL OR o.claimed_until < now())
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
@@ -63,7 +65,9 @@ const CLAIM_SQLITE: &str = "UPDATE outbox
   SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
   WHERE id IN (
     SELECT o.id FROM outbox o
-    WHERE o.destination = $3 AND o.published_at IS NULL
+    WHERE (o.destination = $3 OR o.destination IN (SELECT d.name FROM destination d
+        WHERE d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $3)))
+      AND o.published_at IS NULL
       AND (o.claimed_until IS NULL OR o.claimed_until < strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
@@ -71,10 +75,14 @@ const CLAIM_SQLITE: &str = "UPDATE outbox
   RETURNING id, product_id, msg_key, payload, event, version";
 
 // One statement marks a batch, and only rows this relay still holds and nobody published.
-const MARK_PG: &str = "UPDATE outbox o SET published_at = now(), kafka_partition = v.p,
+// MARK and RENEW lock their rows in id order (FOR UPDATE under ORDER BY), so the marker and
+// a renewal of the same relay never deadlock on PostgreSQL.
+const MARK_PG: &str = "WITH l AS (SELECT id FROM outbox WHERE id = ANY($1::bigint[])
+      AND claimed_by = $4 AND published_at IS NULL ORDER BY id FOR UPDATE)
+  UPDATE outbox o SET published_at = now(), kafka_partition = v.p,
     kafka_offset = v.o, claimed_by = NULL, claimed_until = NULL, last_error = NULL
-  FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o)
-  WHERE o.id = v.id AND o.claimed_by = $4 AND o.published_at IS NULL";
+  FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, p, o), l
+  WHERE o.id = v.id AND o.id = l.id AND o.claimed_by = $4 AND o.published_at IS NULL";
 // The batch is materialized first so SQLite walks it and finds each row by its key; as a
 // subquery, it walked every row this relay holds and scanned the batch for each (quadratic:
 // 3.76 s of the 4.25 s of SQL in a 30,000-row import went there).
@@ -92,8 +100,10 @@ const REPLAYED_SQLITE: &str = "WITH v AS MATERIALIZED (SELECT json_extract(value
     json_extract(value, '$[1]') AS p, json_extract(value, '$[2]') AS o FROM json_each($1))
   UPDATE outbox SET kafka_partition = v.p, kafka_offset = v.o
   FROM v WHERE outbox.id = v.id AND outbox.published_at IS NOT NULL";
-const RENEW_PG: &str = "UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
-  WHERE claimed_by = $1 AND published_at IS NULL";
+const RENEW_PG: &str =
+    "UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => $2)
+  WHERE id IN (SELECT id FROM outbox WHERE claimed_by = $1 AND published_at IS NULL
+               ORDER BY id FOR UPDATE)";
 const RENEW_SQLITE: &str = "UPDATE outbox
   SET claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
   WHERE claimed_by = $1 AND published_at IS NULL";
@@ -102,7 +112,8 @@ const FAILED_PG: &str = "UPDATE outbox SET attempts = attempts + 1, last_error =
 const FAILED_SQLITE: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $1
   WHERE claimed_by = $2 AND id IN (SELECT value FROM json_each($3))";
 // Before a failed event is sent again: extends the lease of those this relay still holds.
-const HOLD_AGAIN_PG: &str = "UPDATE outbox SET claimed_until = now() + make_interval(secs => $3)
+const HOLD_AGAIN_PG: &str =
+    "UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => $3)
   WHERE claimed_by = $1 AND published_at IS NULL AND id = ANY($2::bigint[]) RETURNING id";
 const HOLD_AGAIN_SQLITE: &str = "UPDATE outbox
   SET claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $3))
@@ -135,7 +146,8 @@ fn rows_json(acks: &[PublishedAck]) -> String {
 }
 
 impl Store {
-    /// Takes up to `limit` orphaned events of `destination` for `relay`, oldest first.
+    /// Takes up to `limit` orphaned events of `destination`, or of a destination found to be
+    /// the same cluster and topic, for `relay`, oldest first.
     pub async fn claim_orphans(
         &self,
         relay: &str,

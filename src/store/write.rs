@@ -68,7 +68,7 @@ const INSERT_PG: &str = r#"WITH input AS (
   ), ob AS (
     INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
     SELECT id, CAST(id AS TEXT), '{"id":' || id || rest, $8, $9, $10,
-      CASE WHEN $10::text IS NULL THEN NULL ELSE now() + make_interval(secs => $11) END
+      CASE WHEN $10::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $11) END
     FROM input RETURNING id, product_id
   )
   SELECT input.ord, input.id, pr.id, av.id, ob.id

@@ -128,6 +128,13 @@ fn app_status_line(app: &App) -> Line<'static> {
             Style::default().fg(Color::Yellow),
         ));
     }
+    let waiting: i64 = s.elsewhere.iter().map(|d| d.pending).sum();
+    if waiting > 0 {
+        spans.push(Span::styled(
+            format!(" │ {waiting} for another destination: dataflow outbox"),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
     Line::from(spans)
 }
 

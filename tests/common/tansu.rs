@@ -99,6 +99,11 @@ pub fn dataflow_tail(host: &str, topic: &str, dir: &Path, args: &[&str]) -> Vec<
 
 /// Tansu keeping messages in memory (gone when it stops), as an operator's quick try does.
 pub fn start_tansu_memory(port: u16, dir: &Path) -> Child {
+    start_tansu_memory_with(port, dir, &[])
+}
+
+/// Memory storage with more arguments (`--cluster-id`, say).
+pub fn start_tansu_memory_with(port: u16, dir: &Path, extra: &[&str]) -> Child {
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(tansu_bin())
         .args([
@@ -110,6 +115,7 @@ pub fn start_tansu_memory(port: u16, dir: &Path) -> Child {
             "--storage-engine",
             "memory://tansu/",
         ])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

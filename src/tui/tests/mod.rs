@@ -43,6 +43,7 @@ pub(super) fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
         broker_ok,
         broker_embedded: true,
         broker_note: None,
+        elsewhere: Vec::new(),
         bootstrap: "127.0.0.1:40000".into(),
         pending: db_ok.then_some(pending),
     }

@@ -10,3 +10,8 @@ CREATE TABLE consumer_turn (
     holder     TEXT NOT NULL,
     held_until TEXT NOT NULL
 );
+
+-- A real cluster is named by its cluster id (from the broker's metadata) and the topic, not
+-- by how KAFKA_HOST spells it: destinations found to share a cluster and topic publish each
+-- other's events. NULL until a relay has reached the cluster.
+ALTER TABLE destination ADD COLUMN cluster TEXT;

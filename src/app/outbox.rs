@@ -1,0 +1,97 @@
+//! `dataflow outbox`: the events waiting per destination, and `reroute` to move those of a
+//! cluster no process serves.
+
+use std::process::ExitCode;
+
+use super::{init_logging, runtime};
+use crate::config::Settings;
+use crate::service::{self, Destinations, ServiceError};
+use crate::store::DestinationPending;
+
+/// The listing, one line per destination; also part of `dataflow config`.
+pub fn lines(d: &Destinations) -> Vec<String> {
+    let row = |x: &DestinationPending, what: String| {
+        let cluster = x.cluster.as_deref().unwrap_or("-");
+        format!("{:<44} {:<28} {:>8}  {what}", x.name, cluster, x.pending)
+    };
+    let mut out = vec![format!(
+        "{:<44} {:<28} {:>8}",
+        "destination", "cluster", "pending"
+    )];
+    for x in &d.served {
+        let what = if x.name == d.own {
+            "published here"
+        } else {
+            "published here (same cluster)"
+        };
+        out.push(row(x, what.to_string()));
+    }
+    for x in &d.elsewhere {
+        let what = if x.pending == 0 {
+            "not published here".to_string()
+        } else {
+            format!(
+                "NOT published here: dataflow outbox reroute --from '{}'",
+                x.name
+            )
+        };
+        out.push(row(x, what));
+    }
+    out
+}
+
+pub fn run_outbox(settings: Settings, reroute: Option<(String, Option<String>)>) -> ExitCode {
+    let _guard = init_logging(&settings.paths.log_dir, false);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async {
+        let failed = |e: ServiceError| {
+            eprintln!("dataflow: {e}");
+            ExitCode::from(if matches!(e, ServiceError::Refused(_)) {
+                2
+            } else {
+                1
+            })
+        };
+        match reroute {
+            None => match service::destinations(&settings).await {
+                Ok(d) => {
+                    for l in lines(&d) {
+                        println!("{l}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => failed(e),
+            },
+            Some((from, to)) => match service::reroute(&settings, &from, to.as_deref()).await {
+                Ok((to, moved)) => {
+                    println!("moved {moved} pending events from {from} to {to}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => failed(e),
+            },
+        }
+    })
+}
+
+/// For `dataflow config`: the listing, or why there is none (at most a few seconds).
+pub fn summary(settings: &Settings) -> Vec<String> {
+    if let crate::config::DatabaseTarget::Sqlite(path) = &settings.database
+        && !path.exists()
+    {
+        return vec!["outbox        (no database yet)".into()];
+    }
+    let Ok(rt) = runtime() else {
+        return vec!["outbox        (cannot start the runtime)".into()];
+    };
+    rt.block_on(async {
+        let wait = std::time::Duration::from_secs(3);
+        match tokio::time::timeout(wait, service::destinations(settings)).await {
+            Ok(Ok(d)) => lines(&d),
+            Ok(Err(e)) => vec![format!("outbox        (database: {e})")],
+            Err(_) => vec!["outbox        (database: no answer within 3 s)".into()],
+        }
+    })
+}

@@ -1,0 +1,270 @@
+//! A replica cut off from the broker, not from the database, for longer than the event lease
+//! (30 s) while another replica edits the same product: the topic carries that product's
+//! versions once each, in order.
+//!
+//! Replica A is a real `dataflow serve` in its own network namespace (`ip netns`, needs root,
+//! as CI runs): it reaches PostgreSQL over the Unix socket and Tansu over a veth pair, and the
+//! cut (a `tc` filter on A's side) drops only its packets to the broker's port, so its
+//! database and HTTP stay up. A is in failure rounds (an earlier send failed) when the product
+//! is handed to its relay, the case where an event sat in memory past its lease.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::tansu::{dataflow_tail, free_port, tansu_bin};
+use common::{Backend, TestDb, blusa, drain_pending, wait_broker_up};
+use dataflow::service::{Edit, Service};
+
+const TOPIC: &str = "cut-products";
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {} (this test needs root for ip netns)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace joined to the host by a veth pair; removed on drop.
+struct Netns {
+    name: String,
+    host_if: String,
+    host_ip: String,
+    ns_ip: String,
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let n = std::process::id() % 200 + 20;
+        let name = format!("dfcut{}", std::process::id());
+        let (host_if, ns_if) = (format!("dfh{n}"), format!("dfn{n}"));
+        let (host_ip, ns_ip) = (format!("10.213.{n}.1"), format!("10.213.{n}.2"));
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns {
+            name,
+            host_if,
+            host_ip,
+            ns_ip,
+        };
+        ip(&[
+            "link",
+            "add",
+            &ns.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &ns_if,
+        ]);
+        ip(&["link", "set", &ns_if, "netns", &ns.name]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", ns.host_ip),
+            "dev",
+            &ns.host_if,
+        ]);
+        ip(&["link", "set", &ns.host_if, "up"]);
+        ns.exec(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", ns.ns_ip),
+            "dev",
+            &ns_if,
+        ]);
+        ns.exec(&["ip", "link", "set", &ns_if, "up"]);
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn exec(&self, cmd: &[&str]) {
+        let mut args = vec!["netns", "exec", &self.name];
+        args.extend_from_slice(cmd);
+        ip(&args);
+    }
+
+    fn ns_if(&self) -> String {
+        self.host_if.replace("dfh", "dfn")
+    }
+
+    /// Drops every packet from the namespace to `port` (the broker), nothing else.
+    fn cut(&self, port: u16) {
+        let dev = self.ns_if();
+        let port = port.to_string();
+        let tc = |args: &[&str]| {
+            let mut cmd = vec!["tc"];
+            cmd.extend_from_slice(args);
+            self.exec(&cmd);
+        };
+        tc(&["qdisc", "add", "dev", &dev, "root", "handle", "1:", "prio"]);
+        tc(&[
+            "filter", "add", "dev", &dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            "match", "ip", "dport", &port, "0xffff", "action", "drop",
+        ]);
+    }
+
+    fn restore(&self) {
+        self.exec(&["tc", "qdisc", "del", "dev", &self.ns_if(), "root"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+    }
+}
+
+fn wait_accepting(addr: &str) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{addr} never accepted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Replica A: `dataflow serve` inside the namespace, on the same PostgreSQL database.
+fn serve_in(ns: &Netns, db: &TestDb, kafka: &str) -> (Child, String) {
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_host(Some("localhost")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("host", "/var/run/postgresql");
+    let bind = format!("{}:{}", ns.ns_ip, free_port());
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_dataflow")])
+        .args(["serve", "--bind", &bind])
+        .env("DATABASE_URL", url.as_str())
+        .env("KAFKA_HOST", kafka)
+        .env("TOPIC_PRODUCTS", TOPIC)
+        .env("PUBLISH_WAIT_MS", "0")
+        .env("DATAFLOW_DATA_DIR", db.dir.path().join("replica-a"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(kafka), "replica A started: {line}");
+    wait_accepting(&bind);
+    (child, format!("http://{bind}"))
+}
+
+async fn register_on(client: &reqwest::Client, base: &str, token: &str) -> i64 {
+    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+    let r = client
+        .post(format!("{base}/api/vert/register/product"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "saved while the broker is cut off");
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["result"]["id"].as_i64().unwrap()
+}
+
+async fn token(client: &reqwest::Client, base: &str) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/vert/auth/login"))
+        .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["result"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let ns = Netns::new();
+    let port = free_port();
+    let listener = format!("tcp://{}:{port}", ns.host_ip);
+    let mut broker = Command::new(tansu_bin())
+        .args(["broker", "--listener-url", &listener])
+        .args(["--advertised-listener-url", &listener])
+        .args(["--storage-engine", "memory://tansu/"])
+        .current_dir(db.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    let kafka = format!("{}:{port}", ns.host_ip);
+    wait_accepting(&kafka);
+
+    // Replica B, in this process, creates the topic; replica A joins.
+    let vars = [("KAFKA_HOST", kafka.as_str()), ("TOPIC_PRODUCTS", TOPIC)];
+    let b = Service::start(db.settings(&vars)).await.unwrap();
+    wait_broker_up(&b).await;
+    let (mut a, base) = serve_in(&ns, &db, &kafka);
+    let client = reqwest::Client::new();
+    let token = token(&client, &base).await;
+    let first = register_on(&client, &base, &token).await;
+    assert_eq!(drain_pending(&b).await, 0, "A publishes while connected");
+
+    // Cut: A's next send fails (5 s message timeout), putting its relay in failure rounds;
+    // the product registered then waits in A's memory, under A's lease.
+    ns.cut(port);
+    let stuck = register_on(&client, &base, &token).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let product = register_on(&client, &base, &token).await;
+    let edit = |expected| Edit {
+        id: product,
+        expected: Some(expected),
+        by: None,
+    };
+    b.update(edit(1), &blusa()).await.expect("B edits v1");
+    b.update(edit(2), &blusa()).await.expect("B edits v2");
+    // Longer than the lease: a relay that let it lapse would lose the events to B, which
+    // would publish v1..v3, and A would then send its stale v1 after them.
+    tokio::time::sleep(Duration::from_secs(38)).await;
+    ns.restore();
+    // TCP's retransmission backoff after 45 s of drops can take a while to reconnect.
+    let start = Instant::now();
+    while drain_pending(&b).await > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "published after the cut"
+        );
+    }
+
+    let mut versions: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for m in dataflow_tail(&kafka, TOPIC, db.dir.path(), &["--from-beginning"]) {
+        let id: i64 = m["key"].as_str().unwrap().parse().unwrap();
+        let v: i64 = m["headers"]["version"].as_str().unwrap().parse().unwrap();
+        versions.entry(id).or_default().push(v);
+    }
+    assert_eq!(versions.get(&product), Some(&vec![1, 2, 3]), "{versions:?}");
+    assert_eq!(versions.get(&stuck), Some(&vec![1]), "{versions:?}");
+    assert_eq!(versions.get(&first), Some(&vec![1]), "{versions:?}");
+
+    let _ = a.kill();
+    let _ = a.wait();
+    b.shutdown().await;
+    let _ = broker.kill();
+    let _ = broker.wait();
+    db.drop_db().await;
+}
