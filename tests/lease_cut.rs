@@ -3,9 +3,9 @@
 //! versions once each, in order.
 //!
 //! Replica A is a real `dataflow serve` in its own network namespace (`ip netns`, needs root,
-//! as CI runs): it reaches PostgreSQL over the Unix socket and Tansu over a veth pair, and the
-//! cut (a `tc` filter on A's side) drops only its packets to the broker's port, so its
-//! database and HTTP stay up. A is in failure rounds (an earlier send failed) when the product
+//! as CI runs): it reaches PostgreSQL over the Unix socket, serves HTTP over one veth pair and
+//! reaches Tansu over another; the cut takes down only the broker's pair (this kernel has no
+//! tc actions or iptables), so its database and HTTP stay up. A is in failure rounds (an earlier send failed) when the product
 //! is handed to its relay, the case where an event sat in memory past its lease.
 
 mod common;
@@ -30,11 +30,17 @@ fn ip(args: &[&str]) {
     );
 }
 
-/// A network namespace joined to the host by a veth pair; removed on drop.
+/// A network namespace joined to the host by two veth pairs: one for HTTP, one for the
+/// broker, so the broker's can be cut alone. Removed on drop.
 struct Netns {
     name: String,
-    host_if: String,
-    host_ip: String,
+    /// Host side of the HTTP pair and of the broker pair.
+    host_ifs: [String; 2],
+    /// The namespace's side of the broker pair.
+    broker_if: String,
+    /// The host's address on the broker pair: the broker listens there.
+    broker_ip: String,
+    /// The namespace's address on the HTTP pair: replica A listens there.
     ns_ip: String,
 }
 
@@ -42,45 +48,33 @@ impl Netns {
     fn new() -> Netns {
         let n = std::process::id() % 200 + 20;
         let name = format!("dfcut{}", std::process::id());
-        let (host_if, ns_if) = (format!("dfh{n}"), format!("dfn{n}"));
-        let (host_ip, ns_ip) = (format!("10.213.{n}.1"), format!("10.213.{n}.2"));
+        let host_ifs = [format!("dfh{n}"), format!("dfk{n}")];
+        for i in &host_ifs {
+            let _ = Command::new("ip").args(["link", "del", i]).output();
+        }
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
         ip(&["netns", "add", &name]);
         let ns = Netns {
             name,
-            host_if,
-            host_ip,
-            ns_ip,
+            host_ifs,
+            broker_if: format!("dfb{n}"),
+            broker_ip: format!("10.214.{n}.1"),
+            ns_ip: format!("10.213.{n}.2"),
         };
-        ip(&[
-            "link",
-            "add",
-            &ns.host_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &ns_if,
-        ]);
-        ip(&["link", "set", &ns_if, "netns", &ns.name]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("{}/24", ns.host_ip),
-            "dev",
-            &ns.host_if,
-        ]);
-        ip(&["link", "set", &ns.host_if, "up"]);
-        ns.exec(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{}/24", ns.ns_ip),
-            "dev",
-            &ns_if,
-        ]);
-        ns.exec(&["ip", "link", "set", &ns_if, "up"]);
+        let pairs = [
+            (&ns.host_ifs[0], format!("dfn{n}"), format!("10.213.{n}")),
+            (&ns.host_ifs[1], ns.broker_if.clone(), format!("10.214.{n}")),
+        ];
+        for (host_if, ns_if, net) in pairs {
+            ip(&[
+                "link", "add", host_if, "type", "veth", "peer", "name", &ns_if,
+            ]);
+            ip(&["link", "set", &ns_if, "netns", &ns.name]);
+            ip(&["addr", "add", &format!("{net}.1/24"), "dev", host_if]);
+            ip(&["link", "set", host_if, "up"]);
+            ns.exec(&["ip", "addr", "add", &format!("{net}.2/24"), "dev", &ns_if]);
+            ns.exec(&["ip", "link", "set", &ns_if, "up"]);
+        }
         ns.exec(&["ip", "link", "set", "lo", "up"]);
         ns
     }
@@ -91,28 +85,14 @@ impl Netns {
         ip(&args);
     }
 
-    fn ns_if(&self) -> String {
-        self.host_if.replace("dfh", "dfn")
-    }
-
-    /// Drops every packet from the namespace to `port` (the broker), nothing else.
-    fn cut(&self, port: u16) {
-        let dev = self.ns_if();
-        let port = port.to_string();
-        let tc = |args: &[&str]| {
-            let mut cmd = vec!["tc"];
-            cmd.extend_from_slice(args);
-            self.exec(&cmd);
-        };
-        tc(&["qdisc", "add", "dev", &dev, "root", "handle", "1:", "prio"]);
-        tc(&[
-            "filter", "add", "dev", &dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", "dport", &port, "0xffff", "action", "drop",
-        ]);
+    /// The namespace loses its route to the broker, nothing else (the database is reached
+    /// over the Unix socket, HTTP over the other pair).
+    fn cut(&self) {
+        self.exec(&["ip", "link", "set", &self.broker_if, "down"]);
     }
 
     fn restore(&self) {
-        self.exec(&["tc", "qdisc", "del", "dev", &self.ns_if(), "root"]);
+        self.exec(&["ip", "link", "set", &self.broker_if, "up"]);
     }
 }
 
@@ -121,9 +101,9 @@ impl Drop for Netns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .output();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
+        for i in &self.host_ifs {
+            let _ = Command::new("ip").args(["link", "del", i]).output();
+        }
     }
 }
 
@@ -202,7 +182,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
     let db = TestDb::new(Backend::Postgres).await;
     let ns = Netns::new();
     let port = free_port();
-    let listener = format!("tcp://{}:{port}", ns.host_ip);
+    let listener = format!("tcp://{}:{port}", ns.broker_ip);
     let mut broker = Command::new(tansu_bin())
         .args(["broker", "--listener-url", &listener])
         .args(["--advertised-listener-url", &listener])
@@ -212,7 +192,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
         .stderr(Stdio::null())
         .spawn()
         .expect("tansu starts");
-    let kafka = format!("{}:{port}", ns.host_ip);
+    let kafka = format!("{}:{port}", ns.broker_ip);
     wait_accepting(&kafka);
 
     // Replica B, in this process, creates the topic; replica A joins.
@@ -227,7 +207,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
 
     // Cut: A's next send fails (5 s message timeout), putting its relay in failure rounds;
     // the product registered then waits in A's memory, under A's lease.
-    ns.cut(port);
+    ns.cut();
     let stuck = register_on(&client, &base, &token).await;
     tokio::time::sleep(Duration::from_secs(7)).await;
     let product = register_on(&client, &base, &token).await;

@@ -14,6 +14,7 @@ use common::tansu::{free_port, start_tansu_memory};
 use common::{Backend, TestDb, blusa, drain_pending};
 use dataflow::service::Service;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 const TOPIC: &str = "route-products";
@@ -148,6 +149,54 @@ async fn every_message_once_across_callers_and_replicas() {
 
     a.shutdown().await;
     b.shutdown().await;
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    db.drop_db().await;
+}
+
+/// Tansu answers a fetch from inside a record batch with the batches after it: calls that stop
+/// inside one batch (`max` 3 of a batch of 10, the partition's last) still return all of it,
+/// once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_stop_inside_a_batch_lose_none_of_it() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let port = free_port();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let vars = [("KAFKA_HOST", host.as_str()), ("TOPIC_PRODUCTS", TOPIC)];
+    let svc = Service::start(db.settings(&vars)).await.unwrap();
+    common::wait_broker_up(&svc).await; // the topic exists
+
+    // Ten messages of one key, queued together: one batch.
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &host)
+        .set("linger.ms", "500")
+        .create()
+        .expect("producer");
+    let payloads: Vec<String> = (0..10)
+        .map(|i| serde_json::json!({"id": 1000 + i}).to_string())
+        .collect();
+    let sends: Vec<_> = payloads
+        .iter()
+        .map(|p| {
+            producer
+                .send_result(FutureRecord::to(TOPIC).key("batch").payload(p))
+                .expect("queued")
+        })
+        .collect();
+    for s in sends {
+        s.await.expect("delivered").expect("acknowledged");
+    }
+
+    let mut returned = Vec::new();
+    for _ in 0..8 {
+        let got = svc.consume(3).await.expect("consume");
+        returned.extend(got.messages.iter().filter_map(|m| m.value["id"].as_i64()));
+        got.commit().await.expect("commit");
+    }
+    assert_eq!(returned, (1000..1010).collect::<Vec<_>>());
+
+    svc.shutdown().await;
     broker.kill().unwrap();
     broker.wait().unwrap();
     db.drop_db().await;

@@ -159,12 +159,23 @@ struct Reading {
     /// Where this call started: a hole there may be the broker's, not the log's.
     start: i64,
     low: i64,
+    /// The broker's mark: only a hint (Tansu's lags and moves back), used to tell that an
+    /// empty answer from `start` may be the broker's.
+    high: i64,
     /// How far before `start` it is reading now (see `look_back`), and whether it has read
     /// a message there: then the broker shows what it holds around `start`.
     back: i64,
     below: bool,
     open: bool,
+    /// When it last got a message (or read back).
+    seen: Instant,
 }
+
+/// Nothing from `start` for this long though the mark is past it: read back (harmless when
+/// the broker was only slow: what comes before `start` is passed over).
+const QUIET: Duration = Duration::from_millis(500);
+/// No progress for this long without the broker's end-of-partition: read on next call.
+const STALL: Duration = Duration::from_secs(2);
 
 /// First look-back, and its growth per retry.
 const LOOK_BACK: i64 = 16;
@@ -187,21 +198,23 @@ fn fetch(
     let committed = load_committed(c, topic, &marks)?;
     let mut assign = TopicPartitionList::new();
     let mut parts: HashMap<i32, Reading> = HashMap::new();
-    for (p, low, _high) in &marks {
+    for (p, low, high) in &marks {
         // The marks are not trusted as an upper bound (Tansu's lag behind its log and can move
         // back): the broker's end-of-partition answer ends a partition instead.
         let start = committed.get(p).copied().unwrap_or(*low).max(*low);
         assign.add_partition_offset(topic, *p, Offset::Offset(start))?;
-        let (next, low, back, below, open) = (start, *low, 0, false, true);
+        let (next, low, high, back, below, open) = (start, *low, *high, 0, false, true);
         parts.insert(
             *p,
             Reading {
                 next,
                 start,
                 low,
+                high,
                 back,
                 below,
                 open,
+                seen: Instant::now(),
             },
         );
     }
@@ -215,6 +228,7 @@ fn fetch(
                 let Some(r) = parts.get_mut(&p) else {
                     continue;
                 };
+                r.seen = Instant::now();
                 if !r.open || msg.offset < r.next {
                     r.below |= r.back > 0 && msg.offset < r.start;
                     continue;
@@ -241,7 +255,10 @@ fn fetch(
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 if let Some(r) = parts.get_mut(&p) {
-                    r.open = false;
+                    // Nothing from `start` though the mark says there is more: `start` may be
+                    // inside the partition's last batch, which Tansu does not answer with.
+                    let empty = r.next == r.start && r.high > r.start;
+                    r.open = empty && look_back(c, topic, p, r);
                 }
             }
             Some(Err(e)) => {
@@ -254,10 +271,38 @@ fn fetch(
                     }
                     continue;
                 }
+                // A lost connection (often one of before this call: the broker restarted) is
+                // librdkafka's to mend; this call has just had the marks and positions from
+                // the broker, and its deadline still bounds it.
+                if is_transport(&e) {
+                    tracing::debug!(error = %e, "consumer route: connection trouble; polling on");
+                    continue;
+                }
                 let _ = c.unassign();
                 return Err(e.into());
             }
             None => {}
+        }
+        // Tansu answers a fetch from inside the partition's last batch with nothing, and its
+        // mark is then behind the position (the last batch's base + 1), so librdkafka never
+        // reports the end: no EOF comes. Quiet from the start means read back; quiet after
+        // reading back (what is around `start` has come) or for long means the end for now.
+        let now = Instant::now();
+        for (p, r) in parts.iter_mut().filter(|(_, r)| r.open) {
+            let quiet = now.duration_since(r.seen);
+            if quiet <= QUIET {
+                continue;
+            }
+            if look_back(c, topic, *p, r) {
+                r.seen = now;
+            } else if r.below || quiet > STALL {
+                tracing::debug!(
+                    partition = p,
+                    next = r.next,
+                    "no progress; read on next call"
+                );
+                r.open = false;
+            }
         }
     }
     // Nothing keeps fetching between calls.
@@ -285,6 +330,14 @@ fn look_back(c: &BaseConsumer, topic: &str, p: i32, r: &mut Reading) -> bool {
             false
         }
     }
+}
+
+fn is_transport(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(Code::AllBrokersDown | Code::BrokerTransportFailure)
+    )
 }
 
 /// librdkafka reports a reset refused by `auto.offset.reset=error` as a consumer error

@@ -3,17 +3,17 @@
 //! consumer that lived through a broker losing its topic crashed librdkafka 2.12 (SIGSEGV in
 //! its metadata cache, on a topic entry without a name).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::consumer::{POLL, base_consumer, offsets_of, to_message, watermarks};
+use super::consumer::{POLL, consumer_config, offsets_of, to_message, watermarks};
 use super::{KafkaConfig, KafkaError, TailOptions, TailStart};
 
 enum Session {
@@ -163,7 +163,10 @@ fn session(
     tx: &tokio::sync::mpsc::Sender<super::TailMessage>,
     stop: &AtomicBool,
 ) -> Result<Session, KafkaError> {
-    let c: BaseConsumer = base_consumer(cfg, group)?;
+    // The broker's end-of-partition answer ends a partition where its mark is right.
+    let c: BaseConsumer = consumer_config(cfg, group)
+        .set("enable.partition.eof", "true")
+        .create()?;
     let mut marks = watermarks(&c, &cfg.topic)?;
     while marks.is_empty() && opts.follow && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));
@@ -198,17 +201,27 @@ fn session(
         _ => None,
     };
     let positions = next.get_or_insert_with(HashMap::new);
+    // Where each partition starts now (a re-created topic starts lower than before).
+    for e in assign.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            positions.insert(e.partition(), o);
+        }
+    }
+    let mut ends = Ends::new(&remaining);
     while !stop.load(Ordering::Relaxed) && (opts.follow || !remaining.is_empty()) {
+        ends.finish(&mut remaining);
         match c.poll(POLL) {
             Some(Ok(m)) => {
                 let msg = to_message(&m);
-                positions.insert(msg.partition, msg.offset + 1);
-                if remaining
+                // Tansu can answer a fetch with a batch it sent before.
+                if positions
                     .get(&msg.partition)
-                    .is_some_and(|high| msg.offset + 1 >= *high)
+                    .is_some_and(|n| msg.offset < *n)
                 {
-                    remaining.remove(&msg.partition);
+                    continue;
                 }
+                positions.insert(msg.partition, msg.offset + 1);
+                ends.seen(&remaining, msg.partition, msg.offset);
                 if since.is_some_and(|ms| msg.timestamp_ms.is_some_and(|t| t < ms)) {
                     continue;
                 }
@@ -216,10 +229,49 @@ fn session(
                     return Ok(Session::Done);
                 }
             }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                remaining.remove(&p);
+            }
             Some(Err(e)) if lost(&e) => return Ok(Session::BrokerLost),
             Some(Err(e)) => tracing::warn!(error = %e, "tail read error"),
             None => {}
         }
     }
     Ok(Session::Done)
+}
+
+/// When a partition is read to its end without `--follow`. The broker's end-of-partition
+/// answer ends it; so does reaching the mark and then nothing for `QUIET`, since Tansu 0.6's
+/// marks lag its log (the last batch's base + 1) and it then sends no end-of-partition; and
+/// nothing at all for `STALL` (its marks can also be ahead of what it serves).
+struct Ends {
+    last: HashMap<i32, Instant>,
+    past_mark: HashSet<i32>,
+}
+
+const QUIET: Duration = Duration::from_millis(500);
+const STALL: Duration = Duration::from_secs(3);
+
+impl Ends {
+    fn new(remaining: &HashMap<i32, i64>) -> Ends {
+        let now = Instant::now();
+        Ends {
+            last: remaining.keys().map(|p| (*p, now)).collect(),
+            past_mark: HashSet::new(),
+        }
+    }
+
+    fn seen(&mut self, remaining: &HashMap<i32, i64>, p: i32, offset: i64) {
+        self.last.insert(p, Instant::now());
+        if remaining.get(&p).is_some_and(|high| offset + 1 >= *high) {
+            self.past_mark.insert(p);
+        }
+    }
+
+    fn finish(&self, remaining: &mut HashMap<i32, i64>) {
+        remaining.retain(|p, _| {
+            let quiet = self.last.get(p).map_or(Duration::ZERO, Instant::elapsed);
+            !((self.past_mark.contains(p) && quiet > QUIET) || quiet > STALL)
+        });
+    }
 }

@@ -72,7 +72,9 @@ impl Store {
                     .foreign_keys(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    // The table's filter: SQLite's lower() and LIKE fold ASCII only.
+                    .with_regexp();
                 // One connection: SQLite has one writer at a time anyway, and its busy handler
                 // polls, so several connections of one process starve each other under a
                 // steady stream of writes (an import of a million rows failed with "database is

@@ -116,6 +116,21 @@ macro_rules! filter_clause {
     };
 }
 
+/// SQLite's lower() and LIKE fold ASCII only (`ÁGUA` would not find `água`): there the
+/// filter is a case-insensitive regular expression of the escaped term (sqlx's `regexp`, Rust's
+/// Unicode case folding; the compiled pattern is cached per statement).
+macro_rules! filter_clause_sqlite {
+    ($p:literal) => {
+        concat!(
+            "AND (p.name REGEXP ",
+            $p,
+            " OR p.category REGEXP ",
+            $p,
+            ") "
+        )
+    };
+}
+
 // $1 cursor, $2 limit, $3 filter pattern. The cursor is always bound (a sentinel past either
 // end when paging starts) and the filter has queries of its own: `$n IS NULL OR ...` would
 // keep both planners off the primary key's range, and a page deep in a million rows would
@@ -144,6 +159,22 @@ const LIST_DESC_FILTERED: &str = select_products!(
     ),
     "DESC"
 );
+const LIST_ASC_FILTERED_SQLITE: &str = select_products!(
+    concat!(
+        "WHERE p.id > $1 AND p.deleted_at IS NULL ",
+        filter_clause_sqlite!("$3"),
+        "ORDER BY p.id ASC LIMIT $2"
+    ),
+    "ASC"
+);
+const LIST_DESC_FILTERED_SQLITE: &str = select_products!(
+    concat!(
+        "WHERE p.id < $1 AND p.deleted_at IS NULL ",
+        filter_clause_sqlite!("$3"),
+        "ORDER BY p.id DESC LIMIT $2"
+    ),
+    "DESC"
+);
 pub(super) const GET_ONE: &str =
     select_products!("WHERE p.id = $1 AND p.deleted_at IS NULL", "ASC");
 /// Deleted or not: what a delete read back in its own transaction.
@@ -153,6 +184,10 @@ const COUNT: &str = "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 AND p.del
 const COUNT_FILTERED: &str = concat!(
     "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 AND p.deleted_at IS NULL ",
     filter_clause!("$2")
+);
+const COUNT_FILTERED_SQLITE: &str = concat!(
+    "SELECT COUNT(*) FROM tb_product p WHERE p.id > $1 AND p.deleted_at IS NULL ",
+    filter_clause_sqlite!("$2")
 );
 
 /// `%term%` in lower case with LIKE's wildcards escaped, or None for no filter.
@@ -169,16 +204,33 @@ fn like_pattern(filter: Option<&str>) -> Option<String> {
     Some(format!("%{escaped}%"))
 }
 
+/// The filter's pattern for the back end: LIKE's on PostgreSQL, a regular expression on SQLite.
+fn filter_pattern(filter: Option<&str>, pg: bool) -> Option<String> {
+    if pg {
+        return like_pattern(filter);
+    }
+    let f = filter?.trim();
+    (!f.is_empty()).then(|| format!("(?i){}", regex::escape(f)))
+}
+
 impl Store {
     pub async fn list_products(&self, q: &ProductQuery) -> Result<Vec<Product>> {
-        let pattern = like_pattern(q.filter.as_deref());
-        let (sql, cursor) = match (q.order, pattern.is_some()) {
-            (Order::Ascending, false) => (LIST_ASC, q.cursor.unwrap_or(i64::MIN)),
-            (Order::Descending, false) => (LIST_DESC, q.cursor.unwrap_or(i64::MAX)),
-            (Order::Ascending, true) => (LIST_ASC_FILTERED, q.cursor.unwrap_or(i64::MIN)),
-            (Order::Descending, true) => (LIST_DESC_FILTERED, q.cursor.unwrap_or(i64::MAX)),
-        };
         let rows: Vec<ProductRow> = on_pool!(self, |pool, pg| {
+            let pattern = filter_pattern(q.filter.as_deref(), pg);
+            let (sql, cursor) = match (q.order, pattern.is_some(), pg) {
+                (Order::Ascending, false, _) => (LIST_ASC, q.cursor.unwrap_or(i64::MIN)),
+                (Order::Descending, false, _) => (LIST_DESC, q.cursor.unwrap_or(i64::MAX)),
+                (Order::Ascending, true, true) => (LIST_ASC_FILTERED, q.cursor.unwrap_or(i64::MIN)),
+                (Order::Descending, true, true) => {
+                    (LIST_DESC_FILTERED, q.cursor.unwrap_or(i64::MAX))
+                }
+                (Order::Ascending, true, false) => {
+                    (LIST_ASC_FILTERED_SQLITE, q.cursor.unwrap_or(i64::MIN))
+                }
+                (Order::Descending, true, false) => {
+                    (LIST_DESC_FILTERED_SQLITE, q.cursor.unwrap_or(i64::MAX))
+                }
+            };
             let query = sqlx::query_as(sql).bind(cursor).bind(q.limit.max(0));
             match &pattern {
                 Some(p) => query.bind(p).fetch_all(pool).await?,
@@ -203,17 +255,23 @@ impl Store {
         filter: Option<&str>,
         newer_than: Option<i64>,
     ) -> Result<i64> {
-        let pattern = like_pattern(filter);
         let low = newer_than.unwrap_or(i64::MIN);
-        Ok(on_pool!(self, |pool, pg| match &pattern {
-            Some(p) =>
-                sqlx::query_scalar(COUNT_FILTERED)
+        Ok(on_pool!(
+            self,
+            |pool, pg| match &filter_pattern(filter, pg) {
+                Some(p) =>
+                    sqlx::query_scalar(if pg {
+                        COUNT_FILTERED
+                    } else {
+                        COUNT_FILTERED_SQLITE
+                    })
                     .bind(low)
                     .bind(p)
                     .fetch_one(pool)
                     .await?,
-            None => sqlx::query_scalar(COUNT).bind(low).fetch_one(pool).await?,
-        }))
+                None => sqlx::query_scalar(COUNT).bind(low).fetch_one(pool).await?,
+            }
+        ))
     }
 }
 
