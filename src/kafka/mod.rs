@@ -7,6 +7,7 @@ mod embedded;
 mod flood;
 mod group;
 mod handoff;
+mod known;
 mod marker;
 mod producer;
 mod relay;

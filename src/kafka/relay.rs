@@ -17,6 +17,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Target};
+use super::known::Known;
 use super::marker::{self, Acked};
 use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer, record};
 use super::replay;
@@ -58,6 +59,9 @@ pub struct Relay {
     /// Until when (this process's clock, from the start of the last renewal that answered)
     /// every lease of this relay certainly holds.
     held_until: Instant,
+    known: Known,
+    /// Taken from the queue by a sweep while not sending; sent first.
+    backlog: Vec<Handoff>,
 }
 
 impl Relay {
@@ -99,6 +103,8 @@ impl Relay {
             error: String::new(),
             // Nothing is held before the first commit, whose lease starts later.
             held_until: Instant::now() + opts_lease,
+            known: Known::default(),
+            backlog: Vec::new(),
         };
         let task = tokio::spawn(relay.run());
         RelayHandle {
@@ -163,6 +169,7 @@ impl Relay {
                     // the select below, which failure rounds do not reach.
                     if renew_due(&mut renew) {
                         let _ = self.renew().await;
+                        self.sweep().await;
                     }
                     failures += 1;
                     self.note_failure().await;
@@ -221,6 +228,11 @@ impl Relay {
                 && topic_ready
                 && replayed
                 && self.in_flight.len() < MAX_IN_FLIGHT;
+            if accepting && !self.backlog.is_empty() {
+                let batch = std::mem::take(&mut self.backlog);
+                self.send_held(&producer, batch).await;
+                continue;
+            }
             tokio::select! {
                 biased;
                 Some(first) = self.in_flight.next(), if !self.in_flight.is_empty() => {
@@ -238,6 +250,7 @@ impl Relay {
                 }
                 _ = renew.tick() => {
                     let _ = self.renew().await;
+                    self.sweep().await;
                 }
                 Some(first) = self.own.recv(), if accepting => {
                     let mut batch = vec![first];
@@ -272,6 +285,7 @@ impl Relay {
     fn send_all(&mut self, producer: &Producer, mut batch: Vec<Handoff>) {
         batch.sort_by_key(|h| h.event.id);
         for h in batch {
+            self.known.take(h.event.id);
             match producer.send_result(record(&self.cfg.topic, &h.event)) {
                 Ok(delivery) => self.in_flight.push(Box::pin(async move {
                     let result = match delivery.await {
@@ -294,6 +308,9 @@ impl Relay {
     /// have taken them and published newer versions. A renewal that fails leaves them failed,
     /// and a failed event is sent again only after the database confirms it is still held.
     async fn send_held(&mut self, producer: &Producer, batch: Vec<Handoff>) {
+        for h in &batch {
+            self.known.take(h.event.id);
+        }
         let margin = MESSAGE_TIMEOUT.min(self.opts.lease / 2);
         if Instant::now() + margin > self.held_until && !self.renew().await {
             tracing::warn!(events = batch.len(), "leases not renewed; not sending yet");
@@ -431,6 +448,18 @@ impl Relay {
             }
         }
         renewed
+    }
+
+    /// Takes what waits in the queue (so it counts as known), then gives back to the outbox
+    /// the rows held under this relay's name that it does not know (`Known`).
+    async fn sweep(&mut self) {
+        while let Ok(h) = self.own.try_recv() {
+            self.known.take(h.event.id);
+            self.backlog.push(h);
+        }
+        if self.known.sweep(&self.store, &self.opts.id).await > 0 {
+            self.wake.notify_one();
+        }
     }
 
     /// While the broker is not known to be up, asks it for metadata now and then.

@@ -5,6 +5,7 @@ mod change;
 mod cluster;
 mod destination;
 mod error;
+mod held;
 mod outbox;
 mod products;
 mod seed;

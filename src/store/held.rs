@@ -1,0 +1,39 @@
+//! What a relay holds in the database, to find rows it holds without knowing them: an INSERT
+//! or a claim whose answer was lost, a change dropped during its commit. Renewed with the
+//! rest, they would never be sent.
+
+use super::{Result, Store, on_pool};
+
+const HELD: &str = "SELECT id FROM outbox WHERE claimed_by = $1 AND published_at IS NULL";
+const RELEASE_PG: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+  WHERE claimed_by = $1 AND published_at IS NULL AND id = ANY($2::bigint[])";
+const RELEASE_SQLITE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+  WHERE claimed_by = $1 AND published_at IS NULL AND id IN (SELECT value FROM json_each($2))";
+
+impl Store {
+    /// The unpublished events `relay` holds.
+    pub async fn held_by(&self, relay: &str) -> Result<Vec<i64>> {
+        Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(HELD)
+            .bind(relay)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    /// Gives these of `relay`'s events back to the outbox: any relay may claim them now.
+    pub async fn release_ids(&self, relay: &str, ids: &[i64]) -> Result<u64> {
+        Ok(match self {
+            Store::Postgres(pool) => sqlx::query(RELEASE_PG)
+                .bind(relay)
+                .bind(ids)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Store::Sqlite(pool) => sqlx::query(RELEASE_SQLITE)
+                .bind(relay)
+                .bind(serde_json::json!(ids).to_string())
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+}
