@@ -270,6 +270,18 @@ pub struct HealthOut {
     /// or one not reached yet); `dataflow outbox reroute --from NAME` moves them here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outbox_elsewhere: Vec<ElsewhereOut>,
+    /// Pending events the broker refuses for good (too large, refused by a schema or a
+    /// policy): each holds back only its own product; tried again every minute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbox_refused: Option<RefusedOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedOut {
+    pub events: i64,
+    /// One of their reasons, as the broker or client gave it.
+    #[schema(example = "refused by the broker: Message production error: MessageSizeTooLarge")]
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ use super::auth::AuthUser;
 use super::envelope::{ApiError, Envelope, FieldProblem, etag, ok};
 use super::json::{
     BrokerHealth, DatabaseHealth, DeletedOut, ElsewhereOut, HealthOut, JsonBody, ProductOut,
-    PublishOut, Token, draft_from_json,
+    PublishOut, RefusedOut, Token, draft_from_json,
 };
 use crate::service::{Edit, Order, ProductQuery, ServiceError};
 
@@ -433,6 +433,9 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
                 pending: d.pending,
             })
             .collect(),
+        outbox_refused: s
+            .refused
+            .map(|(events, reason)| RefusedOut { events, reason }),
     };
     let status = if s.database_ok {
         StatusCode::OK

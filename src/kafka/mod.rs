@@ -10,6 +10,7 @@ mod handoff;
 mod known;
 mod marker;
 mod producer;
+mod refused;
 mod relay;
 mod replay;
 mod tail;
@@ -23,6 +24,7 @@ pub use flood::flood;
 pub use group::{Fetched, GroupReader};
 pub use handoff::{Handoff, RelayHandle, RelayLink, RelayOptions, Target};
 pub use producer::{ensure_topic, producer};
+pub use refused::REFUSED;
 pub use relay::Relay;
 pub use tail::tail;
 

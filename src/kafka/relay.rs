@@ -20,6 +20,7 @@ use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Tar
 use super::known::Known;
 use super::marker::{self, Acked};
 use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer, record};
+use super::refused::{REFUSED, Refused, is_permanent};
 use super::replay;
 use super::{KafkaConfig, SharedHealth};
 use crate::store::{PublishedAck, Store};
@@ -37,7 +38,22 @@ const RENEW_AFTER: u32 = 3;
 
 /// One message on its way; `Sync` so the relay can be borrowed across awaits.
 type Sending =
-    std::pin::Pin<Box<dyn Future<Output = (Handoff, Result<(i32, i64), String>)> + Send + Sync>>;
+    std::pin::Pin<Box<dyn Future<Output = (Handoff, Result<(i32, i64), Failure>)> + Send + Sync>>;
+
+/// Why a send failed, and whether sending it again can help (`refused`).
+struct Failure {
+    permanent: bool,
+    text: String,
+}
+
+impl Failure {
+    fn of(e: &rdkafka::error::KafkaError) -> Failure {
+        Failure {
+            permanent: is_permanent(e),
+            text: e.to_string(),
+        }
+    }
+}
 
 pub struct Relay {
     blocked: Arc<Blocked>,
@@ -60,6 +76,9 @@ pub struct Relay {
     /// every lease of this relay certainly holds.
     held_until: Instant,
     known: Known,
+    refused: Refused,
+    /// Refused for good since the last note in the database: (event id, reason).
+    newly_refused: Vec<(i64, String)>,
     /// Taken from the queue by a sweep while not sending; sent first.
     backlog: Vec<Handoff>,
 }
@@ -104,6 +123,8 @@ impl Relay {
             // Nothing is held before the first commit, whose lease starts later.
             held_until: Instant::now() + opts_lease,
             known: Known::default(),
+            refused: Refused::default(),
+            newly_refused: Vec::new(),
             backlog: Vec::new(),
         };
         let task = tokio::spawn(relay.run());
@@ -158,6 +179,9 @@ impl Relay {
                     tokio::task::spawn_blocking(move || drop(old));
                 }
                 retry_due = true;
+            }
+            if !self.newly_refused.is_empty() {
+                self.note_refused().await;
             }
             let idle = self.in_flight.is_empty();
             if self.stopping() && idle {
@@ -265,6 +289,7 @@ impl Relay {
                 _ = self.wake.notified(), if accepting => self.take_orphans(&producer).await,
                 _ = orphans.tick(), if accepting => {
                     self.probe(&producer).await;
+                    self.retry_refused(&producer).await;
                     self.take_orphans(&producer).await;
                 }
                 _ = self.stop.changed() => {}
@@ -290,16 +315,49 @@ impl Relay {
                 Ok(delivery) => self.in_flight.push(Box::pin(async move {
                     let result = match delivery.await {
                         Ok(Ok(d)) => Ok((d.partition, d.offset)),
-                        Ok(Err((e, _))) => Err(e.to_string()),
-                        Err(_) => Err("the producer dropped the message".to_string()),
+                        Ok(Err((e, _))) => Err(Failure::of(&e)),
+                        Err(_) => Err(Failure {
+                            permanent: false,
+                            text: "the producer dropped the message".into(),
+                        }),
                     };
                     (h, result)
                 })),
-                Err((e, _)) => {
-                    self.error = e.to_string();
-                    self.failed.push(h);
-                }
+                Err((e, _)) => self.failed_one(h, Failure::of(&e)),
             }
+        }
+    }
+
+    fn failed_one(&mut self, h: Handoff, f: Failure) {
+        if f.permanent {
+            tracing::warn!(event = h.event.id, product = h.event.product_id, error = %f.text,
+                "the broker refuses this event; its product waits, the rest goes on");
+            self.newly_refused.push((h.event.id, f.text));
+            self.refused.add(h);
+        } else {
+            self.error = f.text;
+            self.failed.push(h);
+        }
+    }
+
+    /// Notes the reason on newly refused events, for status displays.
+    async fn note_refused(&mut self) {
+        for (id, why) in std::mem::take(&mut self.newly_refused) {
+            let text = format!("{REFUSED}{why}");
+            if let Err(e) = self.store.note_failure(&self.opts.id, &[id], &text).await {
+                tracing::warn!(error = %e, "cannot note a refused event");
+            }
+        }
+    }
+
+    /// Refused events whose wait is over, sent again if still held.
+    async fn retry_refused(&mut self, producer: &Producer) {
+        let due = self.refused.due();
+        if due.is_empty() {
+            return;
+        }
+        if let Some(held) = self.still_held(due).await {
+            self.send_all(producer, held);
         }
     }
 
@@ -321,17 +379,14 @@ impl Relay {
         self.send_all(producer, batch);
     }
 
-    fn settle(&mut self, done: (Handoff, Result<(i32, i64), String>), acked: &mut Vec<Acked>) {
+    fn settle(&mut self, done: (Handoff, Result<(i32, i64), Failure>), acked: &mut Vec<Acked>) {
         match done {
             (handoff, Ok((partition, offset))) => acked.push(Acked {
                 handoff,
                 partition,
                 offset,
             }),
-            (h, Err(e)) => {
-                self.error = e;
-                self.failed.push(h);
-            }
+            (h, Err(f)) => self.failed_one(h, f),
         }
     }
 

@@ -153,6 +153,9 @@ pub struct Status {
     /// Events waiting for destinations this process does not publish to (another cluster, or
     /// one not reached yet): they move only with `dataflow outbox reroute`.
     pub elsewhere: Vec<DestinationPending>,
+    /// Pending events the broker refuses for good, and one reason: each holds back only its
+    /// own product.
+    pub refused: Option<(i64, String)>,
 }
 
 impl Service {
@@ -258,19 +261,25 @@ impl Service {
             Ok::<_, crate::store::StoreError>((
                 store.pending_count().await?,
                 store.pending_by_destination().await?,
+                store.refused(crate::kafka::REFUSED).await?,
             ))
         };
-        let (pending, elsewhere, database_error) =
+        let (pending, elsewhere, refused, database_error) =
             match tokio::time::timeout(Duration::from_secs(2), probe).await {
-                Ok(Ok((n, all))) => {
+                Ok(Ok((n, all, refused))) => {
                     let (_, mut elsewhere) = served_by(self.destination(), all);
                     elsewhere.retain(|d| d.pending > 0);
-                    (Some(n), elsewhere, None)
+                    let refused = match refused {
+                        (n, Some(why)) if n > 0 => Some((n, why)),
+                        _ => None,
+                    };
+                    (Some(n), elsewhere, refused, None)
                 }
-                Ok(Err(e)) => (None, Vec::new(), Some(e.to_string())),
+                Ok(Err(e)) => (None, Vec::new(), None, Some(e.to_string())),
                 Err(_) => (
                     None,
                     Vec::new(),
+                    None,
                     Some("database unavailable: no answer within 2 s".to_string()),
                 ),
             };
@@ -284,6 +293,7 @@ impl Service {
             broker_note: self.broker_note(),
             pending,
             elsewhere,
+            refused,
         }
     }
 }

@@ -10,7 +10,21 @@ const RELEASE_PG: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = N
 const RELEASE_SQLITE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
   WHERE claimed_by = $1 AND published_at IS NULL AND id IN (SELECT value FROM json_each($2))";
 
+const REFUSED: &str = "SELECT COUNT(*), MAX(last_error) FROM outbox
+  WHERE published_at IS NULL AND last_error LIKE $1";
+
 impl Store {
+    /// Pending events whose last error starts with `prefix` (the broker refused them for
+    /// good), and one of their reasons.
+    pub async fn refused(&self, prefix: &str) -> Result<(i64, Option<String>)> {
+        // The prefix is ours and has no LIKE wildcards.
+        let like = format!("{prefix}%");
+        Ok(on_pool!(self, |pool, pg| sqlx::query_as(REFUSED)
+            .bind(&like)
+            .fetch_one(pool)
+            .await?))
+    }
+
     /// The unpublished events `relay` holds.
     pub async fn held_by(&self, relay: &str) -> Result<Vec<i64>> {
         Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(HELD)

@@ -135,6 +135,12 @@ fn app_status_line(app: &App) -> Line<'static> {
             Style::default().fg(Color::Yellow),
         ));
     }
+    if let Some((n, why)) = &s.refused {
+        spans.push(Span::styled(
+            format!(" │ {n} refused: {}", printable(why)),
+            Style::default().fg(Color::Red),
+        ));
+    }
     Line::from(spans)
 }
 

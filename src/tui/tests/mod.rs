@@ -44,6 +44,7 @@ pub(super) fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
         broker_embedded: true,
         broker_note: None,
         elsewhere: Vec::new(),
+        refused: None,
         bootstrap: "127.0.0.1:40000".into(),
         pending: db_ok.then_some(pending),
     }
