@@ -84,6 +84,17 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     }
     let admin: AdminClient<DefaultClientContext> = super::client_config(cfg).create()?;
     let admin = std::sync::Arc::new(admin);
+    let result = ensure_with(&admin, cfg).await;
+    // Dropping a client joins librdkafka's threads (seconds when the broker is away): not on
+    // a runtime worker, where a relay retrying through an outage would stall others.
+    tokio::task::spawn_blocking(move || drop(admin));
+    result
+}
+
+async fn ensure_with(
+    admin: &std::sync::Arc<AdminClient<DefaultClientContext>>,
+    cfg: &KafkaConfig,
+) -> Result<(), KafkaError> {
     let (probe, topic) = (admin.clone(), cfg.topic.clone());
     // Metadata first: creating needs rights a producer may lack, and answers slower.
     let exists = tokio::task::spawn_blocking(move || {
