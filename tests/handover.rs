@@ -41,20 +41,11 @@ async fn health(client: &reqwest::Client, base: &str) -> serde_json::Value {
 }
 
 async fn register_for(client: &reqwest::Client, base: &str, token: &str, d: Duration) -> Vec<i64> {
-    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
-        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
     let start = Instant::now();
     let mut ids = Vec::new();
     while start.elapsed() < d {
-        let r = client
-            .post(format!("{base}/api/vert/register/product"))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let v: serde_json::Value = r.json().await.unwrap();
+        let (status, v) = common::register_http(client, base, token).await;
+        assert_eq!(status, 200, "{v}");
         ids.push(v["result"]["id"].as_i64().unwrap());
     }
     ids
@@ -68,19 +59,7 @@ fn taken_over_after(signal: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ids = rt.block_on(async {
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/vert/auth/login"))
-            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["result"]["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let token = common::login(&client, &base).await;
         let mut ids = register_for(&client, &base, &token, Duration::from_secs(1)).await;
         let pid = owner.id().to_string();
         Command::new("kill").args([signal, &pid]).status().unwrap();

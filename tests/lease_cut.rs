@@ -147,34 +147,9 @@ fn serve_in(ns: &Netns, db: &TestDb, kafka: &str) -> (Child, String) {
 }
 
 async fn register_on(client: &reqwest::Client, base: &str, token: &str) -> i64 {
-    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
-        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
-    let r = client
-        .post(format!("{base}/api/vert/register/product"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "saved while the broker is cut off");
-    let v: serde_json::Value = r.json().await.unwrap();
+    let (status, v) = common::register_http(client, base, token).await;
+    assert_eq!(status, 200, "saved while the broker is cut off: {v}");
     v["result"]["id"].as_i64().unwrap()
-}
-
-async fn token(client: &reqwest::Client, base: &str) -> String {
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/vert/auth/login"))
-        .json(&serde_json::json!({"username": "vert", "password": "vert"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["result"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +176,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
     wait_broker_up(&b).await;
     let (mut a, base) = serve_in(&ns, &db, &kafka);
     let client = reqwest::Client::new();
-    let token = token(&client, &base).await;
+    let token = common::login(&client, &base).await;
     let first = register_on(&client, &base, &token).await;
     assert_eq!(drain_pending(&b).await, 0, "A publishes while connected");
 
@@ -238,7 +213,16 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
         versions.entry(id).or_default().push(v);
     }
     assert_eq!(versions.get(&product), Some(&vec![1, 2, 3]), "{versions:?}");
-    assert_eq!(versions.get(&stuck), Some(&vec![1]), "{versions:?}");
+    // The event in flight when the cut began can come twice: librdkafka gives up on it after
+    // message.timeout.ms while its request may still sit in the socket's buffer, which TCP
+    // delivers once the link is back, and the relay sends it again (on a new producer id after
+    // three failed rounds, so the broker cannot tell). README names this duplicate window;
+    // consumers dedupe on the version header. Never lost, never another version.
+    let stuck_versions = versions.get(&stuck).cloned().unwrap_or_default();
+    assert!(
+        !stuck_versions.is_empty() && stuck_versions.iter().all(|v| *v == 1),
+        "{versions:?}"
+    );
     assert_eq!(versions.get(&first), Some(&vec![1]), "{versions:?}");
 
     let _ = a.kill();

@@ -251,8 +251,8 @@ pub async fn assert_nothing_gets_through(vars: &[(&str, &str)], why: &str) {
 
 /// Against a running `dataflow serve` at `base`: logs in as vert/vert and registers one product;
 /// the answer's status and JSON.
-pub async fn login_and_register(base: &str) -> (u16, serde_json::Value) {
-    let client = reqwest::Client::new();
+/// Logs in as the first-run API user over HTTP: the access token.
+pub async fn login(client: &reqwest::Client, base: &str) -> String {
     let login: serde_json::Value = client
         .post(format!("{base}/api/vert/auth/login"))
         .json(&serde_json::json!({"username": "vert", "password": "vert"}))
@@ -262,10 +262,18 @@ pub async fn login_and_register(base: &str) -> (u16, serde_json::Value) {
         .json()
         .await
         .unwrap();
-    let token = login["result"]["access_token"]
+    login["result"]["access_token"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// Registers the usual blouse over HTTP: the status and the JSON answer.
+pub async fn register_http(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> (u16, serde_json::Value) {
     let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
         "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
     let r = client
@@ -277,4 +285,10 @@ pub async fn login_and_register(base: &str) -> (u16, serde_json::Value) {
         .unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+pub async fn login_and_register(base: &str) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let token = login(&client, base).await;
+    register_http(&client, base, &token).await
 }
