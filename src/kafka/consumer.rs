@@ -122,6 +122,15 @@ pub(super) fn base_consumer(cfg: &KafkaConfig, group: &str) -> Result<BaseConsum
         .map_err(KafkaError::from)
 }
 
+/// The connection to the brokers was lost: librdkafka reconnects by itself.
+pub(super) fn connection_lost(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(Code::AllBrokersDown | Code::BrokerTransportFailure)
+    )
+}
+
 /// A consumer that only assigns (never joins the group) and commits by hand.
 pub(super) fn consumer_config(cfg: &KafkaConfig, group: &str) -> rdkafka::config::ClientConfig {
     let mut c = super::client_config(cfg);

@@ -11,7 +11,9 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use super::consumer::{POLL, TailMessage, consumer_config, offsets_of, to_message, watermarks};
+use super::consumer::{
+    POLL, TailMessage, connection_lost, consumer_config, offsets_of, to_message, watermarks,
+};
 use super::{KafkaConfig, KafkaError};
 
 const META_TIMEOUT: Duration = Duration::from_secs(5);
@@ -274,7 +276,7 @@ fn fetch(
                 // A lost connection (often one of before this call: the broker restarted) is
                 // librdkafka's to mend; this call has just had the marks and positions from
                 // the broker, and its deadline still bounds it.
-                if is_transport(&e) {
+                if connection_lost(&e) {
                     tracing::debug!(error = %e, "consumer route: connection trouble; polling on");
                     continue;
                 }
@@ -330,14 +332,6 @@ fn look_back(c: &BaseConsumer, topic: &str, p: i32, r: &mut Reading) -> bool {
             false
         }
     }
-}
-
-fn is_transport(e: &rdkafka::error::KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as Code;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(Code::AllBrokersDown | Code::BrokerTransportFailure)
-    )
 }
 
 /// librdkafka reports a reset refused by `auto.offset.reset=error` as a consumer error

@@ -11,21 +11,13 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaErrorCode;
 
-use super::consumer::{POLL, consumer_config, offsets_of, to_message, watermarks};
+use super::consumer::{POLL, connection_lost, consumer_config, offsets_of, to_message, watermarks};
 use super::{KafkaConfig, KafkaError, TailOptions, TailStart};
 
 enum Session {
     Done,
     BrokerLost,
-}
-
-fn lost(e: &rdkafka::error::KafkaError) -> bool {
-    matches!(
-        e.rdkafka_error_code(),
-        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
-    )
 }
 
 /// Streams the topic into `tx`. Without `follow` it stops at the high-water marks seen at
@@ -232,7 +224,7 @@ fn session(
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                 remaining.remove(&p);
             }
-            Some(Err(e)) if lost(&e) => return Ok(Session::BrokerLost),
+            Some(Err(e)) if connection_lost(&e) => return Ok(Session::BrokerLost),
             Some(Err(e)) => tracing::warn!(error = %e, "tail read error"),
             None => {}
         }
