@@ -139,6 +139,17 @@ impl RelayLink {
         self.own.try_reserve_many(n).ok()
     }
 
+    /// Hands one event over without a reservation (a batch settled late): its
+    /// acknowledgement, or None when the relay has no room.
+    pub fn hand_over(&self, event: OutboxEvent) -> Option<oneshot::Receiver<PublishState>> {
+        let (tx, rx) = oneshot::channel();
+        let handoff = Handoff {
+            event,
+            ack: Some(tx),
+        };
+        self.own.try_send(handoff).ok().map(|()| rx)
+    }
+
     /// Tells the relay that orphans are waiting.
     pub fn wake(&self) {
         self.wake.notify_one();

@@ -79,7 +79,9 @@ pub enum ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable { .. } => ServiceError::Unavailable(e),
+            StoreError::Unavailable { .. } | StoreError::Unsettled { .. } => {
+                ServiceError::Unavailable(e)
+            }
             StoreError::Constraint { field, .. } => {
                 tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "the database refused a row");
                 ServiceError::Invalid(ValidationErrors(vec![crate::domain::FieldError {

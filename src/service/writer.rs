@@ -2,6 +2,8 @@
 //! (up to MAX_BATCH) into one transaction, so concurrent callers share a commit. A lone
 //! request commits at once: nothing waits on a timer.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,7 +17,7 @@ const MAX_BATCH: usize = 256;
 /// How long a batch may wait for callers arriving together (only under concurrency).
 /// Measured with scripts/bench_write.py: two processes 0.76x of one without it, 0.83x with
 /// 500 µs; one process unchanged within noise.
-const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+const GATHER: Duration = Duration::from_micros(500);
 
 /// A committed product, and the acknowledgement of its own event when the relay has it.
 pub struct Written {
@@ -42,9 +44,14 @@ impl Writer {
         let (tx, mut rx) = mpsc::channel(QUEUE);
         tokio::spawn(async move {
             let mut last = 1;
+            let mut swept = tokio::time::Instant::now();
             while let Some(jobs) = next_batch(&mut rx, last).await {
                 last = jobs.len();
                 write_batch(&store, &link, &destination, jobs).await;
+                if swept.elapsed() >= SWEEP_EVERY {
+                    swept = tokio::time::Instant::now();
+                    forget_tokens(&store);
+                }
             }
         });
         Writer { tx }
@@ -113,10 +120,22 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
         holder: permits.as_ref().map(|_| link.id()),
         lease: link.lease(),
     };
+    let held = route.holder.is_some();
+    let at = now_micros();
     let (items, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.item, j.reply)).unzip();
-    let results = store.insert_each(&items, now_micros(), &route).await;
+    let results = store.insert_each(&items, at, &route).await;
     let orphans = permits.is_none();
-    for (result, reply) in results.into_iter().zip(replies) {
+    let mut unsettled: Option<Unsettled> = None;
+    for ((result, reply), item) in results.into_iter().zip(replies).zip(items) {
+        if let Err(StoreError::Unsettled { token, .. }) = &result {
+            let batch = unsettled.get_or_insert_with(|| Unsettled::new(*token, at, held));
+            if batch.token != *token {
+                // insert_each split the batch: each part settles on its own.
+                std::mem::replace(batch, Unsettled::new(*token, at, held)).spawn(store, link);
+            }
+            batch.push(item, reply);
+            continue;
+        }
         let written = result.map(|saved| {
             let ack = permits.as_mut().and_then(Iterator::next).map(|permit| {
                 let (tx, rx) = oneshot::channel();
@@ -130,8 +149,90 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
         });
         let _ = reply.send(written);
     }
+    if let Some(batch) = unsettled {
+        batch.spawn(store, link);
+    }
     if orphans {
         link.wake();
+    }
+}
+
+/// Batch tokens are kept an hour (settling takes at most SETTLE_PATIENCE), deleted once a
+/// minute by a task of its own.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+fn forget_tokens(store: &Store) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let before = Utc::now() - chrono::Duration::hours(1);
+        if let Err(e) = store.forget_batches(before).await {
+            tracing::warn!(error = %e, "could not delete old batch tokens");
+        }
+    });
+}
+
+/// How long a batch whose commit answer was lost waits for the database to answer again.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Products of a batch whose commit answer was lost: a task of their own asks the database
+/// whether they were saved, and answers their callers, while the writer goes on.
+struct Unsettled {
+    token: i64,
+    at: DateTime<Utc>,
+    held: bool,
+    items: Vec<Creation>,
+    replies: Vec<oneshot::Sender<Result<Written, StoreError>>>,
+}
+
+impl Unsettled {
+    fn new(token: i64, at: DateTime<Utc>, held: bool) -> Unsettled {
+        Unsettled {
+            token,
+            at,
+            held,
+            items: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, item: Creation, reply: oneshot::Sender<Result<Written, StoreError>>) {
+        self.items.push(item);
+        self.replies.push(reply);
+    }
+
+    fn spawn(self, store: &Store, link: &RelayLink) {
+        let (store, link) = (store.clone(), link.clone());
+        tokio::spawn(async move {
+            let outcome = store
+                .settle(&self.items, self.at, self.token, SETTLE_PATIENCE)
+                .await;
+            tracing::warn!(
+                token = self.token,
+                products = self.items.len(),
+                saved = outcome.is_ok(),
+                "a commit's answer was lost; settled by the database"
+            );
+            match outcome {
+                Ok(saved) => {
+                    for (saved, reply) in saved.into_iter().zip(self.replies) {
+                        // Held by this relay: handed over if there is room, else the sweep
+                        // of rows held but unknown gives them back to the outbox.
+                        let ack = if self.held {
+                            link.hand_over(saved.event.clone())
+                        } else {
+                            None
+                        };
+                        let _ = reply.send(Ok(Written { saved, ack }));
+                    }
+                    link.wake();
+                }
+                Err(e) => {
+                    for reply in self.replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -13,6 +13,10 @@ pub enum StoreError {
         #[source]
         source: Option<Arc<sqlx::Error>>,
     },
+    /// The connection was lost after the batch `token` was sent to be committed: it may have
+    /// committed or not. `Store::settle` finds out.
+    #[error("database unavailable during the commit: {reason}")]
+    Unsettled { reason: String, token: i64 },
     /// A row broke a CHECK or NOT NULL rule of the schema: the field it concerns.
     #[error("{field}: refused by the database ({constraint})")]
     Constraint {
@@ -44,7 +48,10 @@ impl StoreError {
     }
 
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable { .. })
+        matches!(
+            self,
+            StoreError::Unavailable { .. } | StoreError::Unsettled { .. }
+        )
     }
 }
 

@@ -9,6 +9,7 @@ mod held;
 mod outbox;
 mod products;
 mod seed;
+mod settle;
 mod turn;
 mod users;
 mod write;

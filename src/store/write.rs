@@ -70,11 +70,16 @@ const INSERT_PG: &str = r#"WITH input AS (
     SELECT id, CAST(id AS TEXT), '{"id":' || id || rest, $8, $9, $10,
       CASE WHEN $10::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $11) END
     FROM input RETURNING id, product_id
+  ), res AS (
+    SELECT input.ord, input.id, pr.id AS pricing, av.id AS avail, ob.id AS outbox
+    FROM input JOIN pr ON pr.product_id = input.id JOIN av ON av.product_id = input.id
+      JOIN ob ON ob.product_id = input.id
+  ), wb AS (
+    INSERT INTO write_batch (created_at, token, rows)
+    SELECT $8, $14, json_agg(json_build_array(id, pricing, avail, outbox) ORDER BY ord)::text
+    FROM res
   )
-  SELECT input.ord, input.id, pr.id, av.id, ob.id
-  FROM input JOIN pr ON pr.product_id = input.id JOIN av ON av.product_id = input.id
-    JOIN ob ON ob.product_id = input.id
-  ORDER BY input.ord"#;
+  SELECT ord, id, pricing, avail, outbox FROM res ORDER BY ord"#;
 
 // SQLite: the transaction holds the write lock from the first insert, so the ids of one
 // multi-row insert are consecutive and follow the input's order.
@@ -91,6 +96,7 @@ const AVAILABILITY_SQLITE: &str =
     "INSERT INTO tb_availability (product_id, quantity, \"timestamp\")
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
+const BATCH_SQLITE: &str = "INSERT INTO write_batch (created_at, token, rows) VALUES ($1, $2, $3)";
 const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
     SELECT json_extract(value, '$[0]'), CAST(json_extract(value, '$[0]') AS TEXT), json_extract(value, '$[1]'),
       $2, $3, $4,
@@ -98,7 +104,7 @@ const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, c
         ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $5)) END
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
 
-fn product_of(
+pub(super) fn product_of(
     c: &Creation,
     id: i64,
     pricing_id: i64,
@@ -122,7 +128,16 @@ fn product_of(
     }
 }
 
-fn saved(product: Product, outbox_id: i64) -> SavedProduct {
+/// A database error met after the batch `token` was sent: an unreachable database leaves its
+/// outcome unknown.
+fn unsettled(e: sqlx::Error, token: i64) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Unavailable { reason, .. } => StoreError::Unsettled { reason, token },
+        other => other,
+    }
+}
+
+pub(super) fn saved(product: Product, outbox_id: i64) -> SavedProduct {
     let msg = ProductMessage::of(&product);
     let event = OutboxEvent {
         id: outbox_id,
@@ -145,7 +160,8 @@ fn by_product(rows: &[(i64, i64)], product_id: i64) -> Result<i64> {
 
 impl Store {
     /// Writes every product with its pricing, availability and outbox rows in one transaction:
-    /// all of them commit, or none does. Results are in the order of `items`.
+    /// all of them commit, or none does. Results are in the order of `items`. A connection
+    /// lost once the commit was sent answers `StoreError::Unsettled` (see `settle`).
     pub async fn insert_products(
         &self,
         items: &[Creation],
@@ -156,8 +172,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let lease = route.lease.as_secs_f64();
+        // Random, and paired with `at`: two batches never share one.
+        let token = rand::random::<i64>();
         match self {
             Store::Postgres(pool) => {
+                // Failing to get a connection leaves nothing in doubt.
+                let mut conn = pool.acquire().await?;
                 let col = |f: fn(&NewProduct) -> String| {
                     items.iter().map(|c| f(&c.item)).collect::<Vec<_>>()
                 };
@@ -182,8 +202,10 @@ impl Store {
                     .bind(lease)
                     .bind(items.iter().map(|c| c.by.clone()).collect::<Vec<_>>())
                     .bind(items.iter().map(|c| c.key.clone()).collect::<Vec<_>>())
-                    .fetch_all(pool)
-                    .await?;
+                    .bind(token)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| unsettled(e, token))?;
                 if rows.len() != items.len() {
                     return Err(StoreError::Internal("insert returned a short batch".into()));
                 }
@@ -268,14 +290,27 @@ impl Store {
                     .bind(lease)
                     .fetch_all(&mut *tx)
                     .await?;
-                tx.commit().await?;
-                products
+                let mut rows = Vec::with_capacity(products.len());
+                for p in &products {
+                    rows.push([
+                        p.id,
+                        p.pricing_id,
+                        p.availability_id,
+                        by_product(&outbox, p.id)?,
+                    ]);
+                }
+                sqlx::query(BATCH_SQLITE)
+                    .bind(at)
+                    .bind(token)
+                    .bind(json!(rows).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await.map_err(|e| unsettled(e, token))?;
+                Ok(products
                     .into_iter()
-                    .map(|p| {
-                        let o = by_product(&outbox, p.id)?;
-                        Ok(saved(p, o))
-                    })
-                    .collect()
+                    .zip(rows)
+                    .map(|(p, [.., o])| saved(p, o))
+                    .collect())
             }
         }
     }

@@ -152,6 +152,7 @@ pub fn blusa() -> ProductDraft {
         quantity: "50".into(),
     }
 }
+pub mod proxy;
 pub mod server;
 pub mod tansu;
 
