@@ -107,7 +107,10 @@ async fn two_serve_processes_return_each_message_once() {
     let mut returned = Vec::new();
     for r in readers {
         let ids = r.await.unwrap();
-        assert!(!ids.is_empty(), "each replica's caller read while products were written");
+        assert!(
+            !ids.is_empty(),
+            "each replica's caller read while products were written"
+        );
         returned.extend(ids);
     }
     let store = db.store().await;
