@@ -164,6 +164,59 @@ def wrk(serve, lua, connections, seconds, delay_ms=0):
     return r
 
 
+STAGES = ["parse", "queue", "commit", "handoff", "send", "ack", "mark", "published", "answer"]
+
+
+def stage_snapshot(serve):
+    """The serve process's stage histograms (`dataflow_write_stage_seconds` on /metrics):
+    {stage: {"sum": s, "count": n, "buckets": [(le, cumulative), ...]}}."""
+    text = urllib.request.urlopen(serve.base + "/metrics").read().decode()
+    out = {st: {"sum": 0.0, "count": 0, "buckets": []} for st in STAGES}
+    for line in text.splitlines():
+        m = re.match(r"dataflow_write_stage_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)", line)
+        if not m:
+            continue
+        kind, labels, v = m.groups()
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        st = labels.get("stage")
+        if st not in out:
+            continue
+        if kind == "bucket":
+            out[st]["buckets"].append((float(labels["le"]), float(v)))
+        else:
+            out[st][kind] = float(v)
+    return out
+
+
+def quantile(buckets, q):
+    total = buckets[-1][1] if buckets else 0
+    if total == 0:
+        return float("nan")
+    lo_le, lo_n = 0.0, 0.0
+    for le, n in buckets:
+        if n >= q * total:
+            if le == float("inf"):
+                return lo_le
+            return lo_le + (le - lo_le) * ((q * total - lo_n) / max(n - lo_n, 1e-9))
+        lo_le, lo_n = le, n
+    return lo_le
+
+
+def print_stages(before, after):
+    """Mean, p50 and p99 per stage over the measured window (after minus before)."""
+    print("  where one registration's time goes (ms; p50/p99 interpolated in buckets):")
+    print(f"    {'stage':<10}{'count':>9}{'mean':>9}{'p50':>9}{'p99':>9}")
+    for st in STAGES:
+        a, b = after[st], before[st]
+        n = a["count"] - b["count"]
+        if n <= 0:
+            continue
+        buckets = [(le, na - nb) for (le, na), (_, nb) in zip(a["buckets"], b["buckets"])]
+        mean = 1000 * (a["sum"] - b["sum"]) / n
+        print(f"    {st:<10}{int(n):>9}{mean:>9.3f}{1000 * quantile(buckets, 0.5):>9.3f}"
+              f"{1000 * quantile(buckets, 0.99):>9.3f}")
+
+
 def topic_check(serve, products):
     """Every product on the topic exactly once, read back with `dataflow tail`. It follows the
     topic for up to 20 s after the expected count instead of stopping at the high-water marks:
@@ -223,8 +276,10 @@ def main():
         before = psql("dataflow_bench", "SELECT count(*) FROM tb_product")
         pg_pids = postgres_pids()
         t0 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
+        st0 = stage_snapshot(s)
         full = wrk(s, lua, c, secs)
         s.drain()
+        st1 = stage_snapshot(s)
         t1 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
         n = int(psql("dataflow_bench", "SELECT count(*) FROM tb_product"))
         per_k = [1000 * (t1[i] - t0[i]) / (n - int(before)) for i in range(3)]
@@ -246,6 +301,7 @@ def main():
         print(f"  CPU s per 1,000 registrations: PostgreSQL {per_k[0]:.3f}, dataflow {per_k[1]:.3f}, "
               f"broker {per_k[2]:.3f}")
         print(f"  topic: {check1}")
+        print_stages(st0, st1)
         print(f"  half load ({half['rate']:.0f} req/s): p50 {half['p50']:.1f} ms, "
               f"p99 {half['p99']:.1f} ms, max {half['max']:.1f} ms, non-2xx {half['non2xx']}")
 

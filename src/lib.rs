@@ -11,5 +11,6 @@ pub mod domain;
 pub mod http;
 pub mod kafka;
 pub mod service;
+pub mod stages;
 pub mod store;
 pub mod tui;

@@ -296,12 +296,33 @@ async fn health_metrics_docs(s: &TestServer) {
     assert_eq!(h["result"]["broker"]["embedded"], true);
     let token = s.token().await;
     post(s, "/api/vert/register/product", Some(&token), &blusa_body()).await;
-    let (status, metrics) = get(s, "/metrics", None).await;
+    // The answer comes on the broker's acknowledgement; the outbox's mark follows it.
+    let start = std::time::Instant::now();
+    let (status, metrics) = loop {
+        let (status, metrics) = get(s, "/metrics", None).await;
+        if metrics.contains("dataflow_outbox_pending 0")
+            || start.elapsed() > std::time::Duration::from_secs(10)
+        {
+            break (status, metrics);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(status, 200);
     assert!(metrics.contains(r#"dataflow_http_requests_total{method="POST",route="/api/vert/register/product",status="200"} 1"#), "{metrics}");
     assert!(metrics.contains("dataflow_http_request_duration_seconds_bucket"));
     assert!(metrics.contains("dataflow_outbox_pending 0"));
     assert!(metrics.contains("dataflow_events_published_total 1"));
+    // Every stage of that registration was timed (histograms are per process: at least 1).
+    for stage in [
+        "parse", "queue", "commit", "handoff", "send", "ack", "mark", "answer",
+    ] {
+        let count = format!(r#"dataflow_write_stage_seconds_count{{stage="{stage}"}} "#);
+        let line = metrics.lines().find(|l| l.starts_with(&count));
+        let n: u64 = line
+            .and_then(|l| l[count.len()..].parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 1, "stage {stage} timed: {line:?}");
+    }
     let (status, docs) = get(s, "/docs/", None).await;
     assert_eq!(status, 200);
     assert!(

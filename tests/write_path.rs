@@ -89,6 +89,13 @@ async fn a_failed_mark_is_retried_not_republished(svc: Service) {
         matches!(p.publish, PublishState::Published { .. }),
         "acknowledged even though not yet recorded"
     );
+    // A read in this process says what the caller heard, mark or no mark.
+    assert_eq!(store.pending_count().await.unwrap(), 1, "not marked");
+    let read = svc.product(p.id).await.unwrap().expect("stored");
+    assert_eq!(
+        read.publish, p.publish,
+        "read as the broker acknowledged it"
+    );
     // Marks keep failing while more events are published: all of them stay unmarked.
     let later: Vec<_> = (0..4)
         .map(|_| {

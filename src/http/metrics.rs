@@ -13,6 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::stages::{self, Stage};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -25,6 +26,14 @@ pub struct RequestLabels {
 pub struct RouteLabels {
     pub route: String,
 }
+
+/// When the request arrived (set by `track`), for the stage timings of a registration.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestStart(pub Instant);
+
+/// On a response: when the service answered, for `Stage::Answer`.
+#[derive(Clone, Copy, Debug)]
+pub struct Answered(pub Instant);
 
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -56,6 +65,11 @@ impl Default for Metrics {
             "dataflow_http_request_duration_seconds",
             "HTTP request latency",
             latency.clone(),
+        );
+        registry.register(
+            "dataflow_write_stage_seconds",
+            "Time of one registration in each stage of the write path (see BENCHMARKS.md)",
+            stages::stages().family(),
         );
         registry.register(
             "dataflow_outbox_pending",
@@ -97,8 +111,9 @@ impl Metrics {
 
 /// Counts, times and logs every request. Logs the path without the query and never any
 /// header, so tokens and passwords stay out of the log.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    req.extensions_mut().insert(RequestStart(start));
     // Labels come from a fixed set: a client's made-up method or path cannot grow the metrics.
     let method = match req.method().as_str() {
         m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m.to_string(),
@@ -110,6 +125,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let resp = next.run(req).await;
+    if let Some(Answered(at)) = resp.extensions().get::<Answered>() {
+        stages::record(Stage::Answer, *at);
+    }
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     state

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -19,7 +20,9 @@ use super::json::{
     BrokerHealth, DatabaseHealth, DeletedOut, ElsewhereOut, HealthOut, JsonBody, ProductOut,
     PublishOut, RefusedOut, Token, draft_from_json,
 };
+use super::metrics::{Answered, RequestStart};
 use crate::service::{Edit, Order, ProductQuery, ServiceError};
+use crate::stages::{self, Stage};
 
 /// Products per database round trip while streaming product/all.
 const PAGE: i64 = 500;
@@ -111,10 +114,12 @@ pub async fn login(
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    Extension(RequestStart(arrived)): Extension<RequestStart>,
     user: AuthUser,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let product = draft_from_json(&body)?;
+    stages::record(Stage::Parse, arrived);
     let registered = state
         .service
         .register_new(crate::service::Creation {
@@ -123,11 +128,14 @@ pub async fn register(
             key: None,
         })
         .await?;
+    let answered = Instant::now();
     tracing::info!(user = %user.0, id = registered.product.id, "product registered");
-    Ok(ok(
+    let mut resp = ok(
         "Product register successfully",
         Some(ProductOut::of(&registered.product, &state.service, true)),
-    ))
+    );
+    resp.extensions_mut().insert(Answered(answered));
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -60,6 +60,9 @@ impl RelayOptions {
 pub struct Handoff {
     pub event: OutboxEvent,
     pub ack: Option<oneshot::Sender<PublishState>>,
+    /// When the event's current stage began (its commit, first), for `crate::stages`; None
+    /// for events claimed from the outbox.
+    pub at: Option<std::time::Instant>,
 }
 
 /// Products whose newest event waits for an older one this relay holds: when the older one is
@@ -109,6 +112,36 @@ impl Blocked {
     }
 }
 
+/// Events the broker acknowledged whose outbox mark is not committed yet, by product: what a
+/// read of this process shows meanwhile, so the "published" a caller heard is what it reads.
+#[derive(Debug, Default)]
+pub(super) struct Unmarked {
+    by_product: std::sync::Mutex<std::collections::HashMap<i64, (i64, i32, i64)>>,
+}
+
+impl Unmarked {
+    pub(super) fn acked(&self, e: &OutboxEvent, partition: i32, offset: i64) {
+        if let Ok(mut m) = self.by_product.lock() {
+            m.insert(e.product_id, (e.version, partition, offset));
+        }
+    }
+
+    pub(super) fn marked(&self, e: &OutboxEvent) {
+        if let Ok(mut m) = self.by_product.lock()
+            && m.get(&e.product_id).is_some_and(|(v, ..)| *v == e.version)
+        {
+            m.remove(&e.product_id);
+        }
+    }
+
+    /// The acknowledgement of `product_id`'s event `version`, if it waits for its mark.
+    fn get(&self, product_id: i64, version: i64) -> Option<PublishState> {
+        let m = self.by_product.lock().ok()?;
+        let (v, partition, offset) = *m.get(&product_id)?;
+        (v == version).then_some(PublishState::Published { partition, offset })
+    }
+}
+
 /// What writers and observers use: hand events over, wake the relay, watch acknowledgements.
 #[derive(Clone)]
 pub struct RelayLink {
@@ -118,6 +151,7 @@ pub struct RelayLink {
     pub(super) blocked: Arc<Blocked>,
     pub(super) own: mpsc::Sender<Handoff>,
     pub(super) acks: broadcast::Sender<PublishedAck>,
+    pub(super) unmarked: Arc<Unmarked>,
 }
 
 impl RelayLink {
@@ -146,6 +180,7 @@ impl RelayLink {
         let handoff = Handoff {
             event,
             ack: Some(tx),
+            at: None,
         };
         self.own.try_send(handoff).ok().map(|()| rx)
     }
@@ -160,6 +195,16 @@ impl RelayLink {
     pub fn wake_after(&self, product_id: i64) {
         self.blocked.add(product_id);
         self.wake.notify_one();
+    }
+
+    /// A read product's state as this process knows it: an event acknowledged by the broker
+    /// reads as published even before its mark is committed.
+    pub fn overlay(&self, p: &mut crate::domain::Product) {
+        if matches!(p.publish, PublishState::Pending)
+            && let Some(state) = self.unmarked.get(p.id, p.revision.version)
+        {
+            p.publish = state;
+        }
     }
 
     /// Acknowledgements of every event this process publishes, for status displays.

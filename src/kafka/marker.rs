@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::SharedHealth;
-use super::handoff::{Blocked, Handoff};
+use super::handoff::{Blocked, Handoff, Unmarked};
 use crate::domain::PublishState;
 use crate::store::{PublishedAck, Store};
 
@@ -40,9 +40,10 @@ pub(super) fn spawn(
     health: SharedHealth,
     observers: broadcast::Sender<PublishedAck>,
     blocked: Arc<Blocked>,
+    unmarked: Arc<Unmarked>,
 ) -> Marker {
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(store, relay, health, observers, blocked, rx));
+    let task = tokio::spawn(run(store, relay, health, observers, blocked, unmarked, rx));
     Marker { tx, task }
 }
 
@@ -52,6 +53,7 @@ async fn run(
     health: SharedHealth,
     observers: broadcast::Sender<PublishedAck>,
     blocked: Arc<Blocked>,
+    acked_unmarked: Arc<Unmarked>,
     mut rx: mpsc::UnboundedReceiver<Vec<Acked>>,
 ) -> bool {
     let mut unmarked: Vec<PublishedAck> = Vec::new();
@@ -119,6 +121,14 @@ async fn run(
                 false
             }
         };
+        if ok {
+            for a in &batch {
+                acked_unmarked.marked(&a.handoff.event);
+                if let Some(at) = a.handoff.at {
+                    crate::stages::record(crate::stages::Stage::Mark, at);
+                }
+            }
+        }
         health.count_published(batch.len());
         for a in batch {
             let state = PublishState::Published {

@@ -16,7 +16,10 @@ use tokio::sync::mpsc;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Target};
+use crate::domain::PublishState;
+use crate::stages::{self, Stage};
+
+use super::handoff::{Blocked, Handoff, RelayHandle, RelayLink, RelayOptions, Target, Unmarked};
 use super::known::Known;
 use super::marker::{self, Acked};
 use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer, record};
@@ -57,6 +60,7 @@ impl Failure {
 
 pub struct Relay {
     blocked: Arc<Blocked>,
+    unmarked: Arc<Unmarked>,
     store: Store,
     cfg: KafkaConfig,
     health: SharedHealth,
@@ -97,7 +101,9 @@ impl Relay {
         let (own_tx, own) = mpsc::channel(HANDOFF_CAPACITY);
         let (stop_tx, stop) = watch::channel(false);
         let opts_lease = opts.lease;
+        let unmarked = Arc::new(Unmarked::default());
         let link = RelayLink {
+            unmarked: unmarked.clone(),
             id: opts.id.as_str().into(),
             lease: opts.lease,
             wake: wake.clone(),
@@ -107,6 +113,7 @@ impl Relay {
         };
         let relay = Relay {
             blocked,
+            unmarked,
             store,
             cfg,
             health,
@@ -153,6 +160,7 @@ impl Relay {
             self.health.clone(),
             self.acks.clone(),
             self.blocked.clone(),
+            self.unmarked.clone(),
         );
         let mut topic_ready = false;
         let mut replayed = self.opts.replay == 0;
@@ -284,6 +292,12 @@ impl Relay {
                             Err(_) => break,
                         }
                     }
+                    let now = Instant::now();
+                    for h in &mut batch {
+                        if let Some(at) = h.at.replace(now) {
+                            stages::record(Stage::Handoff, at);
+                        }
+                    }
                     self.send_held(&producer, batch).await;
                 }
                 _ = self.wake.notified(), if accepting => self.take_orphans(&producer).await,
@@ -309,10 +323,14 @@ impl Relay {
     /// partition, and the idempotent producer keeps their order.
     fn send_all(&mut self, producer: &Producer, mut batch: Vec<Handoff>) {
         batch.sort_by_key(|h| h.event.id);
-        for h in batch {
+        for mut h in batch {
             self.known.take(h.event.id);
             match producer.send_result(record(&self.cfg.topic, &h.event)) {
                 Ok(delivery) => self.in_flight.push(Box::pin(async move {
+                    let sent = Instant::now();
+                    if let Some(at) = h.at.replace(sent) {
+                        stages::record(Stage::Send, at);
+                    }
                     let result = match delivery.await {
                         Ok(Ok(d)) => Ok((d.partition, d.offset)),
                         Ok(Err((e, _))) => Err(Failure::of(&e)),
@@ -321,6 +339,9 @@ impl Relay {
                             text: "the producer dropped the message".into(),
                         }),
                     };
+                    if let Some(at) = h.at.replace(Instant::now()) {
+                        stages::record(Stage::Ack, at);
+                    }
                     (h, result)
                 })),
                 Err((e, _)) => self.failed_one(h, Failure::of(&e)),
@@ -381,11 +402,19 @@ impl Relay {
 
     fn settle(&mut self, done: (Handoff, Result<(i32, i64), Failure>), acked: &mut Vec<Acked>) {
         match done {
-            (handoff, Ok((partition, offset))) => acked.push(Acked {
-                handoff,
-                partition,
-                offset,
-            }),
+            (mut handoff, Ok((partition, offset))) => {
+                // The broker has it: its caller hears so now, and the mark follows off the
+                // caller's path (it only keeps the event from being sent again).
+                self.unmarked.acked(&handoff.event, partition, offset);
+                if let Some(tx) = handoff.ack.take() {
+                    let _ = tx.send(PublishState::Published { partition, offset });
+                }
+                acked.push(Acked {
+                    handoff,
+                    partition,
+                    offset,
+                })
+            }
             (h, Err(f)) => self.failed_one(h, f),
         }
     }
@@ -468,7 +497,11 @@ impl Relay {
         }
         let batch = found
             .into_iter()
-            .map(|event| Handoff { event, ack: None })
+            .map(|event| Handoff {
+                event,
+                ack: None,
+                at: None,
+            })
             .collect();
         self.send_all(producer, batch);
     }

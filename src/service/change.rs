@@ -89,6 +89,7 @@ impl Service {
                 permit.send(Handoff {
                     event,
                     ack: Some(tx),
+                    at: Some(std::time::Instant::now()),
                 });
                 if self.inner.health.is_up()
                     && let Ok(Ok(state)) =

@@ -160,11 +160,19 @@ pub struct Status {
 
 impl Service {
     pub async fn products(&self, q: &ProductQuery) -> Result<Vec<Product>, ServiceError> {
-        Ok(self.inner.store.list_products(q).await?)
+        let mut all = self.inner.store.list_products(q).await?;
+        for p in &mut all {
+            self.inner.relay_link.overlay(p);
+        }
+        Ok(all)
     }
 
     pub async fn product(&self, id: i64) -> Result<Option<Product>, ServiceError> {
-        Ok(self.inner.store.get_product(id).await?)
+        let mut p = self.inner.store.get_product(id).await?;
+        if let Some(p) = p.as_mut() {
+            self.inner.relay_link.overlay(p);
+        }
+        Ok(p)
     }
 
     pub async fn count_products(&self, filter: Option<&str>) -> Result<i64, ServiceError> {

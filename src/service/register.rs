@@ -38,6 +38,7 @@ impl Service {
     /// later trouble answers `pending`.
     pub async fn register_new(&self, new: impl Into<Creation>) -> Result<Registered, ServiceError> {
         let written = self.inner.writer.write(new.into()).await?;
+        let committed = std::time::Instant::now();
         let mut product = written.saved.product;
         let Some(ack) = written.ack else {
             return Ok(Registered { product });
@@ -48,6 +49,7 @@ impl Service {
         // Only this event's acknowledgement wakes us. Timed out, or given up by the relay at
         // shutdown: pending, and the relay keeps at it.
         if let Ok(Ok(state)) = tokio::time::timeout(self.inner.settings.publish_wait, ack).await {
+            crate::stages::record(crate::stages::Stage::Published, committed);
             product.publish = state;
         }
         Ok(Registered { product })

@@ -2,13 +2,14 @@
 //! (up to MAX_BATCH) into one transaction, so concurrent callers share a commit. A lone
 //! request commits at once: nothing waits on a timer.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::PublishState;
 use crate::kafka::{Handoff, RelayLink};
+use crate::stages::{self, Stage};
 use crate::store::{Creation, EventRoute, SavedProduct, Store, StoreError};
 
 /// Registrations waiting for a writer; past it, callers wait to enqueue (backpressure).
@@ -28,6 +29,7 @@ pub struct Written {
 struct Job {
     item: Creation,
     reply: oneshot::Sender<Result<Written, StoreError>>,
+    queued: Instant,
 }
 
 #[derive(Clone)]
@@ -72,7 +74,11 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         let closed = || StoreError::unavailable("the writer has stopped");
         self.tx
-            .send(Job { item, reply })
+            .send(Job {
+                item,
+                reply,
+                queued: Instant::now(),
+            })
             .await
             .map_err(|_| closed())?;
         Ok(async move { rx.await.map_err(|_| closed())? })
@@ -122,8 +128,16 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
     };
     let held = route.holder.is_some();
     let at = now_micros();
-    let (items, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.item, j.reply)).unzip();
+    let started = Instant::now();
+    let (items, replies): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .map(|j| {
+            stages::record(Stage::Queue, j.queued);
+            (j.item, j.reply)
+        })
+        .unzip();
     let results = store.insert_each(&items, at, &route).await;
+    let committed = Instant::now();
     let orphans = permits.is_none();
     let mut unsettled: Option<Unsettled> = None;
     for ((result, reply), item) in results.into_iter().zip(replies).zip(items) {
@@ -137,11 +151,13 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
             continue;
         }
         let written = result.map(|saved| {
+            stages::record(Stage::Commit, started);
             let ack = permits.as_mut().and_then(Iterator::next).map(|permit| {
                 let (tx, rx) = oneshot::channel();
                 permit.send(Handoff {
                     event: saved.event.clone(),
                     ack: Some(tx),
+                    at: Some(committed),
                 });
                 rx
             });
