@@ -33,6 +33,9 @@ fn bar(total: u64) -> Option<ProgressBar> {
     Some(pb)
 }
 
+/// How long the import waits at the end for a broker that takes no events.
+const DRAIN_STALL: Duration = Duration::from_secs(30);
+
 pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
     let rt = match runtime() {
@@ -90,6 +93,30 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
         let result = import
             .await
             .unwrap_or_else(|e| Err(ImportError::Usage(format!("the import stopped: {e}"))));
+        // Every imported product on the topic before the command ends, while the broker
+        // takes them; what it does not take waits in the outbox for the next process.
+        let pb = std::io::stderr().is_terminal().then(|| {
+            let pb = ProgressBar::new_spinner();
+            pb.enable_steady_tick(Duration::from_millis(200));
+            pb
+        });
+        let left = svc
+            .drain(DRAIN_STALL, |n| {
+                if let Some(pb) = &pb {
+                    pb.set_message(format!("publishing · {n} events to go"));
+                }
+            })
+            .await;
+        if let Some(pb) = &pb {
+            pb.finish_and_clear();
+        }
+        if left > 0 {
+            eprintln!(
+                "dataflow: {left} events not yet published (the broker took none for {}s); \
+                 they are saved and the next dataflow process publishes them",
+                DRAIN_STALL.as_secs()
+            );
+        }
         svc.shutdown().await;
         match result {
             Ok(c) => {

@@ -292,6 +292,31 @@ impl Service {
     }
 
     /// Stops the relay (flushing the producer), the embedded broker and the pool.
+    /// Waits until nothing is pending in the outbox, for as long as the count keeps falling
+    /// (`stall` without progress ends the wait); `progress` hears the count as it goes.
+    /// What is left when it returns (0: everything reached the broker).
+    pub async fn drain(&self, stall: Duration, mut progress: impl FnMut(i64)) -> i64 {
+        let mut best = i64::MAX;
+        let mut since = tokio::time::Instant::now();
+        loop {
+            let left = match self.inner.store.pending_count().await {
+                Ok(n) => n,
+                Err(_) => best,
+            };
+            progress(left);
+            if left == 0 {
+                return 0;
+            }
+            if left < best {
+                best = left;
+                since = tokio::time::Instant::now();
+            } else if since.elapsed() >= stall {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn shutdown(&self) {
         let watcher = self.inner.handover.lock().ok().and_then(|mut h| h.take());
         if let Some(w) = watcher {
