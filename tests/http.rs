@@ -493,3 +493,39 @@ async fn access_log_has_method_path_status_latency_and_no_secrets() {
     let hash = "$argon2id$";
     assert!(!text.contains(hash), "a hash reached the log");
 }
+
+/// A username the database cannot hold (NUL: PostgreSQL refuses it in text) or no user can
+/// have is refused at the edge, naming the field and the rule; it never reaches the database.
+async fn usernames_are_checked_at_the_edge(s: &TestServer) {
+    for (name, rule) in [("a\u{0}b", "control"), ("a\nb", "control"), ("", "1-200")] {
+        let (status, v) = post(
+            s,
+            "/api/vert/auth/login",
+            None,
+            &json!({"username": name, "password": "vert"}),
+        )
+        .await;
+        assert_eq!(status, 422, "{name:?}: {v}");
+        assert_eq!(v["result"][0]["field"], "username", "{v}");
+        assert!(
+            v["result"][0]["message"].as_str().unwrap().contains(rule),
+            "{v}"
+        );
+    }
+    let long = "x".repeat(201);
+    let (status, _) = post(
+        s,
+        "/api/vert/auth/login",
+        None,
+        &json!({"username": long, "password": "vert"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // The service itself says no to such a name (the TUI logs in through it).
+    assert!(!s.svc.login("a\u{0}b", "vert").await.unwrap());
+    s.token().await; // the real user still logs in
+}
+http_test!(
+    usernames_are_checked_at_the_edge,
+    usernames_are_checked_at_the_edge
+);

@@ -7,6 +7,7 @@ mod change;
 mod message;
 mod product;
 mod seek;
+mod user;
 
 pub use amount::Amount;
 pub use body::product_from_json;
@@ -16,3 +17,4 @@ pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
 };
 pub use seek::{Seek, parse_seek, parse_since};
+pub use user::{USERNAME, USERNAME_MAX, username_problem};

@@ -39,7 +39,7 @@ pub async fn root() -> Response {
         (status = 401, body = Envelope<String>, description = "Incorrect username or password"),
         (status = 413, body = Envelope<String>, description = "Body too large"),
         (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
-        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields, or a username no user can have (control characters, over 200 characters)"),
         (status = 429, body = Envelope<String>, description = "Too many failures, or as many checks in flight as failures allowed; see Retry-After"),
         (status = 503, body = Envelope<String>, description = "Too many logins being checked at once, or database unavailable; see Retry-After"),
     ))]
@@ -67,6 +67,13 @@ pub async fn login(
             ));
         }
     };
+    // Checked before anything uses it: the database refuses some of it (NUL) with an error.
+    if let Some(message) = crate::domain::username_problem(&username) {
+        return Err(ApiError::invalid(vec![FieldProblem {
+            field: crate::domain::USERNAME.into(),
+            message,
+        }]));
+    }
     let (user_key, addr_key) = super::throttle::keys_for(&username, peer.ip());
     let attempt = match state.throttle.begin(&user_key, &addr_key, Instant::now()) {
         Ok(a) => a,

@@ -278,7 +278,12 @@ impl Service {
                     "too many logins are being checked; try again in a second".into(),
                 )
             })?;
-        let stored = self.inner.store.user_hash(username).await?;
+        // A name no user can have never reaches the database (NUL would be an error there);
+        // it costs the same verification as any unknown user.
+        let stored = match crate::domain::username_problem(username) {
+            None => self.inner.store.user_hash(username).await?,
+            Some(_) => None,
+        };
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
         let ok = auth::verify_holding(password.to_string(), hash, slot).await;
