@@ -22,6 +22,7 @@ pub const CONSUME_DEFAULT: usize = 500;
 pub const CONSUME_MAX: usize = 10_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsumeQuery {
     /// At most this many messages in one answer (1-10000, default 500); the rest comes with the
     /// next call.

@@ -135,25 +135,25 @@ pub struct ProductOut {
     pub description: String,
     pub availability: AvailabilityOut,
     pub pricing: PricingOut,
-    /// On single-product answers only; product/all keeps the original's shape.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<RevisionOut>,
+    // The revision fields are on single-product answers only (product/all keeps the
+    // original's shape), so each is optional in the document; flattening an optional struct
+    // documented them as "that struct or null", which no product/all item matched.
+    /// 1 when registered, + 1 per change; the `ETag` of `GET /api/vert/product/{id}`. On
+    /// single-product answers only, as are the three fields after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1, minimum = 1)]
+    pub version: Option<i64>,
+    /// Who registered it; null for products registered before versions existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Option<String>>,
+    /// Who changed it last; null until it is changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<Option<String>>,
+    /// When it was changed last (RFC 3339 in TIMEZONE); null until it is changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishOut>,
-}
-
-/// Which version a product is at, and who made it so.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RevisionOut {
-    /// 1 when registered, + 1 per change; the `ETag` of `GET /api/vert/product/{id}`.
-    #[schema(example = 1, minimum = 1)]
-    pub version: i64,
-    /// Who registered it; null for products registered before versions existed.
-    pub created_by: Option<String>,
-    /// Who changed it last; null until it is changed.
-    pub updated_by: Option<String>,
-    /// When it was changed last (RFC 3339 in TIMEZONE); null until it is changed.
-    pub updated_at: Option<String>,
 }
 
 /// What a delete answers.
@@ -187,12 +187,10 @@ impl ProductOut {
                 ammount: p.amount.to_json_number(),
                 currency: p.currency.clone(),
             },
-            revision: detailed.then(|| RevisionOut {
-                version: p.revision.version,
-                created_by: p.revision.created_by.clone(),
-                updated_by: p.revision.updated_by.clone(),
-                updated_at: p.revision.updated_at.map(|t| svc.render_time(t)),
-            }),
+            version: detailed.then_some(p.revision.version),
+            created_by: detailed.then(|| p.revision.created_by.clone()),
+            updated_by: detailed.then(|| p.revision.updated_by.clone()),
+            updated_at: detailed.then(|| p.revision.updated_at.map(|t| svc.render_time(t))),
             publish: detailed.then(|| PublishOut::of(p.publish)),
         }
     }

@@ -146,11 +146,13 @@ pub async fn register(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many products (default: all of them, streamed).
     #[param(minimum = 0)]
     pub limit: Option<i64>,
     /// Only products with an id greater than this (keyset paging).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
 }
 
@@ -172,11 +174,13 @@ pub async fn all_products(
             message: e.body_text(),
         }])
     })?;
-    if page.limit.is_some_and(|l| l < 0) {
-        return Err(ApiError::invalid(vec![FieldProblem {
-            field: "limit".into(),
-            message: "must be >= 0".into(),
-        }]));
+    for (field, value) in [("limit", page.limit), ("after", page.after)] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(ApiError::invalid(vec![FieldProblem {
+                field: field.into(),
+                message: "must be >= 0".into(),
+            }]));
+        }
     }
     // The first page is read before answering, so an unreachable database is a 503.
     let mut pager = Pager {
