@@ -46,6 +46,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 #[schema(example = json!({"username": "vert", "password": "vert"}))]
 #[allow(dead_code)] // documents the shape; the handler reads fields one by one
 pub struct LoginRequest {
+    /// 1-200 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub username: String,
     pub password: String,
 }
@@ -73,7 +79,8 @@ pub struct ProductRequest {
 #[derive(Debug, serde::Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct PricingRequest {
-    /// Alias: `amount`.
+    /// Alias: `amount`. At most two decimals.
+    #[schema(minimum = 0, exclusive_maximum = 1000000000000.0)]
     pub ammount: f64,
     pub currency: String,
 }
@@ -81,6 +88,7 @@ pub struct PricingRequest {
 #[derive(Debug, serde::Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct AvailabilityRequest {
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub quantity: i64,
 }
 

@@ -296,8 +296,14 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     if text == "*" {
         return Ok(None);
     }
-    text.strip_prefix('"')
+    // The quoted form is the standard one; a bare version is accepted too, as many clients
+    // send it.
+    let bare = text
+        .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    Some(bare)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|t| t.parse::<i64>().ok())
         .map(Some)
         .ok_or_else(|| {
@@ -343,7 +349,7 @@ pub async fn one_product(
 
 #[utoipa::path(put, path = "/api/vert/product/{id}", request_body = super::json::ProductRequest,
     params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, description = "The version read (its ETag, e.g. \"3\"); a stale one answers 412")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<ProductOut>, description = "Product updated successfully: version + 1; `result.publish` tells whether Kafka acknowledged its event",
@@ -386,7 +392,7 @@ pub async fn update_product(
 
 #[utoipa::path(delete, path = "/api/vert/product/{id}",
     params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, description = "The version read (its ETag, e.g. \"3\"); a stale one answers 412")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<DeletedOut>, description = "Product deleted successfully: it is no longer listed, and a tombstone goes to the topic"),
