@@ -67,6 +67,8 @@ pub struct Settings {
     /// The topic's cleanup.policy when we create it: delete, compact or compact,delete.
     pub cleanup_policy: String,
     pub publish_wait: Duration,
+    /// How long an Idempotency-Key is remembered (IDEMPOTENCY_TTL_HOURS).
+    pub idempotency_ttl: Duration,
     pub replay_on_start: usize,
     pub bind: SocketAddr,
     pub jwt_secret: Option<Secret>,
@@ -161,6 +163,9 @@ impl Settings {
             },
             cleanup_policy: cleanup_policy(&or("TOPIC_CLEANUP_POLICY", "delete"))?,
             publish_wait: Duration::from_millis(number(l, "PUBLISH_WAIT_MS", 2000, 0, 600_000)?),
+            idempotency_ttl: Duration::from_secs(
+                3600 * number(l, "IDEMPOTENCY_TTL_HOURS", 24, 1, 24 * 365)?,
+            ),
             replay_on_start: number(l, "REPLAY_ON_START", 1000, 0, 10_000_000)?,
             bind,
             jwt_secret: get("JWT_SECRET").map(Secret::from),

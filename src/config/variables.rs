@@ -59,6 +59,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "group of the consumer route",
     ),
     (
+        "IDEMPOTENCY_TTL_HOURS",
+        "24",
+        "how long an Idempotency-Key is remembered",
+    ),
+    (
         "PUBLISH_WAIT_MS",
         "2000",
         "how long a registration waits for the broker's ack",

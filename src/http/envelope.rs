@@ -127,6 +127,7 @@ impl From<ServiceError> for ApiError {
                 e.etag = Some(current);
                 e
             }
+            ServiceError::InProgress(detail) => ApiError::new(StatusCode::CONFLICT, detail),
             ServiceError::Conflict(detail) => {
                 tracing::info!(error = %detail, "conflict");
                 ApiError::new(StatusCode::CONFLICT, "Already exists")

@@ -5,6 +5,7 @@ mod auth;
 mod consume;
 mod docs;
 mod envelope;
+mod idempotent;
 mod json;
 mod limits;
 mod metrics;

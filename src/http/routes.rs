@@ -110,29 +110,37 @@ pub async fn login(
 
 #[utoipa::path(post, path = "/api/vert/register/product", request_body = super::json::ProductRequest,
     security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 257, description = "Makes a retry safe: the first request with a key registers, a retry with the same key and body replays its answer (header `Idempotent-Replayed: true`) for IDEMPOTENCY_TTL_HOURS (24 by default); 1-255 printable ASCII characters, as an RFC 8941 string (\"...\") or bare; the user's own")),
     responses(
         (status = 200, body = Envelope<ProductOut>, description = "Product register successfully; `result.publish` tells whether Kafka acknowledged it"),
+        (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 400, body = Envelope<String>, description = "Malformed JSON"),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
         (status = 413, body = Envelope<String>, description = "Body too large"),
         (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
-        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "One entry per failing field"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "One entry per failing field; field `Idempotency-Key` when the key is malformed or was used with a different request"),
         (status = 503, body = Envelope<String>, description = "Database unavailable"),
     ))]
 pub async fn register(
     State(state): State<AppState>,
     Extension(RequestStart(arrived)): Extension<RequestStart>,
     user: AuthUser,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let key = super::idempotent::key_of(&headers)?;
     let product = draft_from_json(&body)?;
     stages::record(Stage::Parse, arrived);
+    if let Some(key) = key {
+        return super::idempotent::register(&state, &user.0, &key, product).await;
+    }
     let registered = state
         .service
         .register_new(crate::service::Creation {
             item: product,
             by: Some(user.0.clone()),
             key: None,
+            idem: None,
         })
         .await?;
     let answered = Instant::now();

@@ -7,6 +7,7 @@ mod change;
 mod export;
 mod filter;
 mod handover;
+mod idempotent;
 mod import;
 mod outbox;
 mod reading;
@@ -34,6 +35,7 @@ pub use broker::{cluster_destination, embedded_destination};
 pub use change::Edit;
 pub use export::{CSV_COLUMNS, ExportFormat, export, open_store, product_json};
 pub use filter::MessageFilter;
+pub use idempotent::{IDEMPOTENCY_KEY, Keyed, form_key, parse_idempotency_key};
 pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Problem};
 pub use outbox::{Destinations, destination_of, destinations, reroute};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
@@ -53,6 +55,9 @@ pub enum ServiceError {
         current: i64,
         expected: i64,
     },
+    /// A request with the same Idempotency-Key is still being processed: 409.
+    #[error("{0}")]
+    InProgress(String),
     /// A unique key is taken: 409.
     #[error("{0}")]
     Conflict(#[source] StoreError),
@@ -141,6 +146,8 @@ struct Inner {
     group: Arc<tokio::sync::Mutex<Option<crate::kafka::GroupReader>>>,
     /// Verified against when a username is unknown, so both cases take the same time.
     dummy_hash: String,
+    /// Idempotency-Keys of requests still running here.
+    running: idempotent::Running,
 }
 
 impl Service {
@@ -190,7 +197,12 @@ impl Service {
             chosen.relay,
             target_rx,
         );
-        let writer = Writer::spawn(store.clone(), relay.link(), destination.clone());
+        let writer = Writer::spawn(
+            store.clone(),
+            relay.link(),
+            destination.clone(),
+            settings.idempotency_ttl,
+        );
         tracing::info!(backend = store.backend(), bootstrap = %kafka.bootstrap, %destination, "service started");
         if owns {
             handover::record_address(&settings.paths.data_dir, &kafka.bootstrap);
@@ -214,6 +226,7 @@ impl Service {
                 group: Arc::new(tokio::sync::Mutex::new(None)),
                 verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
                 dummy_hash,
+                running: Default::default(),
             }),
         };
         if embedded_joiner {

@@ -28,6 +28,7 @@ impl Service {
             item,
             by: Some(user.to_string()),
             key: None,
+            idem: None,
         })
         .await
     }

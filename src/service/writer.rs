@@ -42,7 +42,8 @@ impl Writer {
     /// gathers, and bigger batches cost the database less per product. Measured with
     /// scripts/bench_write.py at 32 connections: 1 writer 6,046 req/s, 2 writers 5,554,
     /// 4 writers 4,637, 8 writers 4,180 (PostgreSQL, see BENCHMARKS.md).
-    pub fn spawn(store: Store, link: RelayLink, destination: String) -> Writer {
+    /// Idempotency-Keys older than `key_ttl` are deleted with the batch tokens.
+    pub fn spawn(store: Store, link: RelayLink, destination: String, key_ttl: Duration) -> Writer {
         let (tx, mut rx) = mpsc::channel(QUEUE);
         tokio::spawn(async move {
             let mut last = 1;
@@ -52,7 +53,7 @@ impl Writer {
                 write_batch(&store, &link, &destination, jobs).await;
                 if swept.elapsed() >= SWEEP_EVERY {
                     swept = tokio::time::Instant::now();
-                    forget_tokens(&store);
+                    forget_tokens(&store, key_ttl);
                 }
             }
         });
@@ -177,12 +178,16 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
 /// minute by a task of its own.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-fn forget_tokens(store: &Store) {
+fn forget_tokens(store: &Store, key_ttl: Duration) {
     let store = store.clone();
     tokio::spawn(async move {
         let before = Utc::now() - chrono::Duration::hours(1);
         if let Err(e) = store.forget_batches(before).await {
             tracing::warn!(error = %e, "could not delete old batch tokens");
+        }
+        let ttl = chrono::Duration::from_std(key_ttl).unwrap_or(chrono::Duration::hours(24));
+        if let Err(e) = store.forget_idem(Utc::now() - ttl).await {
+            tracing::warn!(error = %e, "could not delete expired idempotency keys");
         }
     });
 }

@@ -6,6 +6,7 @@ mod cluster;
 mod destination;
 mod error;
 mod held;
+mod idem;
 mod outbox;
 mod products;
 mod seed;
@@ -28,9 +29,10 @@ pub use change::{ChangeOf, Changed};
 pub use cluster::{DestinationPending, served_by};
 pub use destination::BrokerOwner;
 pub use error::StoreError;
+pub use idem::IdemRecord;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use products::{Order, ProductQuery};
-pub use write::{Creation, EventRoute, SavedProduct};
+pub use write::{Creation, EventRoute, IdemKey, SavedProduct};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 

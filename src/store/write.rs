@@ -24,6 +24,16 @@ pub struct Creation {
     /// An imported row's duplicate key (unique in `import_key`): a second row with the same
     /// key fails alone with `StoreError::Conflict`.
     pub key: Option<String>,
+    /// A request's Idempotency-Key, recorded for `by` with the product (unique per user): a
+    /// second product under the same key fails alone with `StoreError::Conflict`.
+    pub idem: Option<IdemKey>,
+}
+
+/// An Idempotency-Key and the hash of the request that came with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdemKey {
+    pub key: String,
+    pub request_hash: String,
 }
 
 impl From<NewProduct> for Creation {
@@ -32,6 +42,7 @@ impl From<NewProduct> for Creation {
             item,
             by: None,
             key: None,
+            idem: None,
         }
     }
 }
@@ -52,14 +63,17 @@ pub struct EventRoute<'a> {
 const INSERT_PG: &str = r#"WITH input AS (
     SELECT nextval('tb_product_id_seq') AS id, t.*
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                $12::text[], $13::text[])
+                $12::text[], $13::text[], $15::text[], $16::text[])
       WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, key,
-                           ord)
+                           idem, idem_hash, ord)
   ), p AS (
     INSERT INTO tb_product (id, name, description, category, created_by)
     SELECT id, name, description, category, by FROM input
   ), ik AS (
     INSERT INTO import_key (key, product_id) SELECT key, id FROM input WHERE key IS NOT NULL
+  ), idk AS (
+    INSERT INTO idempotency_key (username, key, request_hash, product_id, status, created_at)
+    SELECT by, idem, idem_hash, id, 200, $8 FROM input WHERE idem IS NOT NULL
   ), pr AS (
     INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT id, CAST(ammount AS NUMERIC), currency FROM input RETURNING id, product_id
@@ -97,6 +111,11 @@ const AVAILABILITY_SQLITE: &str =
     "INSERT INTO tb_availability (product_id, quantity, \"timestamp\")
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
+const IDEM_SQLITE: &str = "INSERT INTO idempotency_key
+    (username, key, request_hash, product_id, status, created_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+      json_extract(value, '$[3]'), 200, $2
+    FROM json_each($1)";
 const BATCH_SQLITE: &str = "INSERT INTO write_batch (created_at, token, rows) VALUES ($1, $2, $3)";
 const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
     SELECT json_extract(value, '$[0]'), CAST(json_extract(value, '$[0]') AS TEXT), json_extract(value, '$[1]'),
@@ -204,6 +223,18 @@ impl Store {
                     .bind(items.iter().map(|c| c.by.clone()).collect::<Vec<_>>())
                     .bind(items.iter().map(|c| c.key.clone()).collect::<Vec<_>>())
                     .bind(token)
+                    .bind(
+                        items
+                            .iter()
+                            .map(|c| c.idem.as_ref().map(|i| i.key.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        items
+                            .iter()
+                            .map(|c| c.idem.as_ref().map(|i| i.request_hash.clone()))
+                            .collect::<Vec<_>>(),
+                    )
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(|e| unsettled(e, token))?;
@@ -242,6 +273,22 @@ impl Store {
                 if !keys.is_empty() {
                     sqlx::query(IMPORT_KEY_SQLITE)
                         .bind(json!(keys).to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let idem: Vec<_> = items
+                    .iter()
+                    .zip(&ids)
+                    .filter_map(|(c, id)| {
+                        c.idem
+                            .as_ref()
+                            .map(|i| json!([c.by, i.key, i.request_hash, id]))
+                    })
+                    .collect();
+                if !idem.is_empty() {
+                    sqlx::query(IDEM_SQLITE)
+                        .bind(json!(idem).to_string())
+                        .bind(at)
                         .execute(&mut *tx)
                         .await?;
                 }

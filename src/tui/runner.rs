@@ -2,7 +2,7 @@
 //! reports back through the action channel. The event loop never waits on any of them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -27,6 +27,41 @@ pub struct Runner {
     status_busy: Arc<AtomicBool>,
     /// Who logged in: the name written as created_by/updated_by.
     user: Arc<std::sync::Mutex<Option<String>>>,
+    /// Part of every save's Idempotency-Key; changed after each saved product.
+    save_nonce: Arc<AtomicU64>,
+}
+
+/// Saves the form under an Idempotency-Key, so a save retried after an error or a lost
+/// answer never registers twice.
+async fn save(
+    svc: &Service,
+    user: Option<String>,
+    draft: &crate::domain::ProductDraft,
+    nonce: &AtomicU64,
+) -> Result<crate::domain::Product, String> {
+    let Some(user) = user else {
+        return svc
+            .register(draft)
+            .await
+            .map(|r| r.product)
+            .map_err(|e| e.to_string());
+    };
+    let item = draft.validate().map_err(|e| e.to_string())?;
+    let key = crate::service::form_key(nonce.load(Ordering::Acquire), &item);
+    let product = match svc.register_keyed(&user, &key, item).await {
+        Ok(crate::service::Keyed::First(r)) => r.product,
+        Ok(crate::service::Keyed::Replayed {
+            product: Some(p), ..
+        }) => p,
+        Ok(crate::service::Keyed::Replayed { product_id, .. }) => {
+            return Err(format!(
+                "saved earlier as product {product_id}, deleted since"
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    nonce.store(rand::random(), Ordering::Release);
+    Ok(product)
 }
 
 impl Runner {
@@ -56,6 +91,7 @@ impl Runner {
             acks: None,
             status_busy: Arc::new(AtomicBool::new(false)),
             user: Arc::default(),
+            save_nonce: Arc::new(AtomicU64::new(rand::random())),
         }
     }
 
@@ -119,14 +155,13 @@ impl Runner {
                     let _ = out.send(action);
                 });
             }
-            Effect::Register(draft) => self.with_service(move |svc| async move {
-                let r = match user {
-                    Some(u) => svc.register_as(&u, &draft).await,
-                    None => svc.register(&draft).await,
-                };
-                let r = r.map(|r| r.product).map_err(|e| e.to_string());
-                let _ = out.send(Action::Registered(r));
-            }),
+            Effect::Register(draft) => {
+                let nonce = self.save_nonce.clone();
+                self.with_service(move |svc| async move {
+                    let r = save(&svc, user, &draft, &nonce).await;
+                    let _ = out.send(Action::Registered(r));
+                })
+            }
             Effect::LoadProducts(request) => self.with_service(move |svc| async move {
                 let result = load_page(&svc, &request.fetch, request.filter.clone()).await;
                 let _ = out.send(Action::Page { request, result });

@@ -252,6 +252,7 @@ impl Service {
                             item,
                             by: opts.by.clone(),
                             key: Some(key),
+                            idem: None,
                         };
                         // Queued in file order, so ids follow the file.
                         let result = match self.inner.writer.enqueue(creation).await {

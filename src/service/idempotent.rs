@@ -1,0 +1,177 @@
+//! Registrations with an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): the key
+//! commits with the product, so a retry replays the first answer instead of registering
+//! again, on any replica and after any restart. Keys are the user's own.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use super::{Registered, Service, ServiceError};
+use crate::domain::{FieldError, NewProduct, Product, ValidationErrors};
+use crate::store::{Creation, IdemKey, StoreError};
+
+/// The header's name, the field its errors are reported under.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// Keys of this process's requests still running, so a retry during one answers 409.
+#[derive(Debug, Default)]
+pub(super) struct Running(Mutex<HashSet<(String, String)>>);
+
+/// What a keyed registration answered.
+#[derive(Debug, Clone)]
+pub enum Keyed {
+    /// The first request with this key: registered now.
+    First(Registered),
+    /// A retry: the status the first got, and its product as it is now (None once deleted).
+    Replayed {
+        status: u16,
+        product_id: i64,
+        product: Option<Product>,
+    },
+}
+
+/// Parses the header: an RFC 8941 string (`"..."`, `\"` and `\\` escaped) or, as most
+/// clients send it, the bare text; 1-255 printable ASCII characters.
+pub fn parse_idempotency_key(raw: &[u8]) -> Result<String, String> {
+    const RULE: &str = "must be 1-255 printable ASCII characters, quoted or bare";
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| RULE.to_string())?
+        .trim();
+    let key = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => {
+            let mut out = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some(e @ ('"' | '\\')) => out.push(e),
+                        _ => return Err(RULE.into()),
+                    },
+                    '"' => return Err(RULE.into()),
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        None => text.to_string(),
+    };
+    let printable = key.chars().all(|c| (' '..='~').contains(&c));
+    if key.is_empty() || key.len() > 255 || !printable {
+        return Err(RULE.into());
+    }
+    Ok(key)
+}
+
+/// The request as validated: two bodies that make the same product are the same request.
+fn request_hash(item: &NewProduct) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        item.name.as_str(),
+        item.description.as_str(),
+        item.category.as_str(),
+        &item.amount.to_string(),
+        item.currency.code(),
+        &item.quantity.to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]); // validated text holds no NUL
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The key a form's save is sent with: the same form content under the same `nonce` (a
+/// retry after an error or a lost answer) gets the same key; a new nonce after each saved
+/// product lets the same content be registered again on purpose.
+pub fn form_key(nonce: u64, item: &NewProduct) -> String {
+    format!("form-{nonce:016x}-{}", &request_hash(item)[..32])
+}
+
+fn key_reused() -> ServiceError {
+    ServiceError::Invalid(ValidationErrors(vec![FieldError {
+        field: IDEMPOTENCY_KEY,
+        message: "was already used with a different request".into(),
+    }]))
+}
+
+impl Service {
+    /// Registers `item` as `user`'s under `key`, or replays what the key's first request got.
+    pub async fn register_keyed(
+        &self,
+        user: &str,
+        key: &str,
+        item: NewProduct,
+    ) -> Result<Keyed, ServiceError> {
+        let hash = request_hash(&item);
+        if let Some(replay) = self.replay(user, key, &hash).await? {
+            return Ok(replay);
+        }
+        let running = (user.to_string(), key.to_string());
+        let fresh = self
+            .inner
+            .running
+            .0
+            .lock()
+            .map(|mut r| r.insert(running.clone()))
+            .unwrap_or(false);
+        if !fresh {
+            return Err(ServiceError::InProgress(format!(
+                "a request with this {IDEMPOTENCY_KEY} is still being processed; retry later"
+            )));
+        }
+        let result = self
+            .register_new(Creation {
+                item,
+                by: Some(user.to_string()),
+                key: None,
+                idem: Some(IdemKey {
+                    key: key.to_string(),
+                    request_hash: hash.clone(),
+                }),
+            })
+            .await;
+        if let Ok(mut r) = self.inner.running.0.lock() {
+            r.remove(&running);
+        }
+        match result {
+            Ok(registered) => Ok(Keyed::First(registered)),
+            // Another replica committed this key first (or an expired record was in the way).
+            Err(ServiceError::Conflict(StoreError::Conflict { constraint, .. }))
+                if constraint.contains("idempotency_key") =>
+            {
+                match self.replay(user, key, &hash).await? {
+                    Some(replay) => Ok(replay),
+                    None => Err(ServiceError::InProgress(format!(
+                        "a request with this {IDEMPOTENCY_KEY} is still being processed; retry later"
+                    ))),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn replay(
+        &self,
+        user: &str,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Keyed>, ServiceError> {
+        let since = chrono::Utc::now()
+            - chrono::Duration::from_std(self.inner.settings.idempotency_ttl)
+                .unwrap_or(chrono::Duration::hours(24));
+        let store = &self.inner.store;
+        let Some(rec) = store.idem_record(user, key, since).await? else {
+            // An expired record would refuse the new one: it goes first.
+            store.forget_idem_key(user, key, since).await?;
+            return Ok(None);
+        };
+        if rec.request_hash != hash {
+            return Err(key_reused());
+        }
+        Ok(Some(Keyed::Replayed {
+            status: rec.status,
+            product_id: rec.product_id,
+            product: self.product(rec.product_id).await?,
+        }))
+    }
+}

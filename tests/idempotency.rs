@@ -1,0 +1,185 @@
+//! `Idempotency-Key` on `POST register`, on both back ends: a retry replays the first answer
+//! and registers nothing; the key with another body is refused; concurrent requests with one
+//! key, in one process or two, make one product; an expired key registers again.
+
+mod common;
+
+use common::server::TestServer;
+use common::{Backend, TestDb, blusa};
+use dataflow::http::ThrottleRules;
+use dataflow::service::{Keyed, Service, ServiceError};
+use serde_json::{Value, json};
+
+fn body(quantity: i64) -> Value {
+    json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": quantity}})
+}
+
+async fn post(s: &TestServer, token: &str, key: Option<&str>, b: &Value) -> (u16, bool, Value) {
+    let mut req = s
+        .client
+        .post(s.url("/api/vert/register/product"))
+        .bearer_auth(token)
+        .json(b);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let replayed = r.headers().get("idempotent-replayed").is_some();
+    (status, replayed, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn count(s: &TestServer) -> i64 {
+    s.svc.count_products(None).await.unwrap()
+}
+
+async fn retries_replay(backend: Backend) {
+    let s = TestServer::start(backend, ThrottleRules::default()).await;
+    let t = s.token().await;
+    let (status, replayed, first) = post(&s, &t, Some("pedido-1"), &body(5)).await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    let id = first["result"]["id"].as_i64().unwrap();
+    // The same key and request, bare or as an RFC 8941 string: the same answer, nothing new.
+    for key in ["pedido-1", "\"pedido-1\""] {
+        let (status, replayed, again) = post(&s, &t, Some(key), &body(5)).await;
+        assert_eq!((status, replayed), (200, true), "{again}");
+        assert_eq!(again["result"]["id"], id);
+        assert_eq!(again["result"]["availability"]["quantity"], 5);
+    }
+    assert_eq!(count(&s).await, 1);
+    // The same key with another request: refused, naming the header.
+    let (status, _, other) = post(&s, &t, Some("pedido-1"), &body(6)).await;
+    assert_eq!(status, 422, "{other}");
+    assert_eq!(other["result"][0]["field"], "Idempotency-Key");
+    // Malformed keys.
+    let long = "k".repeat(256);
+    for bad in ["", "\"\"", long.as_str(), "\"a\"b\"", "ção"] {
+        let (status, _, v) = post(&s, &t, Some(bad), &body(5)).await;
+        assert_eq!(status, 422, "{bad:?}: {v}");
+        assert_eq!(v["result"][0]["field"], "Idempotency-Key");
+    }
+    // Another key, or none: new products.
+    assert_eq!(post(&s, &t, Some("pedido-2"), &body(5)).await.0, 200);
+    assert_eq!(post(&s, &t, None, &body(5)).await.0, 200);
+    assert_eq!(count(&s).await, 3);
+    // Keys are the user's own: another user's "pedido-1" is a request of its own.
+    let theirs = s
+        .svc
+        .register_keyed("maria", "pedido-1", blusa().validate().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(theirs, Keyed::First(_)));
+    assert_eq!(count(&s).await, 4);
+
+    // An expired key registers again (IDEMPOTENCY_TTL_HOURS, 24 by default).
+    s.svc
+        .store()
+        .execute_script(
+            "UPDATE idempotency_key SET created_at = '2000-01-01T00:00:00Z' WHERE key = 'pedido-2'",
+        )
+        .await
+        .unwrap();
+    let (status, replayed, _) = post(&s, &t, Some("pedido-2"), &body(5)).await;
+    assert_eq!((status, replayed), (200, false));
+    assert_eq!(count(&s).await, 5);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_replay_sqlite() {
+    retries_replay(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_replay_postgres() {
+    retries_replay(Backend::Postgres).await;
+}
+
+/// Eight requests with one key at once, split over two services on one database (the second
+/// joins the first's broker, as a second replica would): one product; every answer is that
+/// product (first or replayed) or 409 while the first was running.
+async fn one_key_at_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let a = Service::start(db.settings(&[])).await.unwrap();
+    let b = Service::start(db.settings(&[])).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let svc = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                svc.register_keyed("vert", "lote-7", blusa().validate().unwrap())
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut busy = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(Keyed::First(r)) => ids.push(r.product.id),
+            Ok(Keyed::Replayed { product_id, .. }) => ids.push(product_id),
+            Err(ServiceError::InProgress(_)) => busy += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        1,
+        "one product for the key: {ids:?} ({busy} answered 409)"
+    );
+    assert_eq!(a.count_products(None).await.unwrap(), 1);
+    // Afterwards every retry replays it.
+    match b
+        .register_keyed("vert", "lote-7", blusa().validate().unwrap())
+        .await
+        .unwrap()
+    {
+        Keyed::Replayed { product_id, .. } => assert_eq!(product_id, ids[0]),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_at_once_sqlite() {
+    one_key_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_at_once_postgres() {
+    one_key_at_once(Backend::Postgres).await;
+}
+
+/// The TUI's save key: the same form content under one nonce is one key (a retried save
+/// registers once); other content or a new nonce (after a saved product) is another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_form_save_registers_once() {
+    use dataflow::service::form_key;
+    let item = blusa().validate().unwrap();
+    let mut other = blusa();
+    other.quantity = "51".into();
+    let other = other.validate().unwrap();
+    assert_eq!(form_key(7, &item), form_key(7, &item));
+    assert_ne!(form_key(7, &item), form_key(7, &other));
+    assert_ne!(form_key(7, &item), form_key(8, &item));
+    common::with_service(Backend::Sqlite, |svc| async move {
+        let key = form_key(7, &item);
+        let first = svc
+            .register_keyed("vert", &key, item.clone())
+            .await
+            .unwrap();
+        let again = svc
+            .register_keyed("vert", &key, item.clone())
+            .await
+            .unwrap();
+        let (Keyed::First(r), Keyed::Replayed { product_id, .. }) = (first, again) else {
+            panic!("first, then a replay");
+        };
+        assert_eq!(r.product.id, product_id);
+        assert_eq!(svc.count_products(None).await.unwrap(), 1);
+    })
+    .await;
+}
