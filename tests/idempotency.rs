@@ -183,3 +183,91 @@ async fn a_retried_form_save_registers_once() {
     })
     .await;
 }
+
+async fn call(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    b: Option<&Value>,
+) -> (u16, bool, Value) {
+    let mut req = s.client.request(method, s.url(path)).bearer_auth(token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = b {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let replayed = r.headers().get("idempotent-replayed").is_some();
+    (status, replayed, r.json().await.unwrap_or(Value::Null))
+}
+
+/// PUT and DELETE with a key: a retry replays the change instead of answering 412 or 404
+/// (or changing twice); the key with another change is refused.
+async fn changes_replay(backend: Backend) {
+    use reqwest::Method;
+    let s = TestServer::start(backend, ThrottleRules::default()).await;
+    let t = s.token().await;
+    let (_, _, first) = post(&s, &t, None, &body(5)).await;
+    let id = first["result"]["id"].as_i64().unwrap();
+    let path = format!("/api/vert/product/{id}");
+    let put = [("If-Match", "\"1\""), ("Idempotency-Key", "muda-1")];
+    let (status, replayed, v) = call(&s, Method::PUT, &path, &t, &put, Some(&body(7))).await;
+    assert_eq!((status, replayed), (200, false), "{v}");
+    assert_eq!(v["result"]["version"], 2);
+    // The retry (its If-Match now stale) replays the change: version 2, not 412 or 3.
+    let (status, replayed, v) = call(&s, Method::PUT, &path, &t, &put, Some(&body(7))).await;
+    assert_eq!((status, replayed), (200, true), "{v}");
+    assert_eq!(v["result"]["version"], 2);
+    assert_eq!(v["result"]["availability"]["quantity"], 7);
+    let (status, _, v) = call(&s, Method::PUT, &path, &t, &put, Some(&body(8))).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["result"][0]["field"], "Idempotency-Key");
+    // A key is for one request: the PUT's key on a DELETE is another request.
+    let (status, _, _) = call(
+        &s,
+        Method::DELETE,
+        &path,
+        &t,
+        &[("Idempotency-Key", "muda-1")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let del = [("Idempotency-Key", "apaga-1")];
+    let (status, replayed, v) = call(&s, Method::DELETE, &path, &t, &del, None).await;
+    assert_eq!((status, replayed), (200, false), "{v}");
+    assert_eq!(
+        (
+            v["result"]["deleted"].clone(),
+            v["result"]["version"].clone()
+        ),
+        (json!(true), json!(3))
+    );
+    let (status, replayed, v) = call(&s, Method::DELETE, &path, &t, &del, None).await;
+    assert_eq!((status, replayed), (200, true), "{v}");
+    assert_eq!(v["result"]["version"], 3, "the version the delete made");
+    // Without the key, a second delete finds nothing.
+    assert_eq!(call(&s, Method::DELETE, &path, &t, &[], None).await.0, 404);
+    let versions = common::scalar(
+        s.svc.store(),
+        &format!("SELECT COUNT(*) FROM outbox WHERE product_id = {id}"),
+    )
+    .await;
+    assert_eq!(versions, 3, "created, updated once, deleted once");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_replay_sqlite() {
+    changes_replay(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_replay_postgres() {
+    changes_replay(Backend::Postgres).await;
+}

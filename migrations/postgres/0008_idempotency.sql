@@ -1,4 +1,4 @@
--- Idempotency-Key of a registration, committed with the product it created (same
+-- Idempotency-Key of a registration or change, committed with the product it wrote (same
 -- transaction): a retry with the same key finds it and replays the answer instead of
 -- registering again, on any replica, after any restart. Scoped to the user. Keys older than
 -- IDEMPOTENCY_TTL_HOURS are ignored and deleted.
@@ -9,6 +9,8 @@ CREATE TABLE idempotency_key (
     request_hash TEXT NOT NULL,
     product_id   BIGINT NOT NULL,
     status       INTEGER NOT NULL,
+    -- The product's version the answer showed (1 for a registration).
+    version      BIGINT NOT NULL DEFAULT 1,
     created_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (username, key)
 );

@@ -322,7 +322,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         })
 }
 
-fn with_etag(mut resp: Response, version: i64) -> Response {
+pub(super) fn with_etag(mut resp: Response, version: i64) -> Response {
     resp.headers_mut().insert(header::ETAG, etag(version));
     resp
 }
@@ -357,7 +357,8 @@ pub async fn one_product(
 
 #[utoipa::path(put, path = "/api/vert/product/{id}", request_body = super::json::ProductRequest,
     params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 257, description = "Makes a retry safe, as on POST register: a retry with the same key replays the first answer (`Idempotent-Replayed: true`) instead of changing again")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<ProductOut>, description = "Product updated successfully: version + 1; `result.publish` tells whether Kafka acknowledged its event",
@@ -365,6 +366,7 @@ pub async fn one_product(
         (status = 400, body = Envelope<String>, description = "Malformed JSON"),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
         (status = 404, body = Envelope<String>, description = "No such product (or it was deleted)"),
+        (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 412, body = Envelope<String>, description = "The product changed since the version in If-Match; nothing was written. `ETag` holds the current version",
             headers(("ETag" = String, description = "The current version in quotes"))),
         (status = 413, body = Envelope<String>, description = "Body too large"),
@@ -381,12 +383,16 @@ pub async fn update_product(
 ) -> Result<Response, ApiError> {
     let id = product_id(&id)?;
     let expected = if_match(&headers)?;
+    let key = super::idempotent::key_of(&headers)?;
     let item = draft_from_json(&body)?;
     let edit = Edit {
         id,
         expected,
         by: Some(&user.0),
     };
+    if let Some(key) = key {
+        return super::idempotent::update(&state, edit, &key, &item).await;
+    }
     let p = state.service.update_valid(edit, &item).await?;
     tracing::info!(user = %user.0, id, version = p.revision.version, "product updated");
     Ok(with_etag(
@@ -400,12 +406,14 @@ pub async fn update_product(
 
 #[utoipa::path(delete, path = "/api/vert/product/{id}",
     params(("id" = i64, Path, description = "Product id"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|[0-9]{1,18}|"[0-9]{1,18}")$"#, description = "The version read (its ETag, e.g. \"3\"; the bare number is accepted too), or *; a stale one answers 412"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 257, description = "Makes a retry safe, as on POST register: a retry with the same key replays the first answer (`Idempotent-Replayed: true`) instead of changing again")),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<DeletedOut>, description = "Product deleted successfully: it is no longer listed, and a tombstone goes to the topic"),
         (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
         (status = 404, body = Envelope<String>, description = "No such product (or it was deleted already)"),
+        (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 412, body = Envelope<String>, description = "The product changed since the version in If-Match; nothing was written",
             headers(("ETag" = String, description = "The current version in quotes"))),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad id or If-Match"),
@@ -419,11 +427,15 @@ pub async fn delete_product(
 ) -> Result<Response, ApiError> {
     let id = product_id(&id)?;
     let expected = if_match(&headers)?;
+    let key = super::idempotent::key_of(&headers)?;
     let edit = Edit {
         id,
         expected,
         by: Some(&user.0),
     };
+    if let Some(key) = key {
+        return super::idempotent::delete(&state, edit, &key).await;
+    }
     let p = state.service.delete(edit).await?;
     tracing::info!(user = %user.0, id, version = p.revision.version, "product deleted");
     Ok(ok(

@@ -5,7 +5,7 @@
 use super::{Service, ServiceError};
 use crate::domain::{NewProduct, Product, ProductDraft, PublishState};
 use crate::kafka::Handoff;
-use crate::store::{ChangeOf, Changed, EventRoute};
+use crate::store::{ChangeOf, Changed, EventRoute, IdemKey};
 
 /// Who changes which product, and the version they saw (None: whatever is current).
 #[derive(Debug, Clone, Copy)]
@@ -38,16 +38,40 @@ impl Service {
         edit: Edit<'_>,
         item: &NewProduct,
     ) -> Result<Product, ServiceError> {
-        self.change(edit, Op::Update(item)).await
+        self.change(edit, Op::Update(item), None).await
     }
 
     /// Takes the product off the catalogue: version + 1 and a tombstone. Returns its last
     /// state with the new version.
     pub async fn delete(&self, edit: Edit<'_>) -> Result<Product, ServiceError> {
-        self.change(edit, Op::Delete).await
+        self.change(edit, Op::Delete, None).await
     }
 
-    async fn change(&self, edit: Edit<'_>, op: Op<'_>) -> Result<Product, ServiceError> {
+    /// `update_valid` with an Idempotency-Key recorded in the change's transaction.
+    pub(super) async fn update_recorded(
+        &self,
+        edit: Edit<'_>,
+        item: &NewProduct,
+        idem: &IdemKey,
+    ) -> Result<Product, ServiceError> {
+        self.change(edit, Op::Update(item), Some(idem)).await
+    }
+
+    /// `delete` with an Idempotency-Key recorded in the change's transaction.
+    pub(super) async fn delete_recorded(
+        &self,
+        edit: Edit<'_>,
+        idem: &IdemKey,
+    ) -> Result<Product, ServiceError> {
+        self.change(edit, Op::Delete, Some(idem)).await
+    }
+
+    async fn change(
+        &self,
+        edit: Edit<'_>,
+        op: Op<'_>,
+        idem: Option<&IdemKey>,
+    ) -> Result<Product, ServiceError> {
         let link = &self.inner.relay_link;
         let mut permit = link.reserve(1);
         let route = EventRoute {
@@ -60,6 +84,7 @@ impl Service {
             expected: edit.expected,
             by: edit.by,
             at: super::writer::now_micros(),
+            idem,
         };
         let store = &self.inner.store;
         let changed = match op {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::{Registered, Service, ServiceError};
+use super::{Edit, Registered, Service, ServiceError};
 use crate::domain::{FieldError, NewProduct, Product, ValidationErrors};
 use crate::store::{Creation, IdemKey, StoreError};
 
@@ -18,16 +18,18 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 #[derive(Debug, Default)]
 pub(super) struct Running(Mutex<HashSet<(String, String)>>);
 
-/// What a keyed registration answered.
+/// What a keyed request answered.
 #[derive(Debug, Clone)]
-pub enum Keyed {
-    /// The first request with this key: registered now.
-    First(Registered),
-    /// A retry: the status the first got, and its product as it is now (None once deleted).
+pub enum Keyed<T = Registered> {
+    /// The first request with this key: done now.
+    First(T),
+    /// A retry: the status the first got, the product's version it showed, and the product
+    /// as it is now (None once deleted).
     Replayed {
         status: u16,
         product_id: i64,
-        product: Option<Product>,
+        version: i64,
+        product: Option<Box<Product>>,
     },
 }
 
@@ -94,6 +96,25 @@ fn key_reused() -> ServiceError {
     }]))
 }
 
+/// The request a change's key stands for: the method, the product and (for PUT) its fields.
+fn change_hash(method: &str, id: i64, item: Option<&NewProduct>) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update([0u8]);
+    h.update(id.to_string().as_bytes());
+    h.update([0u8]);
+    if let Some(item) = item {
+        h.update(request_hash(item).as_bytes());
+    }
+    format!("{:x}", h.finalize())
+}
+
+fn in_progress() -> ServiceError {
+    ServiceError::InProgress(format!(
+        "a request with this {IDEMPOTENCY_KEY} is still being processed; retry later"
+    ))
+}
+
 impl Service {
     /// Registers `item` as `user`'s under `key`, or replays what the key's first request got.
     pub async fn register_keyed(
@@ -102,11 +123,66 @@ impl Service {
         key: &str,
         item: NewProduct,
     ) -> Result<Keyed, ServiceError> {
-        let hash = request_hash(&item);
-        if let Some(replay) = self.replay(user, key, &hash).await? {
+        let idem = IdemKey {
+            key: key.to_string(),
+            request_hash: request_hash(&item),
+        };
+        self.keyed(user, idem.clone(), async {
+            self.register_new(Creation {
+                item,
+                by: Some(user.to_string()),
+                key: None,
+                idem: Some(idem),
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Updates under `key` (`edit.by` is the user), or replays the key's first answer.
+    pub async fn update_keyed(
+        &self,
+        edit: Edit<'_>,
+        key: &str,
+        item: &NewProduct,
+    ) -> Result<Keyed<Product>, ServiceError> {
+        let idem = IdemKey {
+            key: key.to_string(),
+            request_hash: change_hash("PUT", edit.id, Some(item)),
+        };
+        let user = edit.by.unwrap_or_default();
+        self.keyed(user, idem.clone(), self.update_recorded(edit, item, &idem))
+            .await
+    }
+
+    /// Deletes under `key` (`edit.by` is the user), or replays the key's first answer.
+    pub async fn delete_keyed(
+        &self,
+        edit: Edit<'_>,
+        key: &str,
+    ) -> Result<Keyed<Product>, ServiceError> {
+        let idem = IdemKey {
+            key: key.to_string(),
+            request_hash: change_hash("DELETE", edit.id, None),
+        };
+        let user = edit.by.unwrap_or_default();
+        self.keyed(user, idem.clone(), self.delete_recorded(edit, &idem))
+            .await
+    }
+
+    /// Runs `first` unless the key was used already (replayed, or 422 for another request);
+    /// one request per key at a time in this process (409); a key another replica
+    /// committed meanwhile makes `first` fail on it, and is replayed.
+    async fn keyed<T>(
+        &self,
+        user: &str,
+        idem: IdemKey,
+        first: impl Future<Output = Result<T, ServiceError>>,
+    ) -> Result<Keyed<T>, ServiceError> {
+        if let Some(replay) = self.replay(user, &idem).await? {
             return Ok(replay);
         }
-        let running = (user.to_string(), key.to_string());
+        let running = (user.to_string(), idem.key.clone());
         let fresh = self
             .inner
             .running
@@ -115,63 +191,45 @@ impl Service {
             .map(|mut r| r.insert(running.clone()))
             .unwrap_or(false);
         if !fresh {
-            return Err(ServiceError::InProgress(format!(
-                "a request with this {IDEMPOTENCY_KEY} is still being processed; retry later"
-            )));
+            return Err(in_progress());
         }
-        let result = self
-            .register_new(Creation {
-                item,
-                by: Some(user.to_string()),
-                key: None,
-                idem: Some(IdemKey {
-                    key: key.to_string(),
-                    request_hash: hash.clone(),
-                }),
-            })
-            .await;
+        let result = first.await;
         if let Ok(mut r) = self.inner.running.0.lock() {
             r.remove(&running);
         }
         match result {
-            Ok(registered) => Ok(Keyed::First(registered)),
-            // Another replica committed this key first (or an expired record was in the way).
+            Ok(done) => Ok(Keyed::First(done)),
             Err(ServiceError::Conflict(StoreError::Conflict { constraint, .. }))
                 if constraint.contains("idempotency_key") =>
             {
-                match self.replay(user, key, &hash).await? {
-                    Some(replay) => Ok(replay),
-                    None => Err(ServiceError::InProgress(format!(
-                        "a request with this {IDEMPOTENCY_KEY} is still being processed; retry later"
-                    ))),
-                }
+                self.replay(user, &idem).await?.ok_or_else(in_progress)
             }
             Err(e) => Err(e),
         }
     }
 
-    async fn replay(
+    async fn replay<T>(
         &self,
         user: &str,
-        key: &str,
-        hash: &str,
-    ) -> Result<Option<Keyed>, ServiceError> {
+        idem: &IdemKey,
+    ) -> Result<Option<Keyed<T>>, ServiceError> {
         let since = chrono::Utc::now()
             - chrono::Duration::from_std(self.inner.settings.idempotency_ttl)
                 .unwrap_or(chrono::Duration::hours(24));
         let store = &self.inner.store;
-        let Some(rec) = store.idem_record(user, key, since).await? else {
+        let Some(rec) = store.idem_record(user, &idem.key, since).await? else {
             // An expired record would refuse the new one: it goes first.
-            store.forget_idem_key(user, key, since).await?;
+            store.forget_idem_key(user, &idem.key, since).await?;
             return Ok(None);
         };
-        if rec.request_hash != hash {
+        if rec.request_hash != idem.request_hash {
             return Err(key_reused());
         }
         Ok(Some(Keyed::Replayed {
             status: rec.status,
             product_id: rec.product_id,
-            product: self.product(rec.product_id).await?,
+            version: rec.version,
+            product: self.product(rec.product_id).await?.map(Box::new),
         }))
     }
 }

@@ -175,6 +175,15 @@ impl Service {
         Ok(p)
     }
 
+    /// The product even if it was deleted (its last state, its tombstone's publish state).
+    pub async fn product_any(&self, id: i64) -> Result<Option<Product>, ServiceError> {
+        let mut p = self.inner.store.get_product_any(id).await?;
+        if let Some(p) = p.as_mut() {
+            self.inner.relay_link.overlay(p);
+        }
+        Ok(p)
+    }
+
     pub async fn count_products(&self, filter: Option<&str>) -> Result<i64, ServiceError> {
         Ok(self.inner.store.count_products(filter, None).await?)
     }

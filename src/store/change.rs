@@ -16,6 +16,8 @@ pub struct ChangeOf<'a> {
     pub expected: Option<i64>,
     pub by: Option<&'a str>,
     pub at: DateTime<Utc>,
+    /// The request's Idempotency-Key, recorded for `by` in the change's transaction.
+    pub idem: Option<&'a super::IdemKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,23 @@ fn refusal(current: Option<(i64, bool)>) -> Changed {
 }
 
 /// The row and event of a change; runs inside the caller's transaction (one per backend).
+/// The change's Idempotency-Key, in the caller's transaction: a taken key fails the change.
+macro_rules! record_key {
+    ($tx:ident, $change:expr, $product:expr) => {{
+        if let Some(k) = $change.idem {
+            sqlx::query(super::idem::RECORD)
+                .bind($change.by.unwrap_or_default())
+                .bind(&k.key)
+                .bind(&k.request_hash)
+                .bind($product.id)
+                .bind($product.revision.version)
+                .bind($change.at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 macro_rules! write_event {
     ($tx:ident, $pg:ident, $product:expr, $kind:expr, $payload:expr, $at:expr, $route:expr) => {{
         let product: &Product = $product;
@@ -157,6 +176,7 @@ impl Store {
             let payload = ProductMessage::of(&product).to_json();
             let kind = EventKind::Updated;
             let row = write_event!(tx, pg, &product, kind, &payload, change.at, route);
+            record_key!(tx, change, &product);
             tx.commit().await?;
             Ok(done(product, kind, payload, row))
         })
@@ -196,6 +216,7 @@ impl Store {
             product.publish = PublishState::Pending;
             let kind = EventKind::Deleted;
             let row = write_event!(tx, pg, &product, kind, "", change.at, route);
+            record_key!(tx, change, &product);
             tx.commit().await?;
             Ok(done(product, kind, String::new(), row))
         })

@@ -10,9 +10,17 @@ pub struct IdemRecord {
     pub request_hash: String,
     pub product_id: i64,
     pub status: u16,
+    pub version: i64,
 }
 
-const LOOK: &str = "SELECT request_hash, product_id, CAST(status AS BIGINT) FROM idempotency_key
+/// Records a change's key in the change's transaction (a registration's is written by the
+/// batch statement).
+pub(super) const RECORD: &str = "INSERT INTO idempotency_key
+    (username, key, request_hash, product_id, status, version, created_at)
+    VALUES ($1, $2, $3, $4, 200, $5, $6)";
+
+const LOOK: &str =
+    "SELECT request_hash, product_id, CAST(status AS BIGINT), version FROM idempotency_key
     WHERE username = $1 AND key = $2 AND created_at >= $3";
 
 impl Store {
@@ -23,17 +31,20 @@ impl Store {
         key: &str,
         since: DateTime<Utc>,
     ) -> Result<Option<IdemRecord>> {
-        let row: Option<(String, i64, i64)> = on_pool!(self, |p, pg| sqlx::query_as(LOOK)
+        let row: Option<(String, i64, i64, i64)> = on_pool!(self, |p, pg| sqlx::query_as(LOOK)
             .bind(username)
             .bind(key)
             .bind(since)
             .fetch_optional(p)
             .await?);
-        Ok(row.map(|(request_hash, product_id, status)| IdemRecord {
-            request_hash,
-            product_id,
-            status: u16::try_from(status).unwrap_or(200),
-        }))
+        Ok(
+            row.map(|(request_hash, product_id, status, version)| IdemRecord {
+                request_hash,
+                product_id,
+                status: u16::try_from(status).unwrap_or(200),
+                version,
+            }),
+        )
     }
 
     /// Deletes `username`'s `key` if it was recorded before `before` (expired).

@@ -248,6 +248,15 @@ impl Store {
         row.map(Product::try_from).transpose()
     }
 
+    /// The product, deleted or not (a delete's replayed answer reads its tombstone's state).
+    pub async fn get_product_any(&self, id: i64) -> Result<Option<Product>> {
+        let row: Option<ProductRow> = on_pool!(self, |pool, pg| sqlx::query_as(GET_ANY)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?);
+        row.map(Product::try_from).transpose()
+    }
+
     /// Products matching `filter`, only those newer than `newer_than` when given (the
     /// position of a row in the newest-first table).
     pub async fn count_products(

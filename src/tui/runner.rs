@@ -52,7 +52,7 @@ async fn save(
         Ok(crate::service::Keyed::First(r)) => r.product,
         Ok(crate::service::Keyed::Replayed {
             product: Some(p), ..
-        }) => p,
+        }) => *p,
         Ok(crate::service::Keyed::Replayed { product_id, .. }) => {
             return Err(format!(
                 "saved earlier as product {product_id}, deleted since"
