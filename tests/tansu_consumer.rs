@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::tansu::{free_port, start_tansu_memory};
-use common::{Backend, TestDb, blusa, drain_pending};
+use common::{Backend, TestDb, assert_once_each, blusa, drain_pending};
 use dataflow::service::Service;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -35,28 +34,6 @@ async fn read_until_quiet(svc: &Service, empty: usize) -> Vec<i64> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ids
-}
-
-fn assert_once_each(returned: &[i64], expected: &[i64]) {
-    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
-    for id in returned {
-        *counts.entry(*id).or_default() += 1;
-    }
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    let missing: Vec<_> = expected
-        .iter()
-        .filter(|id| !counts.contains_key(id))
-        .collect();
-    assert!(
-        twice.is_empty() && missing.is_empty(),
-        "of {} products: returned twice {twice:?}, never returned {missing:?}",
-        expected.len()
-    );
-    assert_eq!(
-        counts.len(),
-        expected.len(),
-        "only registered products come back"
-    );
 }
 
 /// Commits `offset` for every partition of the group, as Kafka's own reset tool would.

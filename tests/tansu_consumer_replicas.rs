@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -143,25 +142,7 @@ async fn two_serve_processes_return_each_message_once() {
         "only {} registered",
         registered.len()
     );
-    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
-    for id in &returned {
-        *counts.entry(*id).or_default() += 1;
-    }
-    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    let missing: Vec<_> = registered
-        .iter()
-        .filter(|id| !counts.contains_key(id))
-        .collect();
-    assert!(
-        twice.is_empty() && missing.is_empty(),
-        "of {} products: returned twice {twice:?}, never returned {missing:?}",
-        registered.len()
-    );
-    assert_eq!(
-        counts.len(),
-        registered.len(),
-        "only registered products come back"
-    );
+    common::assert_once_each(&returned, &registered);
 
     for (mut child, _) in replicas {
         let _ = child.kill();

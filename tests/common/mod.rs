@@ -152,6 +152,29 @@ pub fn blusa() -> ProductDraft {
         quantity: "50".into(),
     }
 }
+/// Every id of `expected` in `returned` exactly once, and nothing else (a consumer's view).
+pub fn assert_once_each(returned: &[i64], expected: &[i64]) {
+    let mut counts: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+    for id in returned {
+        *counts.entry(*id).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|id| !counts.contains_key(id))
+        .collect();
+    assert!(
+        twice.is_empty() && missing.is_empty(),
+        "of {} products: returned twice {twice:?}, never returned {missing:?}",
+        expected.len()
+    );
+    assert_eq!(
+        counts.len(),
+        expected.len(),
+        "only registered products come back"
+    );
+}
+
 pub mod proxy;
 pub mod server;
 pub mod tansu;
