@@ -330,3 +330,25 @@ async fn password_rotation_rehashes() {
         db.drop_db().await;
     }
 }
+
+/// A filter with a control character (pasted, say) neither errors on PostgreSQL, which refuses
+/// NUL in text, nor misses: no stored text holds one, so it is dropped.
+async fn filters_with_control_characters(svc: Service) {
+    svc.register(&blusa()).await.unwrap();
+    let q = ProductQuery {
+        limit: 10,
+        filter: Some("Blu\u{0}sa".into()),
+        ..Default::default()
+    };
+    assert_eq!(svc.products(&q).await.unwrap().len(), 1);
+    assert_eq!(svc.count_products(Some("Blu\u{0}sa")).await.unwrap(), 1);
+    assert_eq!(
+        svc.count_products(Some("\u{0}")).await.unwrap(),
+        1,
+        "no filter left"
+    );
+}
+both_backends!(
+    filters_with_control_characters,
+    filters_with_control_characters
+);

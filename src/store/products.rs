@@ -205,11 +205,17 @@ fn like_pattern(filter: Option<&str>) -> Option<String> {
 }
 
 /// The filter's pattern for the back end: LIKE's on PostgreSQL, a regular expression on SQLite.
+/// Control characters other than line breaks and tabs are dropped first: no stored text holds
+/// them, and PostgreSQL refuses NUL in a parameter with an error (a pasted filter did that).
 fn filter_pattern(filter: Option<&str>, pg: bool) -> Option<String> {
+    let clean: String = filter?
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .collect();
     if pg {
-        return like_pattern(filter);
+        return like_pattern(Some(&clean));
     }
-    let f = filter?.trim();
+    let f = clean.trim();
     (!f.is_empty()).then(|| format!("(?i){}", regex::escape(f)))
 }
 
@@ -287,6 +293,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::like_pattern;
+
+    #[test]
+    fn filters_drop_control_characters() {
+        assert_eq!(
+            super::filter_pattern(Some("a\u{0}b"), true).as_deref(),
+            Some("%ab%")
+        );
+        assert_eq!(super::filter_pattern(Some("\u{0}"), true), None);
+        assert_eq!(
+            super::filter_pattern(Some("a\u{7}b"), false).as_deref(),
+            Some("(?i)ab")
+        );
+    }
 
     #[test]
     fn like_pattern_escapes_wildcards() {
