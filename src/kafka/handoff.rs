@@ -134,11 +134,34 @@ impl Unmarked {
         }
     }
 
-    /// The acknowledgement of `product_id`'s event `version`, if it waits for its mark.
-    fn get(&self, product_id: i64, version: i64) -> Option<PublishState> {
-        let m = self.by_product.lock().ok()?;
-        let (v, partition, offset) = *m.get(&product_id)?;
-        (v == version).then_some(PublishState::Published { partition, offset })
+    fn snapshot(&self) -> AckedSnapshot {
+        AckedSnapshot(
+            self.by_product
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// Acknowledged events waiting for their marks, as they were before a read of the database:
+/// taken first, so an event whose mark lands between the two is seen in one or the other.
+#[derive(Debug, Default)]
+pub struct AckedSnapshot(std::collections::HashMap<i64, (i64, i32, i64)>);
+
+impl AckedSnapshot {
+    /// A read product's state as this process knows it: an event acknowledged by the broker
+    /// reads as published even before its mark is committed.
+    pub fn overlay(&self, p: &mut crate::domain::Product) {
+        if let (PublishState::Pending, Some((v, partition, offset))) =
+            (p.publish, self.0.get(&p.id))
+            && *v == p.revision.version
+        {
+            p.publish = PublishState::Published {
+                partition: *partition,
+                offset: *offset,
+            };
+        }
     }
 }
 
@@ -197,14 +220,9 @@ impl RelayLink {
         self.wake.notify_one();
     }
 
-    /// A read product's state as this process knows it: an event acknowledged by the broker
-    /// reads as published even before its mark is committed.
-    pub fn overlay(&self, p: &mut crate::domain::Product) {
-        if matches!(p.publish, PublishState::Pending)
-            && let Some(state) = self.unmarked.get(p.id, p.revision.version)
-        {
-            p.publish = state;
-        }
+    /// Take before reading products from the database, then `overlay` each.
+    pub fn acked(&self) -> AckedSnapshot {
+        self.unmarked.snapshot()
     }
 
     /// Acknowledgements of every event this process publishes, for status displays.

@@ -160,26 +160,29 @@ pub struct Status {
 
 impl Service {
     pub async fn products(&self, q: &ProductQuery) -> Result<Vec<Product>, ServiceError> {
+        let acked = self.inner.relay_link.acked();
         let mut all = self.inner.store.list_products(q).await?;
         for p in &mut all {
-            self.inner.relay_link.overlay(p);
+            acked.overlay(p);
         }
         Ok(all)
     }
 
     pub async fn product(&self, id: i64) -> Result<Option<Product>, ServiceError> {
+        let acked = self.inner.relay_link.acked();
         let mut p = self.inner.store.get_product(id).await?;
         if let Some(p) = p.as_mut() {
-            self.inner.relay_link.overlay(p);
+            acked.overlay(p);
         }
         Ok(p)
     }
 
     /// The product even if it was deleted (its last state, its tombstone's publish state).
     pub async fn product_any(&self, id: i64) -> Result<Option<Product>, ServiceError> {
+        let acked = self.inner.relay_link.acked();
         let mut p = self.inner.store.get_product_any(id).await?;
         if let Some(p) = p.as_mut() {
-            self.inner.relay_link.overlay(p);
+            acked.overlay(p);
         }
         Ok(p)
     }
