@@ -8,14 +8,14 @@ use super::json::{
     AvailabilityOut, AvailabilityRequest, LoginRequest, PricingOut, PricingRequest, ProductOut,
     ProductRequest, PublishOut, Token,
 };
-use super::routes;
+use super::{product, routes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "dataflow (Vert API)", description = "Register products, list them, read what reached Kafka. \
         Every answer is the envelope {code, status, message, result}; `code` equals the HTTP status."),
-    paths(routes::root, routes::login, routes::register, routes::all_products, routes::one_product,
-          routes::update_product, routes::delete_product,
+    paths(routes::root, routes::login, routes::register, routes::all_products, product::one_product,
+          product::update_product, product::delete_product,
           super::consume::consume, routes::healthz, routes::metrics),
     components(schemas(Envelope<ProductOut>, Envelope<Token>, Envelope<Vec<FieldProblem>>, Envelope<super::json::HealthOut>, FieldProblem, LoginRequest, Token,
         ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut,

@@ -39,7 +39,7 @@ fn replayed(mut resp: Response, status: u16) -> Response {
 /// A product's answer, or what its key wrote once the product is gone.
 fn product_answer(state: &AppState, message: &str, product: Option<&Product>, id: i64) -> Response {
     match product {
-        Some(p) => super::routes::with_etag(
+        Some(p) => super::product::with_etag(
             ok(message, Some(ProductOut::of(p, &state.service, true))),
             p.revision.version,
         ),

@@ -9,6 +9,7 @@ mod idempotent;
 mod json;
 mod limits;
 mod metrics;
+mod product;
 mod routes;
 mod throttle;
 
@@ -61,9 +62,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/vert/product/all", get(routes::all_products))
         .route(
             "/api/vert/product/{id}",
-            get(routes::one_product)
-                .put(routes::update_product)
-                .delete(routes::delete_product),
+            get(product::one_product)
+                .put(product::update_product)
+                .delete(product::delete_product),
         )
         .route("/api/vert/kafka/consumer/product", get(consume::consume))
         .route("/healthz", get(routes::healthz))
