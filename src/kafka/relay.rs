@@ -4,6 +4,11 @@
 //! flight; the marker records each acknowledgement (a batch per statement) off this path.
 //! Broker down means wait and retry: the events stay in the database meanwhile.
 
+mod failures;
+mod lease;
+
+use lease::renew_due;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -349,57 +354,6 @@ impl Relay {
         }
     }
 
-    fn failed_one(&mut self, h: Handoff, f: Failure) {
-        if f.permanent {
-            tracing::warn!(event = h.event.id, product = h.event.product_id, error = %f.text,
-                "the broker refuses this event; its product waits, the rest goes on");
-            self.newly_refused.push((h.event.id, f.text));
-            self.refused.add(h);
-        } else {
-            self.error = f.text;
-            self.failed.push(h);
-        }
-    }
-
-    /// Notes the reason on newly refused events, for status displays.
-    async fn note_refused(&mut self) {
-        for (id, why) in std::mem::take(&mut self.newly_refused) {
-            let text = format!("{REFUSED}{why}");
-            if let Err(e) = self.store.note_failure(&self.opts.id, &[id], &text).await {
-                tracing::warn!(error = %e, "cannot note a refused event");
-            }
-        }
-    }
-
-    /// Refused events whose wait is over, sent again if still held.
-    async fn retry_refused(&mut self, producer: &Producer) {
-        let due = self.refused.due();
-        if due.is_empty() {
-            return;
-        }
-        if let Some(held) = self.still_held(due).await {
-            self.send_all(producer, held);
-        }
-    }
-
-    /// Sends events handed over in memory only while their lease certainly outlasts the send
-    /// (librdkafka gives up on a message after MESSAGE_TIMEOUT): past that, another relay may
-    /// have taken them and published newer versions. A renewal that fails leaves them failed,
-    /// and a failed event is sent again only after the database confirms it is still held.
-    async fn send_held(&mut self, producer: &Producer, batch: Vec<Handoff>) {
-        for h in &batch {
-            self.known.take(h.event.id);
-        }
-        let margin = MESSAGE_TIMEOUT.min(self.opts.lease / 2);
-        if Instant::now() + margin > self.held_until && !self.renew().await {
-            tracing::warn!(events = batch.len(), "leases not renewed; not sending yet");
-            self.error = "cannot renew the events' leases".into();
-            self.failed.extend(batch);
-            return;
-        }
-        self.send_all(producer, batch);
-    }
-
     fn settle(&mut self, done: (Handoff, Result<(i32, i64), Failure>), acked: &mut Vec<Acked>) {
         match done {
             (mut handoff, Ok((partition, offset))) => {
@@ -416,50 +370,6 @@ impl Relay {
                 })
             }
             (h, Err(f)) => self.failed_one(h, f),
-        }
-    }
-
-    async fn note_failure(&mut self) {
-        self.health.set_down(&self.error);
-        tracing::warn!(
-            failed = self.failed.len(),
-            error = self.error,
-            "publish failed; events stay pending"
-        );
-        let ids: Vec<i64> = self.failed.iter().map(|h| h.event.id).collect();
-        if let Err(e) = self
-            .store
-            .note_failure(&self.opts.id, &ids, &self.error)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot note the failed attempt");
-        }
-    }
-
-    /// Of failed events, those this relay still holds (lease extended); the rest went to
-    /// another relay. None (kept as failed) when the database cannot tell now.
-    async fn still_held(&mut self, failed: Vec<Handoff>) -> Option<Vec<Handoff>> {
-        let ids: Vec<i64> = failed.iter().map(|h| h.event.id).collect();
-        match self
-            .store
-            .hold_again(&self.opts.id, &ids, self.opts.lease)
-            .await
-        {
-            Ok(held) => {
-                let held: std::collections::HashSet<i64> = held.into_iter().collect();
-                let (keep, lost): (Vec<_>, Vec<_>) =
-                    failed.into_iter().partition(|h| held.contains(&h.event.id));
-                if !lost.is_empty() {
-                    tracing::warn!(events = lost.len(), "another relay took over failed events");
-                }
-                Some(keep)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check the failed events' leases; retrying later");
-                self.error = e.to_string();
-                self.failed = failed;
-                None
-            }
         }
     }
 
@@ -506,50 +416,6 @@ impl Relay {
         self.send_all(producer, batch);
     }
 
-    /// Extends this relay's leases (and its broker ownership) while it is alive; false when
-    /// the event leases could not be renewed.
-    async fn renew(&mut self) -> bool {
-        let started = Instant::now();
-        let renewed = match self
-            .store
-            .renew_leases(&self.opts.id, self.opts.lease)
-            .await
-        {
-            Ok(_) => {
-                self.held_until = started + self.opts.lease;
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot renew event leases");
-                false
-            }
-        };
-        if self.opts.owns_broker() {
-            match self
-                .store
-                .renew_broker(&self.opts.destination, &self.opts.id, self.opts.lease)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!("another process took over the embedded broker"),
-                Err(e) => tracing::warn!(error = %e, "cannot renew the embedded broker's lease"),
-            }
-        }
-        renewed
-    }
-
-    /// Takes what waits in the queue (so it counts as known), then gives back to the outbox
-    /// the rows held under this relay's name that it does not know (`Known`).
-    async fn sweep(&mut self) {
-        while let Ok(h) = self.own.try_recv() {
-            self.known.take(h.event.id);
-            self.backlog.push(h);
-        }
-        if self.known.sweep(&self.store, &self.opts.id).await > 0 {
-            self.wake.notify_one();
-        }
-    }
-
     /// While the broker is not known to be up, asks it for metadata now and then.
     async fn probe(&self, producer: &Producer) {
         if self.health.is_up() || !self.in_flight.is_empty() {
@@ -564,21 +430,6 @@ impl Relay {
         }
     }
 
-    /// At shutdown: lets other relays take what this one still holds at once instead of
-    /// after the lease, unless an acknowledged event is still unmarked (it would be sent again).
-    async fn release(&mut self, all_marked: bool) {
-        self.own.close();
-        while self.own.try_recv().is_ok() {}
-        if !all_marked {
-            return;
-        }
-        match self.store.release_held(&self.opts.id).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(events = n, "released unpublished events"),
-            Err(e) => tracing::warn!(error = %e, "cannot release events; their lease will expire"),
-        }
-    }
-
     async fn pause(&mut self, backoff: Duration) -> Duration {
         let jitter = Duration::from_millis(rand::random::<u64>() % 100);
         tokio::select! {
@@ -588,9 +439,4 @@ impl Relay {
         }
         (backoff * 2).min(MAX_BACKOFF)
     }
-}
-
-/// True when the renewal interval has a tick due now (without waiting for one).
-fn renew_due(renew: &mut tokio::time::Interval) -> bool {
-    renew.tick().now_or_never().is_some()
 }
