@@ -271,3 +271,24 @@ async fn changes_replay_sqlite() {
 async fn changes_replay_postgres() {
     changes_replay(Backend::Postgres).await;
 }
+
+/// A keyed request dropped mid-way (its client gone) frees its key: the retry is not told
+/// "still being processed" forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_request_frees_its_key() {
+    common::with_service(Backend::Postgres, |svc| async move {
+        for i in 0..20u64 {
+            let key = format!("largado-{i}");
+            let first = svc.register_keyed("vert", &key, blusa().validate().unwrap());
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(100 * i), first).await;
+            let retry = svc
+                .register_keyed("vert", &key, blusa().validate().unwrap())
+                .await;
+            assert!(
+                matches!(retry, Ok(Keyed::First(_) | Keyed::Replayed { .. })),
+                "retry {i} after a dropped first: {retry:?}"
+            );
+        }
+    })
+    .await;
+}

@@ -3,7 +3,7 @@
 //! again, on any replica and after any restart. Keys are the user's own.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -16,7 +16,33 @@ pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// Keys of this process's requests still running, so a retry during one answers 409.
 #[derive(Debug, Default)]
-pub(super) struct Running(Mutex<HashSet<(String, String)>>);
+pub(super) struct Running(Arc<Mutex<HashSet<(String, String)>>>);
+
+/// One running request's key; gone from `Running` when dropped.
+struct RunningKey {
+    set: Arc<Mutex<HashSet<(String, String)>>>,
+    key: (String, String),
+}
+
+impl Running {
+    /// The key, unless a request with it is running here already.
+    fn enter(&self, user: &str, key: &str) -> Option<RunningKey> {
+        let key = (user.to_string(), key.to_string());
+        let fresh = self.0.lock().map(|mut r| r.insert(key.clone())).ok()?;
+        fresh.then(|| RunningKey {
+            set: self.0.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for RunningKey {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.set.lock() {
+            r.remove(&self.key);
+        }
+    }
+}
 
 /// What a keyed request answered.
 #[derive(Debug, Clone)]
@@ -182,21 +208,12 @@ impl Service {
         if let Some(replay) = self.replay(user, &idem).await? {
             return Ok(replay);
         }
-        let running = (user.to_string(), idem.key.clone());
-        let fresh = self
-            .inner
-            .running
-            .0
-            .lock()
-            .map(|mut r| r.insert(running.clone()))
-            .unwrap_or(false);
-        if !fresh {
+        // Held until `first` ends, or is dropped with its request (a client gone mid-way):
+        // the key is then free for the retry.
+        let Some(_running) = self.inner.running.enter(user, &idem.key) else {
             return Err(in_progress());
-        }
+        };
         let result = first.await;
-        if let Ok(mut r) = self.inner.running.0.lock() {
-            r.remove(&running);
-        }
         match result {
             Ok(done) => Ok(Keyed::First(done)),
             Err(ServiceError::Conflict(StoreError::Conflict { constraint, .. }))
