@@ -126,11 +126,12 @@ impl Unmarked {
         }
     }
 
-    pub(super) fn marked(&self, e: &OutboxEvent) {
+    /// `product_id`'s event `version` is marked: reads find it in the database now.
+    pub(super) fn marked(&self, product_id: i64, version: i64) {
         if let Ok(mut m) = self.by_product.lock()
-            && m.get(&e.product_id).is_some_and(|(v, ..)| *v == e.version)
+            && m.get(&product_id).is_some_and(|(v, ..)| *v == version)
         {
-            m.remove(&e.product_id);
+            m.remove(&product_id);
         }
     }
 

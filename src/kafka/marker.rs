@@ -61,6 +61,9 @@ async fn run(
     let mut closed = false;
     let mut last_tries = LAST_TRIES;
     let mut last = 1usize;
+    // (product, version) of every acknowledgement in `unmarked`: left in `acked_unmarked`
+    // until the mark that covers them commits, however many tries that takes.
+    let mut waiting: Vec<(i64, i64)> = Vec::new();
     loop {
         let mut batch: Vec<Acked> = Vec::new();
         if unmarked.is_empty() && !closed {
@@ -96,6 +99,11 @@ async fn run(
             continue;
         }
         last = batch.len().max(1);
+        waiting.extend(
+            batch
+                .iter()
+                .map(|a| (a.handoff.event.product_id, a.handoff.event.version)),
+        );
         unmarked.extend(batch.iter().map(|a| PublishedAck {
             outbox_id: a.handoff.event.id,
             product_id: a.handoff.event.product_id,
@@ -122,8 +130,10 @@ async fn run(
             }
         };
         if ok {
+            for (product, version) in waiting.drain(..) {
+                acked_unmarked.marked(product, version);
+            }
             for a in &batch {
-                acked_unmarked.marked(&a.handoff.event);
                 if let Some(at) = a.handoff.at {
                     crate::stages::record(crate::stages::Stage::Mark, at);
                 }
