@@ -63,6 +63,11 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OutboxAction>,
     },
+    /// Users and their roles (viewer, editor, admin), straight in the database
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Print the JSON Schema of the topic's messages (key and value)
     Schema,
     /// Measure registration throughput, publish latency and paging on the configured back ends
@@ -136,6 +141,38 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user; the password is asked for at the terminal (not echoed)
+    Add {
+        name: String,
+        /// viewer (read), editor (also write products), admin (also users)
+        #[arg(long, value_parser = ["viewer", "editor", "admin"])]
+        role: String,
+        /// Read the password from the first line of standard input instead (for scripts)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users, their roles and whether they are disabled
+    List,
+    /// Set a user's password; their tokens stop working on every process
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give a user another role (applies to their tokens at once)
+    Role {
+        name: String,
+        #[arg(value_parser = ["viewer", "editor", "admin"])]
+        role: String,
+    },
+    /// Refuse a user's logins and revoke their tokens
+    Disable { name: String },
+    /// Let a disabled user log in again
+    Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum OutboxAction {
     /// Move every pending event of one destination to another; prints how many moved
     Reroute {
@@ -188,6 +225,7 @@ pub fn run(cli: Cli) -> ExitCode {
             settings,
             action.map(|OutboxAction::Reroute { from, to }| (from, to)),
         ),
+        Command::User { action } => crate::app::run_user(settings, action),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);
             ExitCode::SUCCESS

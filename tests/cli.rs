@@ -246,3 +246,105 @@ fn schema_prints_the_published_json_schema() {
         "the message value's schema"
     );
 }
+
+/// `dataflow user ...` as an operator runs it: passwords from stdin, one line per problem,
+/// exit 2 for bad input, the last admin kept.
+#[test]
+fn user_commands_manage_users_and_roles() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut c = dataflow(dir.path());
+        c.arg("user").args(args);
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(
+        &["add", "maria", "--role", "editor", "--password-stdin"],
+        Some("a long secret\n"),
+    );
+    assert_eq!((code, out.as_str()), (0, "added maria (editor)\n"), "{err}");
+    assert!(!out.contains("a long secret") && !err.contains("a long secret"));
+    let (code, _, err) = run(
+        &["add", "maria", "--role", "viewer", "--password-stdin"],
+        Some("a long secret\n"),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("user maria already exists"), "{err}");
+    let (code, _, err) = run(
+        &["add", "bia", "--role", "viewer", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "dataflow: password: must be at least 8 characters (got 5)\n"
+    );
+    let (code, _, err) = run(&["add", "bia", "--role", "viewer"], None);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--password-stdin"),
+        "no terminal to ask at: {err}"
+    );
+    let (code, _, err) = run(
+        &["add", "bia", "--role", "root", "--password-stdin"],
+        Some("a long secret\n"),
+    );
+    assert_eq!(code, 2, "clap refuses the role: {err}");
+
+    assert_eq!(run(&["role", "maria", "viewer"], None).0, 0);
+    assert_eq!(run(&["disable", "maria"], None).0, 0);
+    let (code, out, _) = run(&["list"], None);
+    assert_eq!(code, 0);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["maria", "viewer", "disabled"],
+            vec!["vert", "admin", "enabled"]
+        ]
+    );
+    assert_eq!(run(&["enable", "maria"], None).0, 0);
+    let (code, _, err) = run(
+        &["passwd", "maria", "--password-stdin"],
+        Some("the new secret\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    // The API user: its password is PASSWORD_API's; it is the last admin.
+    let (code, _, err) = run(
+        &["passwd", "vert", "--password-stdin"],
+        Some("whatever long\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("PASSWORD_API"), "{err}");
+    let (code, _, err) = run(&["role", "vert", "editor"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("last enabled admin"), "{err}");
+    let (code, _, err) = run(&["disable", "nobody"], None);
+    assert_eq!((code, err.as_str()), (1, "dataflow: no user nobody\n"));
+}

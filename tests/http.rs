@@ -146,7 +146,7 @@ async fn every_error_status(s: &TestServer) {
     assert_eq!(status, 401);
     let expired = s
         .jwt
-        .issue("vert", chrono::Utc::now().timestamp() - 2 * 3600)
+        .issue("vert", 0, chrono::Utc::now().timestamp() - 2 * 3600)
         .unwrap();
     let (status, body) = post(
         s,
@@ -160,7 +160,7 @@ async fn every_error_status(s: &TestServer) {
         (401, Some("Token expired"))
     );
     let forged = dataflow::http::Jwt::new(b"another-secret-another-secret-xx")
-        .issue("vert", chrono::Utc::now().timestamp())
+        .issue("vert", 0, chrono::Utc::now().timestamp())
         .unwrap();
     let (status, _) = post(
         s,
@@ -415,6 +415,8 @@ async fn openapi_document_parses_and_matches_the_routes() {
             "/api/vert/product/all",
             "/api/vert/product/{id}",
             "/api/vert/register/product",
+            "/api/vert/users",
+            "/api/vert/users/{username}",
             "/healthz",
             "/metrics"
         ]

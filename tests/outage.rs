@@ -78,7 +78,9 @@ async fn database_outage_answers_503_fast_and_recovers() {
     let server = tokio::spawn(dataflow::http::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    let token = jwt.issue("vert", chrono::Utc::now().timestamp()).unwrap();
+    let token = jwt
+        .issue("vert", 0, chrono::Utc::now().timestamp())
+        .unwrap();
     let client = reqwest::Client::new();
     let body = json!({"name": "Blusa", "description": "", "category": "Vestuário",
         "pricing": {"ammount": 1, "currency": "BRL"}, "availability": {"quantity": 1}});

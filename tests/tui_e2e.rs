@@ -267,3 +267,70 @@ async fn register_through_the_form_and_see_it_everywhere() {
         "clean exit, terminal restored:\n{s}"
     );
 }
+
+/// A viewer in the real TUI: the status bar names the role, a write key says what it needs,
+/// and a disable made from another process (`dataflow user disable`) ends the session.
+#[test]
+fn a_viewer_reads_and_is_logged_out_when_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let user = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+        c.env_remove("DATABASE_URL")
+            .env_remove("KAFKA_HOST")
+            .env("DATAFLOW_DATA_DIR", &data)
+            .arg("user")
+            .args(args)
+            .stdin(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "dataflow user {args:?}");
+    };
+    user(
+        &["add", "vera", "--role", "viewer", "--password-stdin"],
+        "a long secret\n",
+    );
+    let tmux = Tmux {
+        socket: format!("dataflow-e2e-viewer-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD -u KAFKA_HOST \
+         DATAFLOW_DATA_DIR={data} {} ; echo EXITED $? ; sleep 60",
+        env!("CARGO_BIN_EXE_dataflow")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "110",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    tmux.wait_for("dataflow · log in");
+    tmux.text("vera");
+    tmux.keys(&["Tab"]);
+    tmux.text("a long secret");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("user vera (viewer)");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("Saving products needs the editor role; you are a viewer");
+    tmux.keys(&["d"]);
+    tmux.wait_for("user vera (viewer)");
+
+    user(&["disable", "vera"], "");
+    let s = tmux.wait_for("Logged out");
+    assert!(s.contains("vera is disabled"), "{s}");
+    tmux.wait_for("dataflow · log in");
+    tmux.keys(&["C-c"]);
+    let s = tmux.wait_for("EXITED");
+    assert!(s.contains("EXITED 0"), "{s}");
+}

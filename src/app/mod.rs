@@ -5,11 +5,13 @@ mod import;
 mod outbox;
 mod serve;
 mod tail;
+mod users;
 
 pub use import::{ImportArgs, run_export, run_import};
 pub use outbox::{run_outbox, summary as outbox_summary};
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
+pub use users::run_user;
 
 use std::path::Path;
 use std::process::ExitCode;

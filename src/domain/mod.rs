@@ -6,6 +6,7 @@ mod body;
 mod change;
 mod message;
 mod product;
+mod role;
 mod seek;
 mod user;
 
@@ -16,5 +17,6 @@ pub use message::{ProductMessage, SCHEMA, matches_schema};
 pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
 };
+pub use role::{PASSWORD, PASSWORD_MAX, PASSWORD_MIN, Role, password_problem};
 pub use seek::{Seek, parse_seek, parse_since};
 pub use user::{USERNAME, USERNAME_MAX, username_problem};

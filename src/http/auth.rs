@@ -1,4 +1,8 @@
-//! Bearer tokens: HS256 JWTs with the original's `username` claim, valid for 60 minutes.
+//! Bearer tokens: HS256 JWTs with the original's `username` claim, valid for 60 minutes,
+//! plus `gen`, the user's token generation at login: a password change or a disable raises
+//! it in the database, which revokes the token on every replica (checked per request, the
+//! user's row cached for at most a second). The role is read from the database, not the
+//! token, so a role change applies to tokens already issued.
 //! The secret comes from JWT_SECRET or a file generated once in the data directory (0600).
 
 use std::io::Write;
@@ -6,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind;
@@ -14,12 +19,17 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::envelope::ApiError;
+use crate::domain::Role;
+use crate::service::Principal;
 
 pub const TOKEN_MINUTES: i64 = 60;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub username: String,
+    /// Tokens from before roles existed have none: generation 0, as every user started.
+    #[serde(default)]
+    pub r#gen: i64,
     pub iat: i64,
     pub exp: i64,
 }
@@ -38,9 +48,10 @@ impl Jwt {
         }
     }
 
-    pub fn issue(&self, username: &str, now: i64) -> Result<String, ApiError> {
+    pub fn issue(&self, username: &str, generation: i64, now: i64) -> Result<String, ApiError> {
         let claims = Claims {
             username: username.to_string(),
+            r#gen: generation,
             iat: now,
             exp: now + TOKEN_MINUTES * 60,
         };
@@ -134,26 +145,55 @@ fn read_private(file: &Path) -> std::io::Result<Option<Vec<u8>>> {
     Ok((trimmed.len() >= 32).then(|| trimmed.as_bytes().to_vec()))
 }
 
-/// The user a valid bearer token names; rejects with 401 otherwise.
-pub struct AuthUser(pub String);
+/// The user a valid, unrevoked bearer token names, any role; 401 otherwise.
+pub struct AuthUser(#[allow(dead_code)] pub Principal);
+/// As `AuthUser`, and the role allows writing products (403 naming it otherwise).
+pub struct Editor(pub Principal);
+/// As `AuthUser`, and the role is admin.
+pub struct Admin(pub Principal);
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?
-            .to_str()
-            .map_err(|_| ApiError::unauthorized("Could not validate credentials"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
-        Ok(AuthUser(state.jwt.verify(token.trim())?.username))
+async fn principal(parts: &Parts, state: &AppState, needed: Role) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Could not validate credentials"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+    let claims = state.jwt.verify(token.trim())?;
+    let who = state
+        .service
+        .principal(&claims.username, claims.r#gen)
+        .await?;
+    if !who.role.allows(needed) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            who.role.refusal(needed, "This route"),
+        ));
     }
+    Ok(who)
 }
+
+macro_rules! role_extractor {
+    ($name:ident, $role:expr) => {
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, ApiError> {
+                principal(parts, state, $role).await.map($name)
+            }
+        }
+    };
+}
+role_extractor!(AuthUser, Role::Viewer);
+role_extractor!(Editor, Role::Editor);
+role_extractor!(Admin, Role::Admin);
 
 #[cfg(test)]
 mod tests {
@@ -215,12 +255,13 @@ mod tests {
     fn tokens_carry_username_and_expire_after_60_minutes() {
         let jwt = Jwt::new(b"0123456789abcdef0123456789abcdef");
         let now = chrono::Utc::now().timestamp();
-        let claims = jwt.verify(&jwt.issue("vert", now).unwrap()).unwrap();
+        let claims = jwt.verify(&jwt.issue("vert", 3, now).unwrap()).unwrap();
         assert_eq!(
             (claims.username.as_str(), claims.exp - claims.iat),
             ("vert", 3600)
         );
-        let old = jwt.issue("vert", now - 3600 - 10).unwrap();
+        assert_eq!(claims.r#gen, 3);
+        let old = jwt.issue("vert", 0, now - 3600 - 10).unwrap();
         assert_eq!(jwt.verify(&old).unwrap_err().message, "Token expired");
     }
 }

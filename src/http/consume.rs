@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::auth::AuthUser;
+use super::auth::Editor;
 use super::envelope::{ApiError, Envelope, FieldProblem};
 
 enum Step {
@@ -33,13 +33,14 @@ pub struct ConsumeQuery {
 #[utoipa::path(get, path = "/api/vert/kafka/consumer/product", params(ConsumeQuery), security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<Vec<super::json::KafkaEventDoc>>, description = "Consumer topic kafka successfully: a product per creation or update, `{\"id\": N, \"deleted\": true}` per deletion; the group's new messages up to the high-water marks (at most `max`), committed once the answer was sent. Calls are served one at a time."),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
+        (status = 403, body = Envelope<String>, description = "The user's role may not do this: it needs the editor role (the message names it)"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad max"),
         (status = 503, body = Envelope<String>, description = "Kafka unavailable, or another call held the group too long (see Retry-After)"),
     ))]
 pub async fn consume(
     State(state): State<AppState>,
-    _user: AuthUser,
+    _user: Editor,
     q: Result<Query<ConsumeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let bad_max = || {

@@ -127,7 +127,14 @@ impl From<ServiceError> for ApiError {
                 e.etag = Some(current);
                 e
             }
-            ServiceError::InProgress(detail) => ApiError::new(StatusCode::CONFLICT, detail),
+            ServiceError::InProgress(detail) | ServiceError::UserConflict(detail) => {
+                ApiError::new(StatusCode::CONFLICT, detail)
+            }
+            ServiceError::Forbidden(detail) => ApiError::new(StatusCode::FORBIDDEN, detail),
+            ServiceError::Revoked(detail) => ApiError::new(StatusCode::UNAUTHORIZED, detail),
+            ServiceError::UnknownUser(name) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("User {name} not found"))
+            }
             ServiceError::Conflict(detail) => {
                 tracing::info!(error = %detail, "conflict");
                 ApiError::new(StatusCode::CONFLICT, "Already exists")

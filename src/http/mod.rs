@@ -12,6 +12,7 @@ mod metrics;
 mod product;
 mod routes;
 mod throttle;
+mod users;
 
 use std::sync::Arc;
 
@@ -67,6 +68,11 @@ pub fn router(state: AppState) -> Router {
                 .delete(product::delete_product),
         )
         .route("/api/vert/kafka/consumer/product", get(consume::consume))
+        .route("/api/vert/users", get(users::list).post(users::add))
+        .route(
+            "/api/vert/users/{username}",
+            get(users::one).patch(users::change),
+        )
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use super::AppState;
-use super::auth::AuthUser;
+use super::auth::{AuthUser, Editor};
 use super::envelope::{ApiError, Envelope, FieldProblem, etag, ok};
 use super::json::{DeletedOut, JsonBody, ProductOut, PublishOut, draft_from_json};
 use crate::service::{Edit, ServiceError};
@@ -57,7 +57,7 @@ pub(super) fn with_etag(mut resp: Response, version: i64) -> Response {
     responses(
         (status = 200, body = Envelope<ProductOut>, description = "Retrieve product successfully; `ETag` holds its version",
             headers(("ETag" = String, description = "The product's version in quotes, for If-Match"))),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
         (status = 404, body = Envelope<String>, description = "No such product (or it was deleted)"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "The id is not a whole number"),
         (status = 503, body = Envelope<String>, description = "Database unavailable"),
@@ -89,7 +89,8 @@ pub async fn one_product(
         (status = 200, body = Envelope<ProductOut>, description = "Product updated successfully: version + 1; `result.publish` tells whether Kafka acknowledged its event",
             headers(("ETag" = String, description = "The new version in quotes"))),
         (status = 400, body = Envelope<String>, description = "Malformed JSON"),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
+        (status = 403, body = Envelope<String>, description = "The user's role may not do this: it needs the editor role (the message names it)"),
         (status = 404, body = Envelope<String>, description = "No such product (or it was deleted)"),
         (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 412, body = Envelope<String>, description = "The product changed since the version in If-Match; nothing was written. `ETag` holds the current version",
@@ -101,7 +102,7 @@ pub async fn one_product(
     ))]
 pub async fn update_product(
     State(state): State<AppState>,
-    user: AuthUser,
+    Editor(user): Editor,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -113,13 +114,13 @@ pub async fn update_product(
     let edit = Edit {
         id,
         expected,
-        by: Some(&user.0),
+        by: Some(&user.username),
     };
     if let Some(key) = key {
         return super::idempotent::update(&state, edit, &key, &item).await;
     }
     let p = state.service.update_valid(edit, &item).await?;
-    tracing::info!(user = %user.0, id, version = p.revision.version, "product updated");
+    tracing::info!(user = %user.username, id, version = p.revision.version, "product updated");
     Ok(with_etag(
         ok(
             "Product updated successfully",
@@ -136,7 +137,8 @@ pub async fn update_product(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<DeletedOut>, description = "Product deleted successfully: it is no longer listed, and a tombstone goes to the topic"),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
+        (status = 403, body = Envelope<String>, description = "The user's role may not do this: it needs the editor role (the message names it)"),
         (status = 404, body = Envelope<String>, description = "No such product (or it was deleted already)"),
         (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 412, body = Envelope<String>, description = "The product changed since the version in If-Match; nothing was written",
@@ -146,7 +148,7 @@ pub async fn update_product(
     ))]
 pub async fn delete_product(
     State(state): State<AppState>,
-    user: AuthUser,
+    Editor(user): Editor,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -156,13 +158,13 @@ pub async fn delete_product(
     let edit = Edit {
         id,
         expected,
-        by: Some(&user.0),
+        by: Some(&user.username),
     };
     if let Some(key) = key {
         return super::idempotent::delete(&state, edit, &key).await;
     }
     let p = state.service.delete(edit).await?;
-    tracing::info!(user = %user.0, id, version = p.revision.version, "product deleted");
+    tracing::info!(user = %user.username, id, version = p.revision.version, "product deleted");
     Ok(ok(
         "Product deleted successfully",
         Some(DeletedOut {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::auth::AuthUser;
+use super::auth::{AuthUser, Editor};
 use super::envelope::{ApiError, Envelope, FieldProblem, ok};
 use super::json::{
     BrokerHealth, DatabaseHealth, ElsewhereOut, HealthOut, JsonBody, ProductOut, RefusedOut, Token,
@@ -37,6 +37,7 @@ pub async fn root() -> Response {
         (status = 200, body = Envelope<Token>, description = "Success Login"),
         (status = 400, body = Envelope<String>, description = "Malformed JSON"),
         (status = 401, body = Envelope<String>, description = "Incorrect username or password"),
+        (status = 403, body = Envelope<String>, description = "The password is right but the user is disabled"),
         (status = 413, body = Envelope<String>, description = "Body too large"),
         (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Missing or mistyped fields, or a username no user can have (control characters, over 200 characters)"),
@@ -86,19 +87,31 @@ pub async fn login(
             return Err(e);
         }
     };
-    match state.service.login(&username, &password).await {
-        Ok(true) => attempt.succeeded(),
-        Ok(false) => {
+    let who = match state.service.authenticate(&username, &password).await {
+        Ok(Some(who)) => {
+            attempt.succeeded();
+            who
+        }
+        Ok(None) => {
             attempt.failed();
             return Err(ApiError::unauthorized("Incorrect username or password"));
+        }
+        // The right password of a disabled user: not a failure, and no token.
+        Err(e @ crate::service::ServiceError::Forbidden(_)) => {
+            attempt.succeeded();
+            return Err(e.into());
         }
         // Not checked (busy, database down): the slot is given back, not counted.
         Err(e) => {
             attempt.abandon();
             return Err(e.into());
         }
-    }
-    let access_token = state.jwt.issue(&username, chrono::Utc::now().timestamp())?;
+    };
+    let access_token = state.jwt.issue(
+        &who.username,
+        who.generation,
+        chrono::Utc::now().timestamp(),
+    )?;
     Ok(ok(
         "Success Login",
         Some(Token {
@@ -115,7 +128,8 @@ pub async fn login(
         (status = 200, body = Envelope<ProductOut>, description = "Product register successfully; `result.publish` tells whether Kafka acknowledged it"),
         (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 400, body = Envelope<String>, description = "Malformed JSON"),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
+        (status = 403, body = Envelope<String>, description = "The user's role may not do this: it needs the editor role (the message names it)"),
         (status = 413, body = Envelope<String>, description = "Body too large"),
         (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "One entry per failing field; field `Idempotency-Key` when the key is malformed or was used with a different request"),
@@ -124,7 +138,7 @@ pub async fn login(
 pub async fn register(
     State(state): State<AppState>,
     Extension(RequestStart(arrived)): Extension<RequestStart>,
-    user: AuthUser,
+    Editor(user): Editor,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
@@ -132,19 +146,19 @@ pub async fn register(
     let product = draft_from_json(&body)?;
     stages::record(Stage::Parse, arrived);
     if let Some(key) = key {
-        return super::idempotent::register(&state, &user.0, &key, product).await;
+        return super::idempotent::register(&state, &user.username, &key, product).await;
     }
     let registered = state
         .service
         .register_new(crate::service::Creation {
             item: product,
-            by: Some(user.0.clone()),
+            by: Some(user.username.clone()),
             key: None,
             idem: None,
         })
         .await?;
     let answered = Instant::now();
-    tracing::info!(user = %user.0, id = registered.product.id, "product registered");
+    tracing::info!(user = %user.username, id = registered.product.id, "product registered");
     let mut resp = ok(
         "Product register successfully",
         Some(ProductOut::of(&registered.product, &state.service, true)),
@@ -167,7 +181,7 @@ pub struct Page {
 #[utoipa::path(get, path = "/api/vert/product/all", params(Page), security(("bearer" = [])),
     responses(
         (status = 200, body = Envelope<Vec<ProductOut>>, description = "Retrieve products successfully, oldest first, streamed"),
-        (status = 401, body = Envelope<String>, description = "Missing, invalid or expired token"),
+        (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad limit or after"),
         (status = 503, body = Envelope<String>, description = "Database unavailable"),
     ))]

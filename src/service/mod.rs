@@ -12,6 +12,7 @@ mod import;
 mod outbox;
 mod reading;
 mod register;
+mod users;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,10 @@ pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Proble
 pub use outbox::{Destinations, destination_of, destinations, reroute};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
+pub use users::{
+    Principal, USER_CACHE, UserInfo, UserUpdate, add_user, list_users, seed_api_user, set_disabled,
+    set_password, set_role, update_user, user_info,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -77,6 +82,18 @@ pub enum ServiceError {
     Refused(String),
     #[error("{0}")]
     Internal(String),
+    /// The caller's role does not allow it (403); says which role would.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's login no longer holds: password changed, user disabled or gone (401).
+    #[error("{0}")]
+    Revoked(String),
+    /// No user of that name (404).
+    #[error("no user {0}")]
+    UnknownUser(String),
+    /// A user exists already, or the change would leave no admin (409).
+    #[error("{0}")]
+    UserConflict(String),
 }
 
 /// Classifies a database error once for every front end: a broken schema rule becomes the
@@ -148,6 +165,8 @@ struct Inner {
     dummy_hash: String,
     /// Idempotency-Keys of requests still running here.
     running: idempotent::Running,
+    /// Users' roles and token generations, read at most once a second each.
+    users: users::UserCache,
 }
 
 impl Service {
@@ -160,22 +179,7 @@ impl Service {
     }
 
     pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
-        match store.user_hash(&settings.username_api).await? {
-            None => {
-                let hash = hash_password(settings.password_api.expose().to_string()).await?;
-                if store.create_user(&settings.username_api, &hash).await? {
-                    tracing::info!(username = %settings.username_api, "created the API user");
-                }
-            }
-            // PASSWORD_API is the source of truth: a changed one replaces the stored hash.
-            Some(stored) => {
-                if !verify_password(settings.password_api.expose().to_string(), stored).await {
-                    let hash = hash_password(settings.password_api.expose().to_string()).await?;
-                    store.set_user_hash(&settings.username_api, &hash).await?;
-                    tracing::info!(username = %settings.username_api, "PASSWORD_API changed: password replaced");
-                }
-            }
-        }
+        users::seed_api_user(&store, &settings).await?;
         let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
         let chosen = broker::choose(&settings, &store).await?;
         let kafka = chosen.kafka;
@@ -227,6 +231,7 @@ impl Service {
                 verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
                 dummy_hash,
                 running: Default::default(),
+                users: Default::default(),
             }),
         };
         if embedded_joiner {
@@ -274,33 +279,6 @@ impl Service {
 
     pub fn published_total(&self) -> u64 {
         self.inner.health.published_total()
-    }
-
-    /// True when the user exists and the password matches. Unknown users cost one argon2
-    /// verification too, so timing tells nothing about which usernames exist.
-    /// At most VERIFY_SLOTS verifications run at once (each takes ~19 MiB and a core for
-    /// ~25 ms); past that the caller hears Busy at once instead of queueing.
-    pub async fn login(&self, username: &str, password: &str) -> Result<bool, ServiceError> {
-        let slot = self
-            .inner
-            .verify_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ServiceError::Busy(
-                    "too many logins are being checked; try again in a second".into(),
-                )
-            })?;
-        // A name no user can have never reaches the database (NUL would be an error there);
-        // it costs the same verification as any unknown user.
-        let stored = match crate::domain::username_problem(username) {
-            None => self.inner.store.user_hash(username).await?,
-            Some(_) => None,
-        };
-        let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
-        let ok = auth::verify_holding(password.to_string(), hash, slot).await;
-        Ok(known && ok)
     }
 
     /// Renders an instant in TIMEZONE, RFC 3339 with the zone's offset.

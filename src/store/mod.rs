@@ -32,6 +32,7 @@ pub use error::StoreError;
 pub use idem::IdemRecord;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use products::{Order, ProductQuery};
+pub use users::{UserChange, UserRow};
 pub use write::{Creation, EventRoute, IdemKey, SavedProduct};
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -6,14 +6,15 @@ use std::time::Instant;
 use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::changes::{change_key, form_effects};
+use super::changes::{change_key, change_verb, form_effects};
 pub use super::events::{Action, Effect, Overlay};
-use super::form::{FormOutcome, FormPane};
+use super::form::FormOutcome;
 use super::login::LoginPane;
-use super::session::{Main, link_to_message, link_to_product, on_main_action, switch};
-use super::table::{Fetch, TablePane};
-use super::tail::{TailAction, TailPane};
+use super::session::{Main, link_to_message, link_to_product, may, on_main_action, switch};
+use super::table::Fetch;
+use super::tail::TailAction;
 use super::text::{ctrl, plain};
+use crate::domain::Role;
 use crate::service::Status;
 use crate::service::{TailMessage, TailStart};
 
@@ -153,6 +154,9 @@ impl App {
             return vec![Effect::EndSession];
         }
         if ctrl(&key, 's') {
+            if !may(main, Role::Editor, "Saving products") {
+                return Vec::new();
+            }
             main.pane = Pane::Form;
             return form_effects(main.form.submit());
         }
@@ -193,6 +197,12 @@ impl App {
             }
             _ => {}
         }
+        if plain(&key) == Some('i')
+            && main.pane == Pane::Table
+            && !may(main, Role::Editor, "Importing products")
+        {
+            return Vec::new();
+        }
         if let Some(c @ ('i' | 'x' | 'y' | 's')) = plain(&key)
             && main.pane != Pane::Form
             && let Some(effects) = self.on_tool_key(c)
@@ -204,7 +214,9 @@ impl App {
         };
         match main.pane {
             Pane::Form => {
-                if matches!(key.code, KeyCode::Enter) || plain(&key) == Some('i') {
+                if (matches!(key.code, KeyCode::Enter) || plain(&key) == Some('i'))
+                    && may(main, Role::Editor, "Registering products")
+                {
                     main.form.editing = true;
                 }
                 Vec::new()
@@ -212,7 +224,9 @@ impl App {
             Pane::Table => match (key.code, plain(&key)) {
                 (_, Some(c @ ('e' | 'c' | 'd'))) => {
                     let p = main.table.selected_product().cloned();
-                    if let Some(p) = p {
+                    if let Some(p) = p
+                        && may(main, Role::Editor, change_verb(c))
+                    {
                         self.overlay = change_key(main, c, p);
                     }
                     Vec::new()
@@ -283,7 +297,11 @@ impl App {
             },
             Overlay::Product(p) if matches!(plain(&key), Some('e' | 'c' | 'd')) => {
                 if let (Screen::Main(main), Some(c)) = (&mut self.screen, plain(&key)) {
-                    self.overlay = change_key(main, c, *p);
+                    if may(main, Role::Editor, change_verb(c)) {
+                        self.overlay = change_key(main, c, *p);
+                    } else {
+                        self.overlay = Some(Overlay::Product(p));
+                    }
                 }
                 Vec::new()
             }
@@ -344,16 +362,17 @@ impl App {
                 }
                 Vec::new()
             }
-            Action::LoggedIn(user) => {
-                let mut main = Main {
-                    user,
-                    pane: Pane::Form,
-                    form: FormPane::new(&self.default_currency),
-                    table: TablePane::default(),
-                    tail: TailPane::new(self.tail_buffer),
-                    notice: None,
-                    import: None,
-                };
+            Action::SessionEnded(why) => {
+                if matches!(self.screen, Screen::Main(_)) {
+                    let mut login = self.login_pane();
+                    login.failed(&why);
+                    self.screen = Screen::Login(Box::new(login));
+                    return vec![Effect::EndSession];
+                }
+                Vec::new()
+            }
+            Action::LoggedIn(who) => {
+                let mut main = Main::new(who, &self.default_currency, self.tail_buffer);
                 let first_page = main.table.request(Fetch::Top);
                 self.screen = Screen::Main(Box::new(main));
                 vec![

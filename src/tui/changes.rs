@@ -29,6 +29,15 @@ pub fn form_effects(outcome: FormOutcome) -> Vec<Effect> {
 }
 
 /// `e` opens the product in the form, `c` starts a new product from it, `d` asks to delete it.
+/// What a change key does, as a role refusal names it.
+pub fn change_verb(key: char) -> &'static str {
+    match key {
+        'e' => "Editing products",
+        'c' => "Copying a product into a new one",
+        _ => "Deleting products",
+    }
+}
+
 pub fn change_key(main: &mut Main, key: char, p: Product) -> Option<Overlay> {
     match key {
         'e' | 'c' => {

@@ -7,8 +7,9 @@ use super::form::ChangeError;
 use super::import::ImportUpdate;
 use super::prompt::Prompt;
 use super::table::TableRequest;
+use crate::domain::Role;
 use crate::domain::{Product, ProductDraft};
-use crate::service::{ExportFormat, PublishedAck, Status, TailMessage, TailStart};
+use crate::service::{ExportFormat, Principal, PublishedAck, Status, TailMessage, TailStart};
 
 /// I/O the runner starts on the app's behalf; results come back as `Action`s.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +71,11 @@ pub enum Action {
         embedded: bool,
     },
     StartFailed(String),
-    LoggedIn(String),
+    LoggedIn(Principal),
+    /// The login no longer holds (password changed, user disabled): back to the login.
+    SessionEnded(String),
+    /// An admin gave the logged-in user another role.
+    RoleChanged(Role),
     LoginFailed(String),
     Registered(Result<Product, String>),
     Updated(Result<Product, ChangeError>),

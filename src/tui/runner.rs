@@ -13,7 +13,7 @@ use super::table::{Fetch, PAGE};
 use crate::service::Settings;
 use crate::service::{Edit, ServiceError};
 use crate::service::{Order, ProductQuery};
-use crate::service::{Service, Tail};
+use crate::service::{Principal, Service, Tail};
 use crate::service::{TailMessage, TailOptions, TailStart};
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
@@ -25,8 +25,9 @@ pub struct Runner {
     pub tail: Option<Tail>,
     acks: Option<JoinHandle<()>>,
     status_busy: Arc<AtomicBool>,
-    /// Who logged in: the name written as created_by/updated_by.
-    user: Arc<std::sync::Mutex<Option<String>>>,
+    /// Who logged in: the name written as created_by/updated_by, their role and the token
+    /// generation their login holds.
+    user: Arc<std::sync::Mutex<Option<Principal>>>,
     /// Part of every save's Idempotency-Key; changed after each saved product.
     save_nonce: Arc<AtomicU64>,
 }
@@ -101,7 +102,22 @@ impl Runner {
 
     pub fn execute(&mut self, effect: Effect) {
         let out = self.actions.clone();
-        let user = self.user.lock().ok().and_then(|u| u.clone());
+        let who = self.user.lock().ok().and_then(|u| u.clone());
+        let user = who.as_ref().map(|p| p.username.clone());
+        // The keys are gated by role already; this holds even if a key slipped through.
+        let writes = matches!(
+            effect,
+            Effect::Register(_)
+                | Effect::Update { .. }
+                | Effect::Delete { .. }
+                | Effect::Import { .. }
+        );
+        if let (true, Some(p)) = (writes, &who)
+            && let Err(e) = p.require(crate::domain::Role::Editor, "Changing products")
+        {
+            let _ = out.send(Action::Wrote(Err(e.to_string())));
+            return;
+        }
         match effect {
             Effect::Update {
                 id,
@@ -142,14 +158,15 @@ impl Runner {
                         Err(_) => return,
                     };
                     let Some(svc) = svc else { return };
-                    let action = match svc.login(&username, &password).await {
-                        Ok(true) => {
+                    let action = match svc.authenticate(&username, &password).await {
+                        Ok(Some(who)) => {
                             if let Ok(mut u) = user.lock() {
-                                *u = Some(username.clone());
+                                *u = Some(who.clone());
                             }
-                            Action::LoggedIn(username)
+                            Action::LoggedIn(who)
                         }
-                        Ok(false) => Action::LoginFailed("Incorrect username or password".into()),
+                        Ok(None) => Action::LoginFailed("Incorrect username or password".into()),
+                        Err(ServiceError::Forbidden(why)) => Action::LoginFailed(why),
                         Err(e) => Action::LoginFailed(format!("Cannot check the login now: {e}")),
                     };
                     let _ = out.send(action);
@@ -178,10 +195,15 @@ impl Runner {
                     return; // the previous check is still running (database slow or gone)
                 }
                 let busy = self.status_busy.clone();
+                let session = self.user.clone();
                 self.with_service(move |svc| async move {
                     let s = svc.status().await;
+                    let check = check_session(&svc, &session).await;
                     busy.store(false, Ordering::Release);
                     let _ = out.send(Action::Status(s));
+                    if let Some(action) = check {
+                        let _ = out.send(action);
+                    }
                 });
             }
             Effect::StartTail(start) => self.start_tail(start, None),
@@ -254,6 +276,9 @@ impl Runner {
     }
 
     pub fn end_session(&mut self) {
+        if let Ok(mut u) = self.user.lock() {
+            *u = None;
+        }
         self.tail = None;
         if let Some(a) = self.acks.take() {
             a.abort();
@@ -281,6 +306,34 @@ impl Runner {
             }
         }
         batch
+    }
+}
+
+/// Whether the logged-in user's login still holds and their role is the same: a password
+/// change or a disable (here or on another process) ends the session, a role change applies.
+/// A database that does not answer ends nothing.
+async fn check_session(
+    svc: &Service,
+    session: &std::sync::Mutex<Option<Principal>>,
+) -> Option<Action> {
+    let who = session.lock().ok().and_then(|u| u.clone())?;
+    match svc.principal(&who.username, who.generation).await {
+        Ok(now) if now.role != who.role => {
+            if let Ok(mut u) = session.lock()
+                && u.as_ref().is_some_and(|p| p.username == who.username)
+            {
+                *u = Some(now.clone());
+            }
+            Some(Action::RoleChanged(now.role))
+        }
+        Ok(_) => None,
+        Err(ServiceError::Revoked(why)) => {
+            if let Ok(mut u) = session.lock() {
+                *u = None;
+            }
+            Some(Action::SessionEnded(format!("Logged out: {why}")))
+        }
+        Err(_) => None,
     }
 }
 

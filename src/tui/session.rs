@@ -6,9 +6,13 @@ use super::form::{FormPane, Outcome};
 use super::import::ImportView;
 use super::table::{Fetch, TablePane};
 use super::tail::TailPane;
+use crate::domain::Role;
+use crate::service::Principal;
 
 pub struct Main {
     pub user: String,
+    /// What the user may do; keys beyond it say so instead of failing later.
+    pub role: Role,
     pub pane: Pane,
     pub form: FormPane,
     pub table: TablePane,
@@ -19,10 +23,38 @@ pub struct Main {
     pub import: Option<ImportView>,
 }
 
+impl Main {
+    /// A session just logged in. A viewer starts at the table: the form is not theirs to fill.
+    pub fn new(who: Principal, currency: &str, tail_buffer: usize) -> Main {
+        let editor = who.role.allows(Role::Editor);
+        let mut form = FormPane::new(currency);
+        form.editing = editor;
+        Main {
+            user: who.username,
+            role: who.role,
+            pane: if editor { Pane::Form } else { Pane::Table },
+            form,
+            table: TablePane::default(),
+            tail: TailPane::new(tail_buffer),
+            notice: None,
+            import: None,
+        }
+    }
+}
+
 pub fn switch(main: &mut Main, pane: Pane) -> Vec<Effect> {
     main.pane = pane;
-    main.form.editing = pane == Pane::Form;
+    main.form.editing = pane == Pane::Form && may(main, Role::Editor, "Registering products");
     Vec::new()
+}
+
+/// True when the user's role allows `needed`; otherwise the notice says what is needed.
+pub fn may(main: &mut Main, needed: Role, what: &str) -> bool {
+    if main.role.allows(needed) {
+        return true;
+    }
+    main.notice = Some(main.role.refusal(needed, what));
+    false
 }
 
 /// From the selected product to its message in the tail, by key.
@@ -135,6 +167,17 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.notice = Some(format!(
                 "The tail stopped: {why} (n reads the newest again)"
             ));
+            Vec::new()
+        }
+        Action::RoleChanged(role) => {
+            main.role = role;
+            main.notice = Some(format!(
+                "An admin made you {} {role}",
+                if role == Role::Admin { "an" } else { "a" }
+            ));
+            if !role.allows(Role::Editor) {
+                main.form.editing = false;
+            }
             Vec::new()
         }
         Action::Wrote(r) => {

@@ -89,7 +89,7 @@ fn draw_tabs(f: &mut Frame, area: Rect, main: &Main) {
         spans.push(Span::raw(" "));
     }
     spans.push(Span::styled(
-        format!("  user {}", printable(&main.user)),
+        format!("  user {} ({})", printable(&main.user), main.role),
         Style::default().fg(Color::DarkGray),
     ));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -106,7 +106,10 @@ fn app_status_line(app: &App) -> Line<'static> {
     let Some(s) = &app.status else {
         return Line::from("checking database and broker…");
     };
-    let user = app.main().map(|m| m.user.clone()).unwrap_or_default();
+    let user = app
+        .main()
+        .map(|m| format!("{} ({})", m.user, m.role))
+        .unwrap_or_default();
     let mut spans = vec![
         Span::raw(format!("DB {} ", s.database)),
         Span::styled(if s.database_ok { "up" } else { "DOWN" }, ok(s.database_ok)),

@@ -29,6 +29,27 @@ impl TestServer {
         let svc = Service::start(db.settings(&[]))
             .await
             .expect("service starts");
+        TestServer::over(svc, Some(db), rules, limits).await
+    }
+
+    /// A second replica: another service and HTTP server on this one's database.
+    pub async fn beside(&self) -> TestServer {
+        let db = self
+            .db
+            .as_ref()
+            .expect("the first server owns the database");
+        let svc = Service::start(db.settings(&[]))
+            .await
+            .expect("second service starts");
+        TestServer::over(svc, None, ThrottleRules::default(), Limits::default()).await
+    }
+
+    async fn over(
+        svc: Service,
+        db: Option<TestDb>,
+        rules: ThrottleRules,
+        limits: Limits,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let mut state = AppState::new(svc.clone(), Jwt::new(SECRET), rules);
@@ -42,7 +63,7 @@ impl TestServer {
             svc,
             client: reqwest::Client::new(),
             jwt: Jwt::new(SECRET),
-            db: Some(db),
+            db,
             stop: Some(tx),
             task: Some(task),
         }
@@ -53,14 +74,19 @@ impl TestServer {
     }
 
     pub async fn token(&self) -> String {
+        self.token_of("vert", "vert").await
+    }
+
+    /// Logs in as `user`: the access token.
+    pub async fn token_of(&self, user: &str, password: &str) -> String {
         let r = self
             .client
             .post(self.url("/api/vert/auth/login"))
-            .json(&serde_json::json!({"username": "vert", "password": "vert"}))
+            .json(&serde_json::json!({"username": user, "password": password}))
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(r.status(), 200, "login as {user}");
         let v: serde_json::Value = r.json().await.unwrap();
         v["result"]["access_token"].as_str().unwrap().to_string()
     }

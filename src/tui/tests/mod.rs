@@ -97,13 +97,21 @@ pub(super) fn product_json(id: i64) -> String {
 }
 
 pub(super) fn logged_in() -> App {
+    logged_in_as(crate::domain::Role::Admin)
+}
+
+pub(super) fn logged_in_as(role: crate::domain::Role) -> App {
     let mut app = App::new(chrono_tz::America::Sao_Paulo, "BRL", 100, 5);
     app.on_action(Action::Ready {
         database: "sqlite".into(),
         bootstrap: "127.0.0.1:40000".into(),
         embedded: true,
     });
-    let effects = app.on_action(Action::LoggedIn("vert".into()));
+    let effects = app.on_action(Action::LoggedIn(crate::service::Principal {
+        username: "vert".into(),
+        role,
+        generation: 0,
+    }));
     assert!(effects.contains(&Effect::StartTail(TailStart::Last(100))));
     assert!(effects.contains(&Effect::RefreshStatus));
     app.on_action(Action::Status(status(true, true, 0)));
@@ -139,6 +147,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
 
 mod changes;
 mod lists;
+mod roles;
 mod tools;
 
 #[test]
