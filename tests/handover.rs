@@ -6,27 +6,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 fn serve(data: &std::path::Path) -> (Child, u16) {
-    let port = common::tansu::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-        .env_remove("DATABASE_URL")
-        .env_remove("KAFKA_HOST")
-        .env("DATAFLOW_DATA_DIR", data)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("(embedded)"), "{line}");
-    (child, port)
+    common::server::serve_process(data, &[])
 }
 
 async fn health(client: &reqwest::Client, base: &str) -> serde_json::Value {

@@ -292,3 +292,82 @@ async fn a_dropped_request_frees_its_key() {
     })
     .await;
 }
+
+/// A real `dataflow serve` killed (SIGKILL) after its transaction committed on the server
+/// but before it could answer (PostgreSQL's replies held in a proxy): the client's retry
+/// with the same key, on a new process, replays that product instead of registering again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_between_commit_and_answer_registers_once() {
+    use common::proxy::Proxy;
+    let db = TestDb::new(Backend::Postgres).await;
+    let direct = db.store().await;
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = Proxy::start(upstream.parse().unwrap()).await;
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut first, port) =
+        common::server::serve_process(dir1.path(), &[("DATABASE_URL", url.as_str())]);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let token = common::login(&client, &base).await;
+    let mut b = body(9);
+    b["name"] = json!("Morto no meio");
+    let send = |base: String, token: String, b: Value| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}/api/vert/register/product"))
+                .bearer_auth(token)
+                .header("Idempotency-Key", "pedido-morto")
+                .json(&b)
+                .send()
+                .await
+        }
+    };
+
+    proxy.hold_replies_after(b"Morto no meio");
+    let lost = tokio::spawn(send(base, token, b.clone()));
+    let count = async || {
+        common::scalar(
+            &direct,
+            "SELECT COUNT(*) FROM tb_product WHERE name = 'Morto no meio'",
+        )
+        .await
+    };
+    let start = std::time::Instant::now();
+    while count().await == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        lost.await.unwrap().is_err(),
+        "the first request got no answer"
+    );
+    proxy.hold_replies(false);
+
+    let (mut second, port) =
+        common::server::serve_process(dir2.path(), &[("DATABASE_URL", &db.url)]);
+    let base = format!("http://127.0.0.1:{port}");
+    let token = common::login(&client, &base).await;
+    let r = send(base, token, b).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers().get("idempotent-replayed").is_some(), "replayed");
+    let v: Value = r.json().await.unwrap();
+    let id = common::scalar(
+        &direct,
+        "SELECT id FROM tb_product WHERE name = 'Morto no meio'",
+    )
+    .await;
+    assert_eq!(v["result"]["id"].as_i64(), Some(id), "{v}");
+    assert_eq!(count().await, 1, "one product");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    direct.close().await;
+    db.drop_db().await;
+}

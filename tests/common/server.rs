@@ -104,3 +104,28 @@ impl TestServer {
         }
     }
 }
+
+/// A real `dataflow serve` process on the embedded broker, data in `data`, with `env` set;
+/// returns once it has printed its address line.
+pub fn serve_process(data: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let port = super::tansu::free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", data)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("(embedded)"), "{line}");
+    (child, port)
+}
