@@ -4,7 +4,6 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde_json::json;
 
 use super::AppState;
 use super::envelope::{ApiError, FieldProblem, ok};
@@ -36,15 +35,27 @@ fn replayed(mut resp: Response, status: u16) -> Response {
     resp
 }
 
-/// A product's answer, or what its key wrote once the product is gone.
-fn product_answer(state: &AppState, message: &str, product: Option<&Product>, id: i64) -> Response {
-    match product {
-        Some(p) => super::product::with_etag(
-            ok(message, Some(ProductOut::of(p, &state.service, true))),
-            p.revision.version,
-        ),
-        None => ok(message, Some(json!({"id": id, "deleted": true}))),
-    }
+/// A product's answer. A replay whose product was deleted since answers the product as it
+/// was last, with `deleted: true`, so the answer keeps the route's documented shape.
+async fn product_answer(
+    state: &AppState,
+    message: &str,
+    product: Option<&Product>,
+    id: i64,
+) -> Result<Response, ApiError> {
+    let out = match product {
+        Some(p) => Some((ProductOut::of(p, &state.service, true), p.revision.version)),
+        None => state.service.product_any(id).await?.map(|p| {
+            let mut out = ProductOut::of(&p, &state.service, true);
+            out.deleted = Some(true);
+            (out, p.revision.version)
+        }),
+    };
+    Ok(match out {
+        Some((out, version)) => super::product::with_etag(ok(message, Some(out)), version),
+        // The row is never removed; this is only for a database that lost it.
+        None => return Err(crate::service::ServiceError::NotFound(id).into()),
+    })
 }
 
 pub async fn register(
@@ -69,7 +80,7 @@ pub async fn register(
             ..
         } => {
             // product/register answers carry no ETag: the replay neither.
-            let mut resp = product_answer(state, MESSAGE, product.as_deref(), product_id);
+            let mut resp = product_answer(state, MESSAGE, product.as_deref(), product_id).await?;
             resp.headers_mut().remove(axum::http::header::ETAG);
             replayed(resp, status)
         }
@@ -84,14 +95,14 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     const MESSAGE: &str = "Product updated successfully";
     Ok(match state.service.update_keyed(edit, key, item).await? {
-        Keyed::First(p) => product_answer(state, MESSAGE, Some(&p), p.id),
+        Keyed::First(p) => product_answer(state, MESSAGE, Some(&p), p.id).await?,
         Keyed::Replayed {
             status,
             product_id,
             product,
             ..
         } => replayed(
-            product_answer(state, MESSAGE, product.as_deref(), product_id),
+            product_answer(state, MESSAGE, product.as_deref(), product_id).await?,
             status,
         ),
     })
@@ -121,7 +132,8 @@ pub async fn delete(state: &AppState, edit: Edit<'_>, key: &str) -> Result<Respo
             let p = state.service.product_any(product_id).await?;
             let resp = match p {
                 Some(p) => deleted(product_id, &p, version),
-                None => ok(MESSAGE, Some(json!({"id": product_id, "deleted": true}))),
+                // The row is never removed; this is only for a database that lost it.
+                None => return Err(crate::service::ServiceError::NotFound(product_id).into()),
             };
             replayed(resp, status)
         }

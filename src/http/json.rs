@@ -162,6 +162,10 @@ pub struct ProductOut {
     pub updated_at: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<PublishOut>,
+    /// Only on a replayed answer (`Idempotent-Replayed: true`) whose product was deleted
+    /// since: `true`, and the product as it was last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
 }
 
 /// What a delete answers.
@@ -200,6 +204,7 @@ impl ProductOut {
             updated_by: detailed.then(|| p.revision.updated_by.clone()),
             updated_at: detailed.then(|| p.revision.updated_at.map(|t| svc.render_time(t))),
             publish: detailed.then(|| PublishOut::of(p.publish)),
+            deleted: None,
         }
     }
 }
