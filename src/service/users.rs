@@ -253,21 +253,31 @@ pub async fn set_role(store: &Store, name: &str, role: Role) -> Result<(), Servi
     Ok(())
 }
 
-/// Applies each part of `change` that is set (password, role, flag) and answers the user
+/// Applies each part of `change` that is set (role, flag, password) and answers the user
 /// as it is then. Other processes see it within USER_CACHE.
 pub async fn update_user(
     store: &Store,
     name: &str,
     change: UserUpdate,
 ) -> Result<UserInfo, ServiceError> {
-    if let Some(password) = &change.password {
-        set_password(store, name, password).await?;
+    // Rules before any write, and the password written last: a refused role or flag change
+    // (the last admin) leaves the password as it was.
+    if let Some(m) = change
+        .password
+        .as_deref()
+        .and_then(crate::domain::password_problem)
+    {
+        return Err(invalid(crate::domain::PASSWORD, m));
     }
+    user_info(store, name).await?;
     if let Some(role) = change.role {
         set_role(store, name, role).await?;
     }
     if let Some(disabled) = change.disabled {
         set_disabled(store, name, disabled).await?;
+    }
+    if let Some(password) = &change.password {
+        set_password(store, name, password).await?;
     }
     user_info(store, name).await
 }
