@@ -13,6 +13,7 @@ mod import;
 mod jobs;
 mod login;
 mod message;
+mod overlays;
 mod prompt;
 mod runner;
 mod session;
