@@ -70,6 +70,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of the topic's messages (key and value)
     Schema,
+    /// Print a completion script for SHELL to stdout (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout
+    Man,
     /// Measure registration throughput, publish latency and paging on the configured back ends
     Bench {
         /// Products to register per run
@@ -206,6 +213,27 @@ impl Flags {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Generated from the command line's definition alone: no settings needed.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "dataflow", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            return match man.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `dataflow man | head`: the reader left, nothing is wrong.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("dataflow: cannot write the manual page: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        _ => {}
+    }
     let (settings, layers) = match Settings::load(&cli.flags.to_layer(&cli.command)) {
         Ok(s) => s,
         Err(e) => return config_failure(&e),
@@ -231,6 +259,7 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Tui => crate::app::run_tui(settings),
+        Command::Completions { .. } | Command::Man => ExitCode::SUCCESS, // answered above
         Command::Serve { .. } => crate::app::run_serve(settings),
         Command::Migrate => crate::app::run_migrate(settings),
         Command::Bench {

@@ -348,3 +348,39 @@ fn user_commands_manage_users_and_roles() {
     let (code, _, err) = run(&["disable", "nobody"], None);
     assert_eq!((code, err.as_str()), (1, "dataflow: no user nobody\n"));
 }
+
+/// Completion scripts and the manual page come from the same definition as the commands, and
+/// need no settings (a broken DATABASE_URL does not stop them).
+#[test]
+fn completions_and_man_page() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "_dataflow()"),
+        ("zsh", "#compdef dataflow"),
+        ("fish", "complete -c dataflow"),
+    ] {
+        let out = dataflow(dir.path())
+            .env("DATABASE_URL", "nonsense://")
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(
+            text.contains("password-stdin"),
+            "{shell} completes subcommands' flags"
+        );
+    }
+    let out = dataflow(dir.path()).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH dataflow"),
+        "{text}"
+    );
+    assert!(
+        text.contains("completions") && text.contains("user"),
+        "{text}"
+    );
+}
