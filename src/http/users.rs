@@ -110,15 +110,9 @@ fn role(o: &Map<String, Value>, need: bool) -> Result<Option<Role>, FieldProblem
     }
 }
 
-fn gather<T>(results: Vec<Result<T, FieldProblem>>) -> Result<Vec<T>, ApiError> {
-    let (ok, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
-    if bad.is_empty() {
-        Ok(ok.into_iter().flatten().collect())
-    } else {
-        Err(ApiError::invalid(
-            bad.into_iter().filter_map(Result::err).collect(),
-        ))
-    }
+/// The 422 naming every failing field of a request.
+fn refused(problems: impl IntoIterator<Item = Option<FieldProblem>>) -> ApiError {
+    ApiError::invalid(problems.into_iter().flatten().collect())
 }
 
 #[utoipa::path(get, path = "/api/vert/users", security(("bearer" = [])),
@@ -166,10 +160,8 @@ pub async fn add(
     let role = role(o, true);
     let (name, password, role) = match (name, password, role) {
         (Ok(Some(n)), Ok(Some(p)), Ok(Some(r))) => (n, p, r),
-        (n, p, r) => {
-            gather(vec![n.map(|_| ()), p.map(|_| ()), r.map(|_| ())])?;
-            return Err(ApiError::invalid(vec![problem("body", "is incomplete")]));
-        }
+        // `text(.., true)` never gives Ok(None), so at least one of them is an error here.
+        (n, p, r) => return Err(refused([n.err(), p.err(), r.err()])),
     };
     let user = crate::service::add_user(state.service.store(), name, password, role).await?;
     tracing::info!(admin = %admin.username, username = %user.username, role = %user.role, "user added over HTTP");
@@ -237,10 +229,7 @@ pub async fn change(
             role,
             disabled,
         },
-        (p, r, d) => {
-            gather(vec![p.map(|_| ()), r.map(|_| ()), d.map(|_| ())])?;
-            return Err(ApiError::invalid(vec![problem("body", "is invalid")]));
-        }
+        (p, r, d) => return Err(refused([p.err(), r.err(), d.err()])),
     };
     let user = state.service.change_user(&name, change).await?;
     tracing::info!(admin = %admin.username, username = %user.username, "user changed over HTTP");

@@ -317,20 +317,23 @@ async fn check_session(
     session: &std::sync::Mutex<Option<Principal>>,
 ) -> Option<Action> {
     let who = session.lock().ok().and_then(|u| u.clone())?;
-    match svc.principal(&who.username, who.generation).await {
+    let now = svc.principal(&who.username, who.generation).await;
+    let Ok(mut u) = session.lock() else {
+        return None;
+    };
+    // The session may have ended, or another begun, while the database answered: the news
+    // is only for the login it was about.
+    if u.as_ref() != Some(&who) {
+        return None;
+    }
+    match now {
         Ok(now) if now.role != who.role => {
-            if let Ok(mut u) = session.lock()
-                && u.as_ref().is_some_and(|p| p.username == who.username)
-            {
-                *u = Some(now.clone());
-            }
+            *u = Some(now.clone());
             Some(Action::RoleChanged(now.role))
         }
         Ok(_) => None,
         Err(ServiceError::Revoked(why)) => {
-            if let Ok(mut u) = session.lock() {
-                *u = None;
-            }
+            *u = None;
             Some(Action::SessionEnded(format!("Logged out: {why}")))
         }
         Err(_) => None,
