@@ -63,6 +63,17 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OutboxAction>,
     },
+    /// The pipeline: outbox backlog per destination, commit-to-acknowledgement latency,
+    /// the topic's partitions and every consumer group's lag. Exit 1 when the database or
+    /// the broker does not answer
+    Status {
+        /// One JSON object per reading
+        #[arg(long)]
+        json: bool,
+        /// Read again every SECS seconds until interrupted
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+        watch: Option<u64>,
+    },
     /// Users and their roles (viewer, editor, admin), straight in the database
     User {
         #[command(subcommand)]
@@ -254,6 +265,7 @@ pub fn run(cli: Cli) -> ExitCode {
             action.map(|OutboxAction::Reroute { from, to }| (from, to)),
         ),
         Command::User { action } => crate::app::run_user(settings, action),
+        Command::Status { json, watch } => crate::app::run_status(settings, json, watch),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);
             ExitCode::SUCCESS

@@ -113,3 +113,11 @@ impl Stages {
 pub fn record(stage: Stage, since: Instant) {
     stages().since(stage, since);
 }
+
+/// From a commit to the broker's acknowledgement of its event, for events this process
+/// committed (`dataflow_commit_to_ack_seconds` on `/metrics`).
+pub fn commit_to_ack() -> &'static Histogram {
+    static H: OnceLock<Histogram> = OnceLock::new();
+    // 0.5 ms to about 16 s.
+    H.get_or_init(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)))
+}

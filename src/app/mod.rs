@@ -4,11 +4,13 @@
 mod import;
 mod outbox;
 mod serve;
+mod status;
 mod tail;
 mod users;
 
 pub use import::{ImportArgs, run_export, run_import};
 pub use outbox::{run_outbox, summary as outbox_summary};
+pub use status::run_status;
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
 pub use users::run_user;

@@ -68,10 +68,16 @@ fn tail_broker(settings: &Settings) -> Result<String, String> {
 
 /// The broker of `tail` and `bench --flood`, reporting a missing one as one line, exit 2.
 pub(super) fn reader_config(settings: &Settings) -> Result<KafkaConfig, ExitCode> {
-    let bootstrap = tail_broker(settings).map_err(|e| {
+    broker_config(settings).map_err(|e| {
         eprintln!("dataflow: {e}");
         ExitCode::from(2)
-    })?;
+    })
+}
+
+/// The broker a command of its own reads (KAFKA_HOST, or a running process's embedded
+/// broker), or why there is none.
+pub(super) fn broker_config(settings: &Settings) -> Result<KafkaConfig, String> {
+    let bootstrap = tail_broker(settings)?;
     Ok(KafkaConfig {
         bootstrap,
         topic: settings.topic.clone(),

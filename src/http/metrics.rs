@@ -45,6 +45,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pending: Gauge,
     published: Counter,
+    pub pipeline: super::pipeline_metrics::PipelineGauges,
 }
 
 impl Default for Metrics {
@@ -81,7 +82,9 @@ impl Default for Metrics {
             "Events acknowledged by Kafka since start",
             published.clone(),
         );
+        let pipeline = super::pipeline_metrics::PipelineGauges::register(&mut registry);
         Metrics {
+            pipeline,
             registry,
             requests,
             latency,

@@ -358,6 +358,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let pending = state.service.status().await.pending;
+    state.metrics.pipeline.refresh(&state.service).await;
     let text = state
         .metrics
         .render(pending, state.service.published_total());

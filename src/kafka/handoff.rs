@@ -63,6 +63,9 @@ pub struct Handoff {
     /// When the event's current stage began (its commit, first), for `crate::stages`; None
     /// for events claimed from the outbox.
     pub at: Option<std::time::Instant>,
+    /// When its transaction committed (None for claimed events), for the commit-to-ack
+    /// histogram.
+    pub committed: Option<std::time::Instant>,
 }
 
 /// Products whose newest event waits for an older one this relay holds: when the older one is
@@ -205,6 +208,7 @@ impl RelayLink {
             event,
             ack: Some(tx),
             at: None,
+            committed: None,
         };
         self.own.try_send(handoff).ok().map(|()| rx)
     }

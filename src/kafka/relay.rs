@@ -360,6 +360,9 @@ impl Relay {
                 // The broker has it: its caller hears so now, and the mark follows off the
                 // caller's path (it only keeps the event from being sent again).
                 self.unmarked.acked(&handoff.event, partition, offset);
+                if let Some(at) = handoff.committed {
+                    stages::commit_to_ack().observe(at.elapsed().as_secs_f64());
+                }
                 if let Some(tx) = handoff.ack.take() {
                     let _ = tx.send(PublishState::Published { partition, offset });
                 }
@@ -411,6 +414,7 @@ impl Relay {
                 event,
                 ack: None,
                 at: None,
+                committed: None,
             })
             .collect();
         self.send_all(producer, batch);

@@ -111,10 +111,12 @@ impl Service {
         match (held, permit) {
             (true, Some(permit)) => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
+                let now = std::time::Instant::now();
                 permit.send(Handoff {
                     event,
                     ack: Some(tx),
-                    at: Some(std::time::Instant::now()),
+                    at: Some(now),
+                    committed: Some(now),
                 });
                 if self.inner.health.is_up()
                     && let Ok(Ok(state)) =

@@ -10,6 +10,7 @@ mod handover;
 mod idempotent;
 mod import;
 mod outbox;
+pub mod pipeline;
 mod reading;
 mod register;
 mod users;

@@ -159,6 +159,7 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
                     event: saved.event.clone(),
                     ack: Some(tx),
                     at: Some(committed),
+                    committed: Some(committed),
                 });
                 rx
             });

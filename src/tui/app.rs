@@ -6,8 +6,8 @@ use std::time::Instant;
 use chrono_tz::Tz;
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::changes::{change_key, change_verb, form_effects};
-pub use super::events::{Action, Effect, Overlay};
+use super::changes::{change_key, change_verb, form_effects, on_change_action};
+pub use super::events::{Action, Effect, Overlay, Pane};
 use super::form::FormOutcome;
 use super::login::LoginPane;
 use super::session::{Main, link_to_message, link_to_product, may, on_main_action, switch};
@@ -17,26 +17,6 @@ use super::text::{ctrl, plain};
 use crate::domain::Role;
 use crate::service::Status;
 use crate::service::{TailMessage, TailStart};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Form,
-    Table,
-    Tail,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Form, Pane::Table, Pane::Tail];
-
-    fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    fn step(self, forward: bool) -> Pane {
-        let i = self.index() as i64 + if forward { 1 } else { -1 };
-        Pane::ALL[i.rem_euclid(3) as usize]
-    }
-}
 
 pub enum Screen {
     Login(Box<LoginPane>),
@@ -161,7 +141,7 @@ impl App {
             return form_effects(main.form.submit());
         }
         // Alt+digit also switches panes: terminals send Esc then a digit typed quickly as Alt+digit.
-        if let (KeyCode::Char(c @ '1'..='3'), true) = (
+        if let (KeyCode::Char(c @ '1'..='4'), true) = (
             key.code,
             key.modifiers.contains(crossterm::event::KeyModifiers::ALT),
         ) {
@@ -190,7 +170,7 @@ impl App {
         match (key.code, plain(&key)) {
             (KeyCode::Tab, _) => return switch(main, main.pane.step(true)),
             (KeyCode::BackTab, _) => return switch(main, main.pane.step(false)),
-            (_, Some(c @ '1'..='3')) => return switch(main, Pane::ALL[c as usize - '1' as usize]),
+            (_, Some(c @ '1'..='4')) => return switch(main, Pane::ALL[c as usize - '1' as usize]),
             (_, Some('?')) => {
                 self.overlay = Some(Overlay::Help);
                 return Vec::new();
@@ -248,6 +228,7 @@ impl App {
                     .into_iter()
                     .collect(),
             },
+            Pane::Pipeline => Vec::new(),
             Pane::Tail => match (main.tail.on_key(key), plain(&key)) {
                 (TailAction::Open, _) => {
                     if let Some(m) = main.tail.selected_message() {
@@ -324,7 +305,13 @@ impl App {
                 ]
             }
             other => match &mut self.screen {
-                Screen::Main(main) => on_main_action(main, other),
+                Screen::Main(main) => match other {
+                    Action::Updated(_)
+                    | Action::Deleted { .. }
+                    | Action::ForEdit(_)
+                    | Action::Row { .. } => on_change_action(main, other),
+                    _ => on_main_action(main, other),
+                },
                 Screen::Login(_) => Vec::new(),
             },
         }
@@ -349,6 +336,9 @@ impl App {
         main.tail.tick(now);
         self.dirty = true;
         let mut effects = vec![Effect::RefreshStatus];
+        if main.pane == Pane::Pipeline {
+            effects.push(Effect::ReadPipeline);
+        }
         if let Some(r) = main.table.refresh() {
             effects.push(Effect::LoadProducts(r));
         }

@@ -1,7 +1,7 @@
 //! Catalogue changes in the UI: `e` edit, `c` copy, `d` delete (after a confirmation), their
 //! results, and other people's changes seen on the topic, which update the table live.
 
-use super::app::{Action, Effect, Overlay, Pane};
+use super::events::{Action, Effect, Overlay, Pane};
 use super::form::{ChangeError, FormOutcome};
 use super::session::Main;
 use crate::domain::{EventKind, HEADER_EVENT, HEADER_VERSION, Product};

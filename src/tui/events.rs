@@ -5,11 +5,34 @@ use std::path::PathBuf;
 
 use super::form::ChangeError;
 use super::import::ImportUpdate;
+use super::pipeline::PipelineView;
 use super::prompt::Prompt;
 use super::table::TableRequest;
 use crate::domain::Role;
 use crate::domain::{Product, ProductDraft};
 use crate::service::{ExportFormat, Principal, PublishedAck, Status, TailMessage, TailStart};
+
+/// The panes of the main screen, in the order of their keys (1-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Form,
+    Table,
+    Tail,
+    Pipeline,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Form, Pane::Table, Pane::Tail, Pane::Pipeline];
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn step(self, forward: bool) -> Pane {
+        let i = self.index() as i64 + if forward { 1 } else { -1 };
+        Pane::ALL[i.rem_euclid(Pane::ALL.len() as i64) as usize]
+    }
+}
 
 /// I/O the runner starts on the app's behalf; results come back as `Action`s.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +59,8 @@ pub enum Effect {
     LoadProducts(TableRequest),
     CountProducts(Option<String>),
     RefreshStatus,
+    /// Read the pipeline (outbox, topic, groups) for its pane.
+    ReadPipeline,
     StartTail(TailStart),
     /// Read the topic again from here (`s`), one partition or all.
     Seek {
@@ -97,6 +122,7 @@ pub enum Action {
         result: Result<i64, String>,
     },
     Status(Status),
+    Pipeline(Box<PipelineView>),
     Published(PublishedAck),
     Import(ImportUpdate),
     /// The tail's reader ended on an error (a partition that does not exist, say).

@@ -14,6 +14,7 @@ mod jobs;
 mod login;
 mod message;
 mod overlays;
+mod pipeline;
 mod prompt;
 mod runner;
 mod session;

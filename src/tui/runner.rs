@@ -18,6 +18,8 @@ use crate::service::{TailMessage, TailOptions, TailStart};
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
 pub const TAIL_CHANNEL: usize = 1024;
+/// Readings the pipeline pane keeps for its graphs (one a second: five minutes).
+const PIPELINE_READINGS: usize = 300;
 
 pub struct Runner {
     actions: mpsc::UnboundedSender<Action>,
@@ -25,6 +27,8 @@ pub struct Runner {
     pub tail: Option<Tail>,
     acks: Option<JoinHandle<()>>,
     status_busy: Arc<AtomicBool>,
+    /// The pipeline pane's readings: one at a time, with their history.
+    pipeline: Arc<tokio::sync::Mutex<crate::service::pipeline::Watch>>,
     /// Who logged in: the name written as created_by/updated_by, their role and the token
     /// generation their login holds.
     user: Arc<std::sync::Mutex<Option<Principal>>>,
@@ -91,6 +95,9 @@ impl Runner {
             tail: None,
             acks: None,
             status_busy: Arc::new(AtomicBool::new(false)),
+            pipeline: Arc::new(tokio::sync::Mutex::new(
+                crate::service::pipeline::Watch::new(PIPELINE_READINGS),
+            )),
             user: Arc::default(),
             save_nonce: Arc::new(AtomicU64::new(rand::random())),
         }
@@ -190,6 +197,18 @@ impl Runner {
                     .map_err(|e| e.to_string());
                 let _ = out.send(Action::Count { filter, result });
             }),
+            Effect::ReadPipeline => {
+                // A reading still running (a slow broker) is not joined by another.
+                let Ok(mut watch) = self.pipeline.clone().try_lock_owned() else {
+                    return;
+                };
+                self.with_service(move |svc| async move {
+                    svc.read_pipeline(&mut watch).await;
+                    if let Some(v) = super::pipeline::PipelineView::of(&watch.history) {
+                        let _ = out.send(Action::Pipeline(Box::new(v)));
+                    }
+                })
+            }
             Effect::RefreshStatus => {
                 if self.status_busy.swap(true, Ordering::AcqRel) {
                     return; // the previous check is still running (database slow or gone)

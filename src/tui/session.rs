@@ -1,9 +1,10 @@
 //! The logged-in session: the three panes, the links between them, and how background
 //! results change them.
 
-use super::app::{Action, Effect, Pane};
+use super::events::{Action, Effect, Pane};
 use super::form::{FormPane, Outcome};
 use super::import::ImportView;
+use super::pipeline::PipelinePane;
 use super::table::{Fetch, TablePane};
 use super::tail::TailPane;
 use crate::domain::Role;
@@ -17,6 +18,7 @@ pub struct Main {
     pub form: FormPane,
     pub table: TablePane,
     pub tail: TailPane,
+    pub pipeline: PipelinePane,
     /// A one-line notice under the panes (link results, errors of background work).
     pub notice: Option<String>,
     /// The import started with `i`, running or finished.
@@ -36,6 +38,7 @@ impl Main {
             form,
             table: TablePane::default(),
             tail: TailPane::new(tail_buffer),
+            pipeline: PipelinePane::default(),
             notice: None,
             import: None,
         }
@@ -45,7 +48,12 @@ impl Main {
 pub fn switch(main: &mut Main, pane: Pane) -> Vec<Effect> {
     main.pane = pane;
     main.form.editing = pane == Pane::Form && may(main, Role::Editor, "Registering products");
-    Vec::new()
+    // The pipeline is read only while its pane is shown: at once, then with every tick.
+    if pane == Pane::Pipeline {
+        vec![Effect::ReadPipeline]
+    } else {
+        Vec::new()
+    }
 }
 
 /// True when the user's role allows `needed`; otherwise the notice says what is needed.
@@ -133,9 +141,6 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.table.error = Some(e);
             Vec::new()
         }
-        Action::Updated(_) | Action::Deleted { .. } | Action::ForEdit(_) | Action::Row { .. } => {
-            super::changes::on_change_action(main, action)
-        }
         Action::Published(ack) => {
             main.table
                 .on_published(ack.product_id, ack.partition, ack.offset);
@@ -162,6 +167,10 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             } else {
                 Vec::new()
             }
+        }
+        Action::Pipeline(view) => {
+            main.pipeline.view = Some(view);
+            Vec::new()
         }
         Action::TailStopped(why) => {
             main.notice = Some(format!(

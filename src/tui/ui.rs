@@ -44,6 +44,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
                 Pane::Form => main.form.render(f, body, true),
                 Pane::Table => main.table.render(f, body, true, tz),
                 Pane::Tail => main.tail.render(f, body, true, tz),
+                Pane::Pipeline => main.pipeline.render(f, body, tz),
             }
             if let Some(n) = &main.notice {
                 f.render_widget(
@@ -73,6 +74,7 @@ fn draw_tabs(f: &mut Frame, area: Rect, main: &Main) {
         (Pane::Form, "Form"),
         (Pane::Table, "Products"),
         (Pane::Tail, "Topic"),
+        (Pane::Pipeline, "Pipeline"),
     ]
     .iter()
     .enumerate()
@@ -164,7 +166,7 @@ pub fn hints_for(main: &Main) -> &'static str {
                 "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
             }
         }
-        Pane::Form => "Enter/i edit · Tab/1-3 panes · Ctrl+O log out · ? help · Ctrl+C quit",
+        Pane::Form => "Enter/i edit · Tab/1-4 panes · Ctrl+O log out · ? help · Ctrl+C quit",
         Pane::Table if main.table.filter_editing => {
             "type to filter by name or category · Enter keep · Esc clear"
         }
@@ -173,6 +175,9 @@ pub fn hints_for(main: &Main) -> &'static str {
         }
         Pane::Tail if main.tail.filter_editing => {
             "text: key or value · field=value: a JSON field · p=N: partition N · Enter keep · Esc clear"
+        }
+        Pane::Pipeline => {
+            "outbox, latency, topic and consumer groups, read every second · Tab/1-4 panes · ? help"
         }
         Pane::Tail => {
             "/ filter · s seek · t time · Enter JSON · p pause · b/n oldest/newest · x save · y copy · ? more"
@@ -186,8 +191,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("F1 or ?", "this help (? when not typing)"),
     ("Tab, Shift-Tab", "next/previous pane; in the form, field"),
     (
-        "1 2 3, Alt+1-3",
-        "form, products, topic (digits when not typing)",
+        "1 2 3 4, Alt+1-4",
+        "form, products, topic, pipeline (digits when not typing)",
     ),
     ("Ctrl+S, Ctrl+O", "save the product, from any pane; log out"),
     (

@@ -147,6 +147,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
 
 mod changes;
 mod lists;
+mod pipeline;
 mod roles;
 mod tools;
 
@@ -467,7 +468,7 @@ fn any_size_renders_without_panic() {
     let mut app = logged_in();
     load_page(&mut app, 1..=5, 5);
     app.on_tail(vec![message("1", &product_json(1), 1)]);
-    for pane in ['1', '2', '3'] {
+    for pane in ['1', '2', '3', '4'] {
         app.on_key(key(KeyCode::Esc));
         app.on_key(key(KeyCode::Char(pane)));
         for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (80, 24), (200, 60)] {

@@ -1,0 +1,233 @@
+//! The pipeline view on real brokers: a group that has read part of the topic shows the
+//! right committed offset and lag per partition, through the service (the TUI pane), through
+//! `dataflow status --json` (its own process) and on `/metrics`. The embedded broker on both
+//! back ends, and Tansu.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::tansu::{free_port, start_tansu_memory};
+use common::{Backend, TestDb, blusa, drain_pending};
+use dataflow::service::Service;
+use dataflow::service::pipeline::{Reading, Watch};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+/// Messages per partition on the topic, read with the tail.
+async fn per_partition(svc: &Service, n: usize) -> HashMap<i32, i64> {
+    let all = common::read_at_least(svc, n).await;
+    assert_eq!(all.len(), n, "every product on the topic once");
+    let mut out = HashMap::new();
+    for m in all {
+        *out.entry(m.partition).or_default() += 1;
+    }
+    out
+}
+
+/// Commits `offsets` for `group`, as a consumer elsewhere would.
+fn commit(host: &str, topic: &str, group: &str, offsets: &HashMap<i32, i64>) {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", host)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
+            .expect("partition");
+    }
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+}
+
+/// Half of each partition, rounded down.
+fn halves(counts: &HashMap<i32, i64>) -> HashMap<i32, i64> {
+    counts.iter().map(|(p, n)| (*p, n / 2)).collect()
+}
+
+/// Checks `group` in `r`: committed where it committed, lag = messages - committed.
+fn check_group(
+    r: &Reading,
+    group: &str,
+    counts: &HashMap<i32, i64>,
+    committed: &HashMap<i32, i64>,
+) {
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.group == group)
+        .unwrap_or_else(|| panic!("{group} missing: {r:#?}"));
+    let mut total = 0;
+    for p in &g.partitions {
+        let n = counts.get(&p.partition).copied().unwrap_or(0);
+        let c = committed.get(&p.partition).copied();
+        assert_eq!(p.committed, c, "partition {}: {r:#?}", p.partition);
+        assert_eq!(
+            p.lag,
+            n - c.unwrap_or(0),
+            "partition {}: {r:#?}",
+            p.partition
+        );
+        total += p.lag;
+    }
+    assert_eq!(g.lag, total);
+    assert!(total > 0 && !g.stalled);
+}
+
+/// Reads until the topic's high marks match what was written (Tansu's marks can lag its log
+/// for a moment), within a bound.
+async fn settled(svc: &Service, w: &mut Watch, counts: &HashMap<i32, i64>) -> Reading {
+    for _ in 0..100 {
+        let r = svc.read_pipeline(w).await;
+        let marks: HashMap<i32, i64> = r.partitions.iter().map(|p| (p.partition, p.high)).collect();
+        if counts.iter().all(|(p, n)| marks.get(p) == Some(n)) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the marks never matched the topic {counts:?}");
+}
+
+async fn lag_of_a_group_that_read_half(svc: Service) {
+    common::wait_broker_up(&svc).await;
+    for _ in 0..30 {
+        svc.register(&blusa()).await.expect("registered");
+    }
+    assert_eq!(drain_pending(&svc).await, 0);
+    let counts = per_partition(&svc, 30).await;
+    let half = halves(&counts);
+    let kafka = svc.kafka();
+    commit(
+        &kafka.bootstrap,
+        &kafka.topic,
+        &svc.settings().consumer_group,
+        &half,
+    );
+
+    let mut w = Watch::new(10);
+    let r = settled(&svc, &mut w, &counts).await;
+    check_group(&r, &svc.settings().consumer_group, &counts, &half);
+    assert_eq!(r.pending, Some(0));
+    assert!(r.broker.up && r.database_error.is_none(), "{r:#?}");
+    assert_eq!(r.latency.events, 30);
+    assert!(r.latency.p50_ms.is_some_and(|p| p >= 0.0));
+    let own = r
+        .destinations
+        .iter()
+        .find(|d| d.name == r.destination)
+        .expect("own");
+    assert!(own.served && own.pending == 0 && own.oldest_age_s.is_none());
+}
+
+both_backends!(embedded_broker, |svc: Service| async move {
+    lag_of_a_group_that_read_half(svc).await
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tansu_status_and_metrics_show_each_group_lag() {
+    const TOPIC: &str = "pipeline-products";
+    let db = TestDb::new(Backend::Postgres).await;
+    let port = free_port();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let vars = [("KAFKA_HOST", host.as_str()), ("TOPIC_PRODUCTS", TOPIC)];
+    let svc = Service::start(db.settings(&vars)).await.expect("service");
+    lag_of_a_group_that_read_half(svc.clone()).await;
+
+    // Another reader of the topic, found by listing the cluster's groups.
+    let counts = per_partition(&svc, 30).await;
+    let half = halves(&counts);
+    let some: HashMap<i32, i64> = counts.iter().map(|(p, n)| (*p, n / 3)).collect();
+    commit(&host, TOPIC, "analytics", &some);
+
+    // The same from a process of its own: `dataflow status --json`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .args(["status", "--json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATAFLOW_DATA_DIR", db.dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("KAFKA_HOST", &host)
+        .env("TOPIC_PRODUCTS", TOPIC)
+        .output()
+        .expect("status runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let lag_of = |group: &str| {
+        let g = r["groups"]
+            .as_array()
+            .and_then(|gs| gs.iter().find(|g| g["group"] == group))
+            .unwrap_or_else(|| panic!("{group} missing: {r:#}"))
+            .clone();
+        g["partitions"]
+            .as_array()
+            .expect("partitions")
+            .iter()
+            .map(|p| {
+                (
+                    p["partition"].as_i64().unwrap() as i32,
+                    (p["committed"].as_i64(), p["lag"].as_i64().unwrap()),
+                )
+            })
+            .collect::<HashMap<i32, (Option<i64>, i64)>>()
+    };
+    for (group, committed) in [("consumer-group", &half), ("analytics", &some)] {
+        let got = lag_of(group);
+        for (p, n) in &counts {
+            assert_eq!(
+                got[p],
+                (Some(committed[p]), n - committed[p]),
+                "{group} partition {p}: {r:#}"
+            );
+        }
+    }
+    assert_eq!(r["broker"]["up"], true);
+    assert_eq!(r["pending"], 0);
+
+    // And on /metrics of a serving process.
+    let server = dataflow::http::router(dataflow::http::AppState::new(
+        svc.clone(),
+        dataflow::http::Jwt::new(b"pipeline-test-secret-pipeline-test"),
+        Default::default(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, server).await });
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for (p, n) in &counts {
+        let want = format!(
+            "dataflow_consumer_group_lag{{group=\"consumer-group\",partition=\"{p}\"}} {}",
+            n - half[p]
+        );
+        assert!(text.contains(&want), "missing {want}:\n{text}");
+    }
+    assert!(
+        text.contains("dataflow_outbox_oldest_pending_seconds{destination="),
+        "{text}"
+    );
+    // Process-wide: the other tests of this binary count too.
+    let acked: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dataflow_commit_to_ack_seconds_count "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no commit-to-ack histogram:\n{text}"));
+    assert!(acked >= 30, "{acked}");
+
+    svc.shutdown().await;
+    let _ = broker.kill();
+    let _ = broker.wait();
+    db.drop_db().await;
+}
