@@ -8,6 +8,7 @@ mod message;
 mod product;
 mod role;
 mod seek;
+mod trace;
 mod user;
 
 pub use amount::Amount;
@@ -19,4 +20,5 @@ pub use product::{
 };
 pub use role::{PASSWORD, PASSWORD_MAX, PASSWORD_MIN, Role, password_problem};
 pub use seek::{Seek, parse_seek, parse_since};
+pub use trace::{HEADER_TRACEPARENT, TraceParent, trace_id_of};
 pub use user::{USERNAME, USERNAME_MAX, username_problem};

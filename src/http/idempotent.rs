@@ -63,28 +63,36 @@ pub async fn register(
     user: &str,
     key: &str,
     item: NewProduct,
+    trace: Option<String>,
 ) -> Result<Response, ApiError> {
     const MESSAGE: &str = "Product register successfully";
-    Ok(match state.service.register_keyed(user, key, item).await? {
-        Keyed::First(r) => {
-            tracing::info!(%user, id = r.product.id, "product registered (idempotency key)");
-            ok(
-                MESSAGE,
-                Some(ProductOut::of(&r.product, &state.service, true)),
-            )
-        }
-        Keyed::Replayed {
-            status,
-            product_id,
-            product,
-            ..
-        } => {
-            // product/register answers carry no ETag: the replay neither.
-            let mut resp = product_answer(state, MESSAGE, product.as_deref(), product_id).await?;
-            resp.headers_mut().remove(axum::http::header::ETAG);
-            replayed(resp, status)
-        }
-    })
+    Ok(
+        match state
+            .service
+            .register_keyed_traced(user, key, item, trace)
+            .await?
+        {
+            Keyed::First(r) => {
+                tracing::info!(%user, id = r.product.id, "product registered (idempotency key)");
+                ok(
+                    MESSAGE,
+                    Some(ProductOut::of(&r.product, &state.service, true)),
+                )
+            }
+            Keyed::Replayed {
+                status,
+                product_id,
+                product,
+                ..
+            } => {
+                // product/register answers carry no ETag: the replay neither.
+                let mut resp =
+                    product_answer(state, MESSAGE, product.as_deref(), product_id).await?;
+                resp.headers_mut().remove(axum::http::header::ETAG);
+                replayed(resp, status)
+            }
+        },
+    )
 }
 
 pub async fn update(

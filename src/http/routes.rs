@@ -21,6 +21,7 @@ use super::json::{
     draft_from_json,
 };
 use super::metrics::{Answered, RequestStart};
+use crate::domain::{HEADER_TRACEPARENT, TraceParent};
 use crate::service::{Order, ProductQuery};
 use crate::stages::{self, Stage};
 
@@ -123,7 +124,8 @@ pub async fn login(
 
 #[utoipa::path(post, path = "/api/vert/register/product", request_body = super::json::ProductRequest,
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 257, description = "Makes a retry safe: the first request with a key registers, a retry with the same key and body replays its answer (header `Idempotent-Replayed: true`) for IDEMPOTENCY_TTL_HOURS (24 by default); 1-255 printable ASCII characters, as an RFC 8941 string (\"...\") or bare; the user's own")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 257, description = "Makes a retry safe: the first request with a key registers, a retry with the same key and body replays its answer (header `Idempotent-Replayed: true`) for IDEMPOTENCY_TTL_HOURS (24 by default); 1-255 printable ASCII characters, as an RFC 8941 string (\"...\") or bare; the user's own"),
+        ("traceparent" = Option<String>, Header, nullable = false, description = "W3C Trace Context: the record published for this product carries a span of ours in this trace as its `traceparent` header; without one (or an invalid one) a new trace starts. The answer's `traceparent` header names it")),
     responses(
         (status = 200, body = Envelope<ProductOut>, description = "Product register successfully; `result.publish` tells whether Kafka acknowledged it"),
         (status = 409, body = Envelope<String>, description = "A request with the same Idempotency-Key is still being processed"),
@@ -145,20 +147,49 @@ pub async fn register(
     let key = super::idempotent::key_of(&headers)?;
     let product = draft_from_json(&body)?;
     stages::record(Stage::Parse, arrived);
-    if let Some(key) = key {
-        return super::idempotent::register(&state, &user.username, &key, product).await;
+    let trace = trace_of(&headers);
+    let mut resp = match key {
+        Some(key) => {
+            super::idempotent::register(&state, &user.username, &key, product, Some(trace.header()))
+                .await?
+        }
+        None => register_once(&state, &user.username, product, trace).await?,
+    };
+    // The caller learns the trace its record carries (ours when it sent none).
+    if let Ok(v) = axum::http::HeaderValue::from_str(&trace.header()) {
+        resp.headers_mut().insert(HEADER_TRACEPARENT, v);
     }
+    Ok(resp)
+}
+
+/// The request's W3C trace context continued (a span of ours, child of the caller's), or a
+/// new trace when it sent none or an invalid one.
+fn trace_of(headers: &HeaderMap) -> TraceParent {
+    headers
+        .get(HEADER_TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .map_or_else(TraceParent::root, |t| t.child())
+}
+
+async fn register_once(
+    state: &AppState,
+    user: &str,
+    product: crate::domain::NewProduct,
+    trace: TraceParent,
+) -> Result<Response, ApiError> {
     let registered = state
         .service
         .register_new(crate::service::Creation {
             item: product,
-            by: Some(user.username.clone()),
+            by: Some(user.to_string()),
             key: None,
             idem: None,
+            trace: Some(trace.header()),
         })
         .await?;
     let answered = Instant::now();
-    tracing::info!(user = %user.username, id = registered.product.id, "product registered");
+    tracing::info!(%user, id = registered.product.id, "product registered");
     let mut resp = ok(
         "Product register successfully",
         Some(ProductOut::of(&registered.product, &state.service, true)),

@@ -10,7 +10,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{KafkaConfig, KafkaError, SharedHealth};
-use crate::domain::{HEADER_EVENT, HEADER_VERSION};
+use crate::domain::{HEADER_EVENT, HEADER_TRACEPARENT, HEADER_VERSION};
 use crate::store::OutboxEvent;
 
 /// Records transport failures as "broker down"; successful deliveries set it back up.
@@ -41,7 +41,7 @@ pub type Producer = FutureProducer<HealthContext>;
 /// The record of an outbox event: keyed by product id, headers `event` and `version`, and a
 /// null value for a tombstone.
 pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [u8]> {
-    let headers = OwnedHeaders::new_with_capacity(2)
+    let mut headers = OwnedHeaders::new_with_capacity(3)
         .insert(Header {
             key: HEADER_EVENT,
             value: Some(e.event.as_str()),
@@ -50,6 +50,13 @@ pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [
             key: HEADER_VERSION,
             value: Some(e.version.to_string().as_str()),
         });
+    // The request's trace continues in whoever consumes the record.
+    if let Some(t) = &e.traceparent {
+        headers = headers.insert(Header {
+            key: HEADER_TRACEPARENT,
+            value: Some(t.as_str()),
+        });
+    }
     let r = FutureRecord::to(topic)
         .key(e.msg_key.as_str())
         .headers(headers);

@@ -149,6 +149,17 @@ impl Service {
         key: &str,
         item: NewProduct,
     ) -> Result<Keyed, ServiceError> {
+        self.register_keyed_traced(user, key, item, None).await
+    }
+
+    /// `register_keyed`, publishing the event with `trace` (a W3C `traceparent`).
+    pub async fn register_keyed_traced(
+        &self,
+        user: &str,
+        key: &str,
+        item: NewProduct,
+        trace: Option<String>,
+    ) -> Result<Keyed, ServiceError> {
         let idem = IdemKey {
             key: key.to_string(),
             request_hash: request_hash(&item),
@@ -159,6 +170,7 @@ impl Service {
                 by: Some(user.to_string()),
                 key: None,
                 idem: Some(idem),
+                trace,
             })
             .await
         })

@@ -29,6 +29,7 @@ impl Service {
             by: Some(user.to_string()),
             key: None,
             idem: None,
+            trace: Some(crate::domain::TraceParent::root().header()),
         })
         .await
     }

@@ -119,6 +119,7 @@ fn done(product: Product, kind: EventKind, payload: String, row: (i64, Option<St
         payload,
         event: kind.as_str().to_string(),
         version: product.revision.version,
+        traceparent: None,
     };
     Changed::Done {
         product: Box::new(product),

@@ -21,6 +21,8 @@ pub struct OutboxEvent {
     pub event: String,
     /// The product's version this event carries: the `version` header.
     pub version: i64,
+    /// The W3C trace context of the request that made it: the record's `traceparent`.
+    pub traceparent: Option<String>,
 }
 
 impl OutboxEvent {
@@ -60,7 +62,7 @@ const CLAIM_PG: &str =
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)
-  RETURNING id, product_id, msg_key, payload, event, version";
+  RETURNING id, product_id, msg_key, payload, event, version, traceparent";
 const CLAIM_SQLITE: &str = "UPDATE outbox
   SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
   WHERE id IN (
@@ -72,7 +74,7 @@ const CLAIM_SQLITE: &str = "UPDATE outbox
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4)
-  RETURNING id, product_id, msg_key, payload, event, version";
+  RETURNING id, product_id, msg_key, payload, event, version, traceparent";
 
 // One statement marks a batch, and only rows this relay still holds and nobody published.
 // MARK and RENEW lock their rows in id order (FOR UPDATE under ORDER BY), so the marker and
@@ -127,8 +129,8 @@ const RELEASE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
   WHERE claimed_by = $1 AND published_at IS NULL";
 const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
 const STATE: &str = "SELECT kafka_partition, kafka_offset FROM outbox WHERE id = $1";
-const RECENT: &str = "SELECT id, product_id, msg_key, payload, event, version FROM (
-    SELECT id, product_id, msg_key, payload, event, version FROM outbox
+const RECENT: &str = "SELECT id, product_id, msg_key, payload, event, version, traceparent FROM (
+    SELECT id, product_id, msg_key, payload, event, version, traceparent FROM outbox
     WHERE published_at IS NOT NULL AND destination = $2 ORDER BY id DESC LIMIT $1
   ) recent ORDER BY id ASC";
 

@@ -91,7 +91,11 @@ impl Store {
                 .iter()
                 .zip(rows)
                 .map(|(item, [id, pricing, avail, outbox])| {
-                    saved(product_of(item, id, pricing, avail, at), outbox)
+                    saved(
+                        product_of(item, id, pricing, avail, at),
+                        outbox,
+                        item.trace.clone(),
+                    )
                 })
                 .collect(),
         ))

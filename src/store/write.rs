@@ -27,6 +27,8 @@ pub struct Creation {
     /// A request's Idempotency-Key, recorded for `by` with the product (unique per user): a
     /// second product under the same key fails alone with `StoreError::Conflict`.
     pub idem: Option<IdemKey>,
+    /// The W3C `traceparent` to publish with its event.
+    pub trace: Option<String>,
 }
 
 /// An Idempotency-Key and the hash of the request that came with it.
@@ -43,6 +45,7 @@ impl From<NewProduct> for Creation {
             by: None,
             key: None,
             idem: None,
+            trace: None,
         }
     }
 }
@@ -63,9 +66,9 @@ pub struct EventRoute<'a> {
 const INSERT_PG: &str = r#"WITH input AS (
     SELECT nextval('tb_product_id_seq') AS id, t.*
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                $12::text[], $13::text[], $15::text[], $16::text[])
+                $12::text[], $13::text[], $15::text[], $16::text[], $17::text[])
       WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, key,
-                           idem, idem_hash, ord)
+                           idem, idem_hash, trace, ord)
   ), p AS (
     INSERT INTO tb_product (id, name, description, category, created_by)
     SELECT id, name, description, category, by FROM input
@@ -81,9 +84,10 @@ const INSERT_PG: &str = r#"WITH input AS (
     INSERT INTO tb_availability (product_id, quantity, "timestamp")
     SELECT id, quantity, $8 FROM input RETURNING id, product_id
   ), ob AS (
-    INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
+    INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until, traceparent)
     SELECT id, CAST(id AS TEXT), '{"id":' || id || rest, $8, $9, $10,
-      CASE WHEN $10::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $11) END
+      CASE WHEN $10::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $11) END,
+      trace
     FROM input RETURNING id, product_id
   ), res AS (
     SELECT input.ord, input.id, pr.id AS pricing, av.id AS avail, ob.id AS outbox
@@ -117,11 +121,12 @@ const IDEM_SQLITE: &str = "INSERT INTO idempotency_key
       json_extract(value, '$[3]'), 200, $2
     FROM json_each($1)";
 const BATCH_SQLITE: &str = "INSERT INTO write_batch (created_at, token, rows) VALUES ($1, $2, $3)";
-const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until)
+const OUTBOX_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination, claimed_by, claimed_until, traceparent)
     SELECT json_extract(value, '$[0]'), CAST(json_extract(value, '$[0]') AS TEXT), json_extract(value, '$[1]'),
       $2, $3, $4,
       CASE WHEN $4 IS NULL THEN NULL
-        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $5)) END
+        ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $5)) END,
+      json_extract(value, '$[2]')
     FROM json_each($1) ORDER BY key RETURNING product_id, id";
 
 pub(super) fn product_of(
@@ -157,7 +162,7 @@ fn unsettled(e: sqlx::Error, token: i64) -> StoreError {
     }
 }
 
-pub(super) fn saved(product: Product, outbox_id: i64) -> SavedProduct {
+pub(super) fn saved(product: Product, outbox_id: i64, trace: Option<String>) -> SavedProduct {
     let msg = ProductMessage::of(&product);
     let event = OutboxEvent {
         id: outbox_id,
@@ -166,6 +171,7 @@ pub(super) fn saved(product: Product, outbox_id: i64) -> SavedProduct {
         payload: msg.to_json(),
         event: EventKind::Created.as_str().to_string(),
         version: 1,
+        traceparent: trace,
     };
     SavedProduct { product, event }
 }
@@ -235,6 +241,7 @@ impl Store {
                             .map(|c| c.idem.as_ref().map(|i| i.request_hash.clone()))
                             .collect::<Vec<_>>(),
                     )
+                    .bind(items.iter().map(|c| c.trace.clone()).collect::<Vec<_>>())
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(|e| unsettled(e, token))?;
@@ -245,7 +252,11 @@ impl Store {
                     .iter()
                     .zip(rows)
                     .map(|(item, (_, id, pricing, avail, outbox))| {
-                        saved(product_of(item, id, pricing, avail, at), outbox)
+                        saved(
+                            product_of(item, id, pricing, avail, at),
+                            outbox,
+                            item.trace.clone(),
+                        )
                     })
                     .collect())
             }
@@ -327,7 +338,8 @@ impl Store {
                 let events = json!(
                     products
                         .iter()
-                        .map(|p| json!([p.id, ProductMessage::of(p).to_json()]))
+                        .zip(items)
+                        .map(|(p, c)| json!([p.id, ProductMessage::of(p).to_json(), c.trace]))
                         .collect::<Vec<_>>()
                 );
                 let outbox: Vec<(i64, i64)> = sqlx::query_as(OUTBOX_SQLITE)
@@ -357,7 +369,8 @@ impl Store {
                 Ok(products
                     .into_iter()
                     .zip(rows)
-                    .map(|(p, [.., o])| saved(p, o))
+                    .zip(items)
+                    .map(|((p, [.., o]), c)| saved(p, o, c.trace.clone()))
                     .collect())
             }
         }

@@ -82,6 +82,12 @@ pub fn detail_lines(m: &TailMessage, tz: Tz) -> Vec<Line<'static>> {
         )),
         Line::from(format!("timestamp {time}")),
     ];
+    if let Some(id) = m
+        .header(crate::domain::HEADER_TRACEPARENT)
+        .and_then(crate::domain::trace_id_of)
+    {
+        lines.push(Line::from(format!("trace id {id}")));
+    }
     for (k, v) in &m.headers {
         lines.push(Line::from(format!(
             "header {}: {}",

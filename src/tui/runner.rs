@@ -53,7 +53,9 @@ async fn save(
     };
     let item = draft.validate().map_err(|e| e.to_string())?;
     let key = crate::service::form_key(nonce.load(Ordering::Acquire), &item);
-    let product = match svc.register_keyed(&user, &key, item).await {
+    // Each save starts a trace: its record carries it, and the message details show it.
+    let trace = Some(crate::domain::TraceParent::root().header());
+    let product = match svc.register_keyed_traced(&user, &key, item, trace).await {
         Ok(crate::service::Keyed::First(r)) => r.product,
         Ok(crate::service::Keyed::Replayed {
             product: Some(p), ..

@@ -249,6 +249,7 @@ impl Service {
                             }
                         }
                         let creation = Creation {
+                            trace: None,
                             item,
                             by: opts.by.clone(),
                             key: Some(key),

@@ -1,0 +1,136 @@
+//! W3C trace context from the HTTP request to the Kafka record: a `traceparent` sent with a
+//! registration reaches the record's headers (same trace, a span of ours), one is started when
+//! none is sent, and the answer says which. Read back by an independent consumer (rdkafka,
+//! not our tail). Both back ends, the embedded broker, with and without an Idempotency-Key.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::TestServer;
+use common::{Backend, drain_pending};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+const SENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Every record's key and `traceparent` header, read from the beginning by a plain consumer.
+fn records(host: &str, topic: &str) -> Vec<(String, Option<String>)> {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", host)
+        .set("group.id", "traces-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let meta = c
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    for p in meta.topics()[0].partitions() {
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .expect("partition");
+    }
+    c.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut quiet = 0;
+    while quiet < 10 {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                quiet = 0;
+                let trace = m.headers().and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == "traceparent")
+                        .and_then(|h| h.value)
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                });
+                let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
+                out.push((key.unwrap_or_default(), trace));
+            }
+            _ => quiet += 1,
+        }
+    }
+    out
+}
+
+async fn register(
+    s: &TestServer,
+    token: &str,
+    trace: Option<&str>,
+    key: Option<&str>,
+) -> (i64, String) {
+    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+    let mut req = s
+        .client
+        .post(s.url("/api/vert/register/product"))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(t) = trace {
+        req = req.header("traceparent", t);
+    }
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await.expect("answer");
+    assert_eq!(r.status(), 200);
+    let answered = r
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .expect("the answer names its trace")
+        .to_string();
+    let v: serde_json::Value = r.json().await.expect("json");
+    (v["result"]["id"].as_i64().expect("id"), answered)
+}
+
+fn parts(t: &str) -> Vec<String> {
+    t.split('-').map(str::to_string).collect()
+}
+
+async fn trace_reaches_the_record(backend: Backend) {
+    let s = TestServer::start(backend, Default::default()).await;
+    let token = s.token().await;
+    let (with, answered) = register(&s, &token, Some(SENT), None).await;
+    let (a, b) = (parts(SENT), parts(&answered));
+    assert_eq!(
+        (&b[0], &b[1], &b[3]),
+        (&a[0], &a[1], &a[3]),
+        "same trace: {answered}"
+    );
+    assert_ne!(b[2], a[2], "a span of ours, child of the caller's");
+    let (keyed, keyed_trace) = register(&s, &token, Some(SENT), Some("k-1")).await;
+    assert_eq!(parts(&keyed_trace)[1], a[1]);
+    let (without, started) = register(&s, &token, None, None).await;
+    let (bad, restarted) = register(&s, &token, Some("00-zz-zz-01"), None).await;
+    for t in [&started, &restarted] {
+        assert!(dataflow::domain::TraceParent::parse(t).is_some(), "{t}");
+        assert_ne!(parts(t)[1], a[1], "a new trace");
+    }
+    assert_eq!(drain_pending(&s.svc).await, 0);
+
+    let kafka = s.svc.kafka();
+    let got = records(&kafka.bootstrap, &kafka.topic);
+    let header = |id: i64| {
+        got.iter()
+            .find(|(k, _)| *k == id.to_string())
+            .unwrap_or_else(|| panic!("product {id} not on the topic: {got:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(header(with).as_deref(), Some(answered.as_str()));
+    assert_eq!(header(keyed).as_deref(), Some(keyed_trace.as_str()));
+    assert_eq!(header(without).as_deref(), Some(started.as_str()));
+    assert_eq!(header(bad).as_deref(), Some(restarted.as_str()));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    trace_reaches_the_record(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    trace_reaches_the_record(Backend::Postgres).await;
+}
