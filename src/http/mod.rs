@@ -9,6 +9,7 @@ mod idempotent;
 mod json;
 mod limits;
 mod metrics;
+mod pager;
 mod pipeline_metrics;
 mod product;
 mod routes;

@@ -21,12 +21,12 @@ use super::json::{
     draft_from_json,
 };
 use super::metrics::{Answered, RequestStart};
+use super::pager::Pager;
 use crate::domain::{HEADER_TRACEPARENT, TraceParent};
-use crate::service::{Order, ProductQuery};
 use crate::stages::{self, Stage};
 
 /// Products per database round trip while streaming product/all.
-const PAGE: i64 = 500;
+pub(super) const PAGE: i64 = 500;
 
 #[utoipa::path(get, path = "/", responses((status = 200, description = "Welcome", example = json!({"message": "Welcome to Vert API"}))))]
 pub async fn root() -> Response {
@@ -261,74 +261,6 @@ pub async fn all_products(
         Body::from_stream(body),
     )
         .into_response())
-}
-
-/// Streams product/all page by page, by key, so memory does not grow with the table.
-struct Pager {
-    svc: crate::service::Service,
-    cursor: Option<i64>,
-    remaining: Option<i64>,
-    first: Option<Vec<crate::domain::Product>>,
-    wrote_any: bool,
-    done: bool,
-}
-
-impl Pager {
-    fn want(&self) -> i64 {
-        self.remaining.map_or(PAGE, |r| r.min(PAGE))
-    }
-
-    async fn fetch(&self) -> Result<Vec<crate::domain::Product>, crate::service::ServiceError> {
-        if self.want() == 0 {
-            return Ok(Vec::new());
-        }
-        let q = ProductQuery {
-            order: Order::Ascending,
-            cursor: self.cursor,
-            limit: self.want(),
-            filter: None,
-        };
-        self.svc.products(&q).await
-    }
-
-    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
-        if self.done {
-            return None;
-        }
-        let want = self.want();
-        let batch = match self.first.take() {
-            Some(b) => b,
-            None => match self.fetch().await {
-                Ok(b) => b,
-                // Headers are sent: all we can do is end the body early, and log why.
-                Err(e) => {
-                    tracing::error!(error = %e, "product/all stream cut short");
-                    self.done = true;
-                    return Some(Err(std::io::Error::other("database error")));
-                }
-            },
-        };
-        if (batch.len() as i64) < want || batch.is_empty() {
-            self.done = true;
-        }
-        if batch.is_empty() {
-            return None;
-        }
-        self.cursor = batch.last().map(|p| p.id);
-        self.remaining = self.remaining.map(|r| r - batch.len() as i64);
-        let mut chunk = Vec::with_capacity(batch.len() * 256);
-        for p in &batch {
-            if self.wrote_any {
-                chunk.push(b',');
-            }
-            self.wrote_any = true;
-            if let Err(e) = serde_json::to_writer(&mut chunk, &ProductOut::of(p, &self.svc, false))
-            {
-                return Some(Err(std::io::Error::other(e)));
-            }
-        }
-        Some(Ok(Bytes::from(chunk)))
-    }
 }
 
 #[utoipa::path(get, path = "/healthz",

@@ -1,6 +1,8 @@
 //! The write path: a batch of products, their rows and their outbox events in one transaction,
 //! with set-based statements (one statement on PostgreSQL, five on SQLite) whatever its size.
 
+mod each;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -374,58 +376,5 @@ impl Store {
                     .collect())
             }
         }
-    }
-
-    /// Of `keys`, those already recorded by an import.
-    pub async fn known_import_keys(&self, keys: &[String]) -> Result<Vec<String>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(match self {
-            Store::Postgres(pool) => {
-                sqlx::query_scalar("SELECT key FROM import_key WHERE key = ANY($1)")
-                    .bind(keys)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Store::Sqlite(pool) => {
-                sqlx::query_scalar(
-                    "SELECT key FROM import_key WHERE key IN (SELECT value FROM json_each($1))",
-                )
-                .bind(json!(keys).to_string())
-                .fetch_all(pool)
-                .await?
-            }
-        })
-    }
-
-    /// Like `insert_products`, but a row the database rejects fails alone: the batch is split
-    /// in halves until the bad rows stand by themselves, and the rest commit. One result per item.
-    pub async fn insert_each(
-        &self,
-        items: &[Creation],
-        at: DateTime<Utc>,
-        route: &EventRoute<'_>,
-    ) -> Vec<Result<SavedProduct>> {
-        let mut out = Vec::with_capacity(items.len());
-        // Work stack of ranges, last pushed first; pushing the right half first keeps order.
-        let mut todo = Vec::new();
-        todo.push(0..items.len());
-        while let Some(range) = todo.pop() {
-            let part = &items[range.clone()];
-            match self.insert_products(part, at, route).await {
-                Ok(saved) => out.extend(saved.into_iter().map(Ok)),
-                Err(e) if e.is_unavailable() => {
-                    out.extend(part.iter().map(|_| Err(e.clone())));
-                }
-                Err(e) if part.len() == 1 => out.push(Err(e)),
-                Err(_) => {
-                    let mid = range.start + part.len() / 2;
-                    todo.push(mid..range.end);
-                    todo.push(range.start..mid);
-                }
-            }
-        }
-        out
     }
 }

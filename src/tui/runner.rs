@@ -9,12 +9,13 @@ use tokio::task::JoinHandle;
 
 use super::app::{Action, Effect};
 use super::form::ChangeError;
-use super::table::{Fetch, PAGE};
 use crate::service::Settings;
 use crate::service::{Edit, ServiceError};
-use crate::service::{Order, ProductQuery};
 use crate::service::{Principal, Service, Tail};
 use crate::service::{TailMessage, TailOptions, TailStart};
+
+mod page;
+use page::load_page;
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
 pub const TAIL_CHANNEL: usize = 1024;
@@ -366,57 +367,5 @@ fn change_error(e: ServiceError) -> ChangeError {
         ServiceError::Stale { current, .. } => ChangeError::Stale { current },
         ServiceError::NotFound(_) => ChangeError::NotFound,
         other => ChangeError::Other(other.to_string()),
-    }
-}
-
-async fn load_page(
-    svc: &Service,
-    fetch: &Fetch,
-    filter: Option<String>,
-) -> Result<(Vec<crate::domain::Product>, Option<i64>), String> {
-    let q = |order, cursor| ProductQuery {
-        order,
-        cursor,
-        limit: PAGE,
-        filter: filter.clone(),
-    };
-    let err = |e: crate::service::ServiceError| e.to_string();
-    match fetch {
-        Fetch::Top => Ok((
-            svc.products(&q(Order::Descending, None))
-                .await
-                .map_err(err)?,
-            Some(0),
-        )),
-        Fetch::Older(c) => Ok((
-            svc.products(&q(Order::Descending, Some(*c)))
-                .await
-                .map_err(err)?,
-            None,
-        )),
-        Fetch::Newer(c) => {
-            let mut rows = svc
-                .products(&q(Order::Ascending, Some(*c)))
-                .await
-                .map_err(err)?;
-            rows.reverse();
-            Ok((rows, None))
-        }
-        Fetch::Bottom => {
-            let mut rows = svc
-                .products(&q(Order::Ascending, None))
-                .await
-                .map_err(err)?;
-            rows.reverse();
-            Ok((rows, None))
-        }
-        Fetch::At(id) => {
-            let rows = svc
-                .products(&q(Order::Descending, Some(id.saturating_add(1))))
-                .await
-                .map_err(err)?;
-            let position = svc.count_newer(*id, filter.as_deref()).await.map_err(err)?;
-            Ok((rows, Some(position)))
-        }
     }
 }
