@@ -231,3 +231,39 @@ async fn tansu_status_and_metrics_show_each_group_lag() {
     let _ = broker.wait();
     db.drop_db().await;
 }
+
+// Events waiting for a cluster no process of this configuration serves: counted, aged, and
+// said to be unserved.
+both_backends!(
+    backlog_of_an_unserved_destination,
+    |svc: Service| async move {
+        const GONE: &str = "kafka:gone:9092/produtos-persistidos";
+        let store = svc.store();
+        store
+            .register_destination(GONE, "kafka")
+            .await
+            .expect("destination");
+        let route = dataflow::store::EventRoute {
+            destination: GONE,
+            holder: None,
+            lease: Duration::from_secs(30),
+        };
+        let at = chrono::Utc::now() - chrono::Duration::seconds(90);
+        let item: dataflow::store::Creation = blusa().validate().expect("valid").into();
+        store
+            .insert_products(&[item], at, &route)
+            .await
+            .expect("inserted");
+        let mut w = Watch::new(2);
+        let r = svc.read_pipeline(&mut w).await;
+        let d = r
+            .destinations
+            .iter()
+            .find(|d| d.name == GONE)
+            .unwrap_or_else(|| panic!("{r:#?}"));
+        assert_eq!(d.pending, 1);
+        assert!(!d.served);
+        assert!(d.oldest_age_s.is_some_and(|a| a >= 89.0), "{r:#?}");
+        assert_eq!(r.pending, Some(1));
+    }
+);
