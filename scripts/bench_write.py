@@ -229,6 +229,17 @@ def topic_check(serve, products):
         out = (e.stdout or b"").decode()
     keys = [json.loads(line)["key"] for line in out.splitlines() if line.strip()]
     ok = len(keys) == products and len(set(keys)) == products
+    if not ok and "KAFKA_HOST" not in serve.env:
+        # The embedded (mock) broker trims each partition's log at a few MiB: the low marks
+        # move up. Then every product must be under the high marks, and what is kept read
+        # once each.
+        st = json.loads(subprocess.run([BIN, "status", "--json"], env=serve.env,
+                                       capture_output=True, text=True).stdout)
+        low = sum(p["low"] for p in st["partitions"])
+        high = sum(p["high"] for p in st["partitions"])
+        if high == products and len(keys) == high - low == len(set(keys)):
+            return (f"{products} products under the high marks; {len(keys)} kept by the "
+                    f"embedded broker (it trimmed {low}), each once: OK")
     return f"{len(keys)} messages, {len(set(keys))} distinct keys, {products} products: " + (
         "OK" if ok else "MISMATCH")
 
