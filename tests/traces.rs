@@ -53,14 +53,18 @@ fn records(host: &str, topic: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
+fn blouse() -> serde_json::Value {
+    serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
+        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}})
+}
+
 async fn register(
     s: &TestServer,
     token: &str,
     trace: Option<&str>,
     key: Option<&str>,
 ) -> (i64, String) {
-    let body = serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
-        "pricing": {"ammount": 59.99, "currency": "BRL"}, "availability": {"quantity": 50}});
+    let body = blouse();
     let mut req = s
         .client
         .post(s.url("/api/vert/register/product"))
@@ -101,6 +105,26 @@ async fn trace_reaches_the_record(backend: Backend) {
     assert_ne!(b[2], a[2], "a span of ours, child of the caller's");
     let (keyed, keyed_trace) = register(&s, &token, Some(SENT), Some("k-1")).await;
     assert_eq!(parts(&keyed_trace)[1], a[1]);
+    // A replay registers nothing and publishes nothing: it names no trace of its own.
+    let replay = s
+        .client
+        .post(s.url("/api/vert/register/product"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "k-1")
+        .header("traceparent", SENT)
+        .json(&blouse())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(replay.status(), 200);
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert!(replay.headers().get("traceparent").is_none());
     let (without, started) = register(&s, &token, None, None).await;
     let (bad, restarted) = register(&s, &token, Some("00-zz-zz-01"), None).await;
     for t in [&started, &restarted] {

@@ -155,8 +155,10 @@ pub async fn register(
         }
         None => register_once(&state, &user.username, product, trace).await?,
     };
-    // The caller learns the trace its record carries (ours when it sent none).
-    if let Ok(v) = axum::http::HeaderValue::from_str(&trace.header()) {
+    // The caller learns the trace its record carries (ours when it sent none). A replay's
+    // record went out with the first request's trace: no header then.
+    let replayed = resp.headers().contains_key("idempotent-replayed");
+    if let (false, Ok(v)) = (replayed, axum::http::HeaderValue::from_str(&trace.header())) {
         resp.headers_mut().insert(HEADER_TRACEPARENT, v);
     }
     Ok(resp)
