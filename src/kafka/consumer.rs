@@ -198,6 +198,17 @@ async fn on_thread<T: Send + 'static>(
         .map_err(|_| KafkaError::Other("reader thread ended without an answer".into()))?
 }
 
+/// Each partition of `list` with its committed offset (None: nothing committed).
+pub(super) fn committed_of(list: &TopicPartitionList) -> Vec<(i32, Option<i64>)> {
+    list.elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(n) => (e.partition(), Some(n)),
+            _ => (e.partition(), None),
+        })
+        .collect()
+}
+
 /// The offsets `group` has committed on the topic, per partition (None: nothing committed).
 pub async fn committed_offsets(
     cfg: &KafkaConfig,
@@ -213,15 +224,7 @@ pub async fn committed_offsets(
         if asked.count() == 0 {
             return Ok(Vec::new());
         }
-        let got = c.committed_offsets(asked, META_TIMEOUT)?;
-        Ok(got
-            .elements()
-            .iter()
-            .map(|e| match e.offset() {
-                Offset::Offset(n) => (e.partition(), Some(n)),
-                _ => (e.partition(), None),
-            })
-            .collect())
+        Ok(committed_of(&c.committed_offsets(asked, META_TIMEOUT)?))
     })
     .await
 }

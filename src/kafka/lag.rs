@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::topic_partition_list::TopicPartitionList;
 use tokio::sync::oneshot;
 
-use super::consumer::{base_consumer, watermarks};
+use super::consumer::{base_consumer, committed_of, watermarks};
 use super::{KafkaConfig, KafkaError};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -154,14 +154,7 @@ fn read(
             continue;
         }
         let got = client(cfg, clients, &group)?.committed_offsets(list, TIMEOUT)?;
-        let committed: Vec<(i32, Option<i64>)> = got
-            .elements()
-            .iter()
-            .map(|e| match e.offset() {
-                Offset::Offset(n) => (e.partition(), Some(n)),
-                _ => (e.partition(), None),
-            })
-            .collect();
+        let committed = committed_of(&got);
         // A listed group that never committed on this topic reads something else.
         if i < asked || committed.iter().any(|(_, c)| c.is_some()) {
             out.push(GroupOffsets { group, committed });
