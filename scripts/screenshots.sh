@@ -34,5 +34,7 @@ shot topic-filter
 printf 'name,description,category,amount,currency,quantity\nCaneca,"Caneca, 300 ml",Cozinha,25.50,BRL,10\nPanela,Inox,Cozinha,120,BRL,3\n,sem nome,Cozinha,1,BRL,1\nPrato,Raso,Cozinha,15.999,BRL,40\n' > "$data/cozinha.csv"
 keys 2 i; text "$data/cozinha.csv"; keys Enter; sleep 1
 shot import
+keys Escape 4; sleep 6
+shot pipeline
 t kill-server
 rm -rf "$data"

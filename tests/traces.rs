@@ -1,57 +1,15 @@
 //! W3C trace context from the HTTP request to the Kafka record: a `traceparent` sent with a
-//! registration reaches the record's headers (same trace, a span of ours), one is started when
+//! registration reaches the record's headers (same trace, the send's span), one is started when
 //! none is sent, and the answer says which. Read back by an independent consumer (rdkafka,
 //! not our tail). Both back ends, the embedded broker, with and without an Idempotency-Key.
 
 mod common;
 
-use std::time::Duration;
-
+use common::records::records;
 use common::server::TestServer;
 use common::{Backend, drain_pending};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 const SENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-/// Every record's key and `traceparent` header, read from the beginning by a plain consumer.
-fn records(host: &str, topic: &str) -> Vec<(String, Option<String>)> {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", host)
-        .set("group.id", "traces-test")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let meta = c
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .expect("metadata");
-    let mut tpl = TopicPartitionList::new();
-    for p in meta.topics()[0].partitions() {
-        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-            .expect("partition");
-    }
-    c.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut quiet = 0;
-    while quiet < 10 {
-        match c.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                quiet = 0;
-                let trace = m.headers().and_then(|h| {
-                    h.iter()
-                        .find(|h| h.key == "traceparent")
-                        .and_then(|h| h.value)
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                });
-                let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
-                out.push((key.unwrap_or_default(), trace));
-            }
-            _ => quiet += 1,
-        }
-    }
-    out
-}
 
 fn blouse() -> serde_json::Value {
     serde_json::json!({"name": "Blusa", "description": "", "category": "Vestuário",
@@ -137,15 +95,25 @@ async fn trace_reaches_the_record(backend: Backend) {
     let got = records(&kafka.bootstrap, &kafka.topic);
     let header = |id: i64| {
         got.iter()
-            .find(|(k, _)| *k == id.to_string())
-            .unwrap_or_else(|| panic!("product {id} not on the topic: {got:?}"))
-            .1
+            .find(|r| r.key == id.to_string())
+            .unwrap_or_else(|| panic!("product {id} not on the topic"))
+            .traceparent
             .clone()
     };
-    assert_eq!(header(with).as_deref(), Some(answered.as_str()));
-    assert_eq!(header(keyed).as_deref(), Some(keyed_trace.as_str()));
-    assert_eq!(header(without).as_deref(), Some(started.as_str()));
-    assert_eq!(header(bad).as_deref(), Some(restarted.as_str()));
+    // The record carries the send's own span, child of the request's: same trace, its own
+    // span id (tests/otlp.rs checks the parent link through the exported spans).
+    for (id, request) in [
+        (with, &answered),
+        (keyed, &keyed_trace),
+        (without, &started),
+        (bad, &restarted),
+    ] {
+        let h = header(id).unwrap_or_else(|| panic!("product {id}'s record has no traceparent"));
+        assert!(dataflow::domain::TraceParent::parse(&h).is_some(), "{h}");
+        let (h, r) = (parts(&h), parts(request));
+        assert_eq!((&h[0], &h[1], &h[3]), (&r[0], &r[1], &r[3]), "same trace");
+        assert_ne!(h[2], r[2], "the send's span, not the request's");
+    }
     s.stop().await;
 }
 

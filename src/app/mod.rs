@@ -95,8 +95,25 @@ pub fn run_migrate(settings: Settings) -> ExitCode {
     })
 }
 
+/// Span export when an OTLP endpoint is set; a bad setting is logged, never fatal.
+fn start_telemetry() -> Option<crate::telemetry::Telemetry> {
+    match crate::telemetry::init() {
+        Ok(t) => {
+            if t.is_some() {
+                tracing::info!("exporting spans over OTLP");
+            }
+            t
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "spans are not exported");
+            None
+        }
+    }
+}
+
 pub fn run_serve(settings: Settings) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, true);
+    let _telemetry = start_telemetry();
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -137,6 +154,7 @@ pub fn run_flood(settings: Settings, rate: u64, seconds: u64) -> ExitCode {
 
 pub fn run_tui(settings: Settings) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
+    let _telemetry = start_telemetry();
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

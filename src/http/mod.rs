@@ -13,6 +13,7 @@ mod pager;
 mod pipeline_metrics;
 mod product;
 mod routes;
+mod spans;
 mod throttle;
 mod users;
 

@@ -144,16 +144,34 @@ pub async fn register(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let key = super::idempotent::key_of(&headers)?;
-    let product = draft_from_json(&body)?;
+    let (trace, caller) = trace_of(&headers);
+    let result = register_traced(&state, &user.username, &headers, &body, arrived, trace).await;
+    if crate::telemetry::enabled() {
+        let status = match &result {
+            Ok(r) => r.status(),
+            Err(e) => e.status,
+        };
+        super::spans::request(trace, caller, arrived, status, "/api/vert/register/product");
+    }
+    result
+}
+
+async fn register_traced(
+    state: &AppState,
+    user: &str,
+    headers: &HeaderMap,
+    body: &serde_json::Value,
+    arrived: Instant,
+    trace: TraceParent,
+) -> Result<Response, ApiError> {
+    let key = super::idempotent::key_of(headers)?;
+    let product = draft_from_json(body)?;
     stages::record(Stage::Parse, arrived);
-    let trace = trace_of(&headers);
     let mut resp = match key {
         Some(key) => {
-            super::idempotent::register(&state, &user.username, &key, product, Some(trace.header()))
-                .await?
+            super::idempotent::register(state, user, &key, product, Some(trace.header())).await?
         }
-        None => register_once(&state, &user.username, product, trace).await?,
+        None => register_once(state, user, product, trace).await?,
     };
     // The caller learns the trace its record carries (ours when it sent none). A replay's
     // record went out with the first request's trace: no header then.
@@ -164,14 +182,14 @@ pub async fn register(
     Ok(resp)
 }
 
-/// The request's W3C trace context continued (a span of ours, child of the caller's), or a
-/// new trace when it sent none or an invalid one.
-fn trace_of(headers: &HeaderMap) -> TraceParent {
-    headers
+/// The request's span: the caller's W3C trace context continued (a span of ours, child of
+/// the caller's), or a new trace when it sent none or an invalid one; and the caller's.
+fn trace_of(headers: &HeaderMap) -> (TraceParent, Option<TraceParent>) {
+    let caller = headers
         .get(HEADER_TRACEPARENT)
         .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .map_or_else(TraceParent::root, |t| t.child())
+        .and_then(TraceParent::parse);
+    (caller.map_or_else(TraceParent::root, |t| t.child()), caller)
 }
 
 async fn register_once(

@@ -14,6 +14,7 @@ mod producer;
 mod refused;
 mod relay;
 mod replay;
+mod send_span;
 mod tail;
 
 use std::sync::Arc;
@@ -98,7 +99,30 @@ pub type SharedHealth = Arc<Health>;
 /// Every client starts from this: the user's properties (security and the like), then the
 /// broker's address. Callers add what their role needs on top.
 fn client_config(cfg: &KafkaConfig) -> rdkafka::config::ClientConfig {
+    client_config_with(cfg, &[])
+}
+
+/// `client_config` over defaults of the caller's own: a user's property (or its alias)
+/// replaces the default, so tuning such as `linger.ms` is the operator's to choose.
+fn client_config_with(
+    cfg: &KafkaConfig,
+    defaults: &[(&str, &str)],
+) -> rdkafka::config::ClientConfig {
+    const ALIASES: &[(&str, &str)] = &[("linger.ms", "queue.buffering.max.ms")];
+    let given = |name: &str| {
+        cfg.properties.iter().any(|(n, _)| {
+            n == name
+                || ALIASES
+                    .iter()
+                    .any(|(a, b)| (a == n && *b == name) || (b == n && *a == name))
+        })
+    };
     let mut c = rdkafka::config::ClientConfig::new();
+    for (name, value) in defaults {
+        if !given(name) {
+            c.set(*name, *value);
+        }
+    }
     for (name, value) in &cfg.properties {
         c.set(name, value.expose());
     }
@@ -117,6 +141,9 @@ pub const RESERVED: &[&str] = &[
     "group.id",
     "enable.auto.commit",
     "enable.auto.offset.store",
+    // The relay's lease is sized on how long librdkafka may retry one message.
+    "message.timeout.ms",
+    "delivery.timeout.ms",
     // Keys decide partitions: one product's messages must share one.
     "partitioner",
     "partitioner_cb",
@@ -144,4 +171,47 @@ pub fn check_properties(props: &[(String, crate::config::Secret)]) -> Result<(),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn cfg(props: &[(&str, &str)]) -> KafkaConfig {
+        KafkaConfig {
+            bootstrap: "127.0.0.1:9".into(),
+            topic: "t".into(),
+            partitions: 1,
+            replication: None,
+            cleanup_policy: "delete".into(),
+            embedded: false,
+            properties: props
+                .iter()
+                .map(|(k, v)| (k.to_string(), Secret::new(*v)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_operators_property_replaces_a_default_even_by_its_alias() {
+        let defaults = [("linger.ms", "2"), ("client.id", "dataflow-relay")];
+        let plain = client_config_with(&cfg(&[]), &defaults);
+        assert_eq!(plain.get("linger.ms"), Some("2"));
+        let tuned = client_config_with(&cfg(&[("linger.ms", "0.5")]), &defaults);
+        assert_eq!(tuned.get("linger.ms"), Some("0.5"));
+        let alias = client_config_with(&cfg(&[("queue.buffering.max.ms", "0")]), &defaults);
+        assert_eq!(alias.get("linger.ms"), None);
+        assert_eq!(alias.get("queue.buffering.max.ms"), Some("0"));
+        assert_eq!(alias.get("client.id"), Some("dataflow-relay"));
+    }
+
+    #[test]
+    fn the_message_timeout_is_reserved() {
+        for name in ["message.timeout.ms", "delivery.timeout.ms"] {
+            let props = [(name.to_string(), Secret::new("60000"))];
+            let err = check_properties(&props).expect_err("refused");
+            assert_eq!(err.0, name);
+        }
+    }
 }

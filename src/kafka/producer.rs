@@ -38,9 +38,13 @@ impl ClientContext for HealthContext {
 
 pub type Producer = FutureProducer<HealthContext>;
 
-/// The record of an outbox event: keyed by product id, headers `event` and `version`, and a
-/// null value for a tombstone.
-pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [u8]> {
+/// The record of an outbox event: keyed by product id, headers `event` and `version` (and
+/// `traceparent` when it has one), and a null value for a tombstone.
+pub fn record<'a>(
+    topic: &'a str,
+    e: &'a OutboxEvent,
+    traceparent: Option<&'a str>,
+) -> FutureRecord<'a, str, [u8]> {
     let mut headers = OwnedHeaders::new_with_capacity(3)
         .insert(Header {
             key: HEADER_EVENT,
@@ -51,10 +55,10 @@ pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [
             value: Some(e.version.to_string().as_str()),
         });
     // The request's trace continues in whoever consumes the record.
-    if let Some(t) = &e.traceparent {
+    if let Some(t) = traceparent {
         headers = headers.insert(Header {
             key: HEADER_TRACEPARENT,
-            value: Some(t.as_str()),
+            value: Some(t),
         });
     }
     let r = FutureRecord::to(topic)
@@ -70,16 +74,16 @@ pub fn record<'a>(topic: &'a str, e: &'a OutboxEvent) -> FutureRecord<'a, str, [
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn producer(cfg: &KafkaConfig, health: SharedHealth) -> Result<Producer, KafkaError> {
-    Ok(super::client_config(cfg)
+    // Defaults an operator may replace (KAFKA_PROPERTY_LINGER_MS and the like).
+    let defaults = [("linger.ms", "2"), ("client.id", "dataflow-relay")];
+    Ok(super::client_config_with(cfg, &defaults)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        // The relay's lease is sized on it (relay/lease.rs): reserved.
         .set(
             "message.timeout.ms",
             MESSAGE_TIMEOUT.as_millis().to_string(),
         )
-        .set("reconnect.backoff.max.ms", "1000")
-        .set("client.id", "dataflow-relay")
         .create_with_context(HealthContext { health })?)
 }
 

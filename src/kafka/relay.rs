@@ -31,6 +31,7 @@ use super::marker::{self, Acked};
 use super::producer::{MESSAGE_TIMEOUT, Producer, ensure_topic, producer as new_producer, record};
 use super::refused::{REFUSED, Refused, is_permanent};
 use super::replay;
+use super::send_span::SendSpan;
 use super::{KafkaConfig, SharedHealth};
 use crate::store::{PublishedAck, Store};
 
@@ -331,7 +332,10 @@ impl Relay {
         batch.sort_by_key(|h| h.event.id);
         for mut h in batch {
             self.known.take(h.event.id);
-            match producer.send_result(record(&self.cfg.topic, &h.event)) {
+            // The send's own span continues the request's trace in the record's header.
+            let span = SendSpan::of(&h.event, &self.cfg.topic);
+            let header = span.as_ref().map(SendSpan::header);
+            match producer.send_result(record(&self.cfg.topic, &h.event, header.as_deref())) {
                 Ok(delivery) => self.in_flight.push(Box::pin(async move {
                     let sent = Instant::now();
                     if let Some(at) = h.at.replace(sent) {
@@ -347,6 +351,10 @@ impl Relay {
                     };
                     if let Some(at) = h.at.replace(Instant::now()) {
                         stages::record(Stage::Ack, at);
+                    }
+                    if let Some(span) = span {
+                        let landed = result.as_ref().map(|p| *p).map_err(|f| f.text.as_str());
+                        span.finish(&h.event, landed);
                     }
                     (h, result)
                 })),

@@ -35,9 +35,12 @@ pub(super) async fn run(
         );
     }
     for chunk in events.chunks(CHUNK) {
-        let sends = chunk
-            .iter()
-            .map(|e| producer.send(record(&cfg.topic, e), Timeout::After(MESSAGE_TIMEOUT)));
+        let sends = chunk.iter().map(|e| {
+            producer.send(
+                record(&cfg.topic, e, e.traceparent.as_deref()),
+                Timeout::After(MESSAGE_TIMEOUT),
+            )
+        });
         let acks: Vec<_> = chunk
             .iter()
             .zip(join_all(sends).await)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::domain::PublishState;
+use crate::domain::{PublishState, TraceParent};
 use crate::kafka::{Handoff, RelayLink};
 use crate::stages::{self, Stage};
 use crate::store::{Creation, EventRoute, SavedProduct, Store, StoreError};
@@ -139,6 +139,9 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
         .unzip();
     let results = store.insert_each(&items, at, &route).await;
     let committed = Instant::now();
+    if crate::telemetry::enabled() {
+        commit_spans(store, &items, &results, at);
+    }
     let orphans = permits.is_none();
     let mut unsettled: Option<Unsettled> = None;
     for ((result, reply), item) in results.into_iter().zip(replies).zip(items) {
@@ -172,6 +175,45 @@ async fn write_batch(store: &Store, link: &RelayLink, destination: &str, jobs: V
     }
     if orphans {
         link.wake();
+    }
+}
+
+/// One `commit` span per traced product, child of its request's span: the batch's
+/// transaction, with how many products shared it.
+fn commit_spans(
+    store: &Store,
+    items: &[Creation],
+    results: &[Result<SavedProduct, StoreError>],
+    at: DateTime<Utc>,
+) {
+    use crate::telemetry::{Attr, Kind, SpanRecord};
+    let end = std::time::SystemTime::now();
+    let system = match store.backend() {
+        "postgres" => "postgresql",
+        other => other,
+    };
+    for (item, result) in items.iter().zip(results) {
+        let Some(parent) = item.trace.as_deref().and_then(TraceParent::parse) else {
+            continue;
+        };
+        let mut attributes = vec![
+            Attr::new("db.system.name", system),
+            Attr::new("db.operation.name", "COMMIT"),
+            Attr::new("db.operation.batch.size", items.len() as i64),
+        ];
+        if let Ok(saved) = result {
+            attributes.push(Attr::new("dataflow.product.id", saved.product.id));
+        }
+        crate::telemetry::record(SpanRecord {
+            name: "commit".into(),
+            kind: Kind::Internal,
+            id: parent.child(),
+            parent: Some(parent),
+            start: at.into(),
+            end,
+            attributes,
+            error: result.as_ref().err().map(|e| e.to_string()),
+        });
     }
 }
 

@@ -55,8 +55,22 @@ async fn save(
     let item = draft.validate().map_err(|e| e.to_string())?;
     let key = crate::service::form_key(nonce.load(Ordering::Acquire), &item);
     // Each save starts a trace: its record carries it, and the message details show it.
-    let trace = Some(crate::domain::TraceParent::root().header());
-    let product = match svc.register_keyed_traced(&user, &key, item, trace).await {
+    let trace = crate::domain::TraceParent::root();
+    let started = std::time::SystemTime::now();
+    let outcome = svc
+        .register_keyed_traced(&user, &key, item, Some(trace.header()))
+        .await;
+    crate::telemetry::record(crate::telemetry::SpanRecord {
+        name: "save product".into(),
+        kind: crate::telemetry::Kind::Internal,
+        id: trace,
+        parent: None,
+        start: started,
+        end: std::time::SystemTime::now(),
+        attributes: vec![crate::telemetry::Attr::new("enduser.id", user.clone())],
+        error: outcome.as_ref().err().map(|e| e.to_string()),
+    });
+    let product = match outcome {
         Ok(crate::service::Keyed::First(r)) => r.product,
         Ok(crate::service::Keyed::Replayed {
             product: Some(p), ..

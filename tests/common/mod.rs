@@ -176,6 +176,7 @@ pub fn assert_once_each(returned: &[i64], expected: &[i64]) {
 }
 
 pub mod proxy;
+pub mod records;
 pub mod server;
 pub mod tansu;
 
