@@ -275,6 +275,7 @@ async fn big_file_and_round_trip(svc: Service) {
     let (c, _) = import(&empty, &export, None).await;
     assert_eq!(counts(c), (100_000, 0, 0));
     let (mut a, mut b) = (None, None);
+    let mut order = Vec::new();
     loop {
         let q = |cursor| ProductQuery {
             cursor,
@@ -307,9 +308,15 @@ async fn big_file_and_round_trip(svc: Service) {
                 )
             );
         }
+        order.extend(left.iter().map(|p| (p.id, p.name.clone())));
         a = left.last().map(|p| p.id);
         b = right.last().map(|p| p.id);
     }
+    // Ids follow the file, also where full batches commit side by side (PostgreSQL).
+    order.sort();
+    let names: Vec<String> = order.into_iter().map(|(_, n)| n).collect();
+    let expected: Vec<String> = (0..100_000).map(|i| format!("Produto {i}")).collect();
+    assert!(names == expected, "ids do not follow the file");
     empty.shutdown().await;
     other.drop_db().await;
 }

@@ -206,6 +206,7 @@ async fn register_once(
             key: None,
             idem: None,
             trace: Some(trace.header()),
+            id: None,
         })
         .await?;
     let answered = Instant::now();

@@ -171,6 +171,7 @@ impl Service {
                 key: None,
                 idem: Some(idem),
                 trace,
+                id: None,
             })
             .await
         })

@@ -30,6 +30,7 @@ impl Service {
             key: None,
             idem: None,
             trace: Some(crate::domain::TraceParent::root().header()),
+            id: None,
         })
         .await
     }

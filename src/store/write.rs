@@ -31,6 +31,9 @@ pub struct Creation {
     pub idem: Option<IdemKey>,
     /// The W3C `traceparent` to publish with its event.
     pub trace: Option<String>,
+    /// An id drawn for it in advance (`Store::reserve_ids`), so products written by batches
+    /// committing side by side keep their queue order; None: the next from the sequence.
+    pub id: Option<i64>,
 }
 
 /// An Idempotency-Key and the hash of the request that came with it.
@@ -48,6 +51,7 @@ impl From<NewProduct> for Creation {
             key: None,
             idem: None,
             trace: None,
+            id: None,
         }
     }
 }
@@ -66,11 +70,11 @@ pub struct EventRoute<'a> {
 // outbox payload is the message with the id spliced in (`'{"id":' || id || rest`).
 // The sequence is named, not looked up: `pg_get_serial_sequence` ran once per row (2 µs).
 const INSERT_PG: &str = r#"WITH input AS (
-    SELECT nextval('tb_product_id_seq') AS id, t.*
+    SELECT COALESCE(t.given, nextval('tb_product_id_seq')) AS id, t.*
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                $12::text[], $13::text[], $15::text[], $16::text[], $17::text[])
+                $12::text[], $13::text[], $15::text[], $16::text[], $17::text[], $18::bigint[])
       WITH ORDINALITY AS t(name, description, category, ammount, currency, quantity, rest, by, key,
-                           idem, idem_hash, trace, ord)
+                           idem, idem_hash, trace, given, ord)
   ), p AS (
     INSERT INTO tb_product (id, name, description, category, created_by)
     SELECT id, name, description, category, by FROM input
@@ -104,9 +108,10 @@ const INSERT_PG: &str = r#"WITH input AS (
 
 // SQLite: the transaction holds the write lock from the first insert, so the ids of one
 // multi-row insert are consecutive and follow the input's order.
-const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (name, description, category, created_by)
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-      json_extract(value, '$[3]')
+// An id given in advance is taken as it is (NULL: the next rowid).
+const PRODUCTS_SQLITE: &str = "INSERT INTO tb_product (id, name, description, category, created_by)
+    SELECT json_extract(value, '$[4]'), json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+      json_extract(value, '$[2]'), json_extract(value, '$[3]')
     FROM json_each($1) ORDER BY key RETURNING id";
 const PRICING_SQLITE: &str = "INSERT INTO tb_pricing (product_id, ammount, currency)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
@@ -244,6 +249,7 @@ impl Store {
                             .collect::<Vec<_>>(),
                     )
                     .bind(items.iter().map(|c| c.trace.clone()).collect::<Vec<_>>())
+                    .bind(items.iter().map(|c| c.id).collect::<Vec<_>>())
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(|e| unsettled(e, token))?;
@@ -267,7 +273,9 @@ impl Store {
                 let input = json!(
                     items
                         .iter()
-                        .map(|c| json!([c.item.name, c.item.description, c.item.category, c.by]))
+                        .map(|c| {
+                            json!([c.item.name, c.item.description, c.item.category, c.by, c.id])
+                        })
                         .collect::<Vec<_>>()
                 );
                 let mut ids: Vec<i64> = sqlx::query_scalar(PRODUCTS_SQLITE)

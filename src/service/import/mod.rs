@@ -22,7 +22,7 @@ use read::{Raw, Reader, Row};
 /// Rows handed from the reading thread at a time.
 const CHUNK: usize = 512;
 /// Writes waiting for their commit at most (the writer's batches fill from these).
-const IN_FLIGHT: usize = 2048;
+const IN_FLIGHT: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -254,6 +254,7 @@ impl Service {
                             by: opts.by.clone(),
                             key: Some(key),
                             idem: None,
+                            id: None,
                         };
                         // Queued in file order, so ids follow the file.
                         let result = match self.inner.writer.enqueue(creation).await {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Creation, EventRoute, SavedProduct};
-use crate::store::{Result, Store};
+use crate::store::{Result, Store, StoreError};
 
 impl Store {
     /// Of `keys`, those already recorded by an import.
@@ -29,6 +29,31 @@ impl Store {
                 .await?
             }
         })
+    }
+
+    /// `n` product ids drawn from the sequence now, in ascending order: batches given their
+    /// ids one after the other keep that order whenever they commit.
+    pub async fn reserve_ids(&self, n: usize) -> Result<Vec<i64>> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let mut ids: Vec<i64> = match self {
+            Store::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT nextval('tb_product_id_seq') FROM generate_series(1, $1::bigint)",
+                )
+                .bind(n)
+                .fetch_all(pool)
+                .await?
+            }
+            // SQLite has one writer: its batches never commit side by side, and nothing
+            // draws ids in advance (a rowid is the table's next at insert).
+            Store::Sqlite(_) => {
+                return Err(StoreError::Internal(
+                    "ids are drawn in advance on PostgreSQL only".into(),
+                ));
+            }
+        };
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// Like `insert_products`, but a row the database rejects fails alone: the batch is split
