@@ -15,9 +15,10 @@ use crate::store::{PublishedAck, Store};
 
 const MAX_WAIT: Duration = Duration::from_secs(5);
 /// How long a mark waits for more acknowledgements when the last mark was shared (never for a
-/// lone one). Fewer, fuller statements: two processes on one database went from 0.79x to
-/// 0.89-0.95x of one process with 1.5 ms (scripts/bench_write.py, BENCHMARKS.md).
-const GATHER: Duration = Duration::from_micros(1500);
+/// lone one). Fewer, fuller statements and commits: callers are woken by the acknowledgement,
+/// so this delays no answer. Two processes on one database, scripts/bench_write.py --only 3
+/// (BENCHMARKS.md): 0.80-0.84x of one process with 1.5 ms, 0.87-0.88x with 5 ms.
+const GATHER: Duration = Duration::from_micros(5000);
 /// Attempts left for the marks still failing when the relay stops.
 const LAST_TRIES: u32 = 3;
 
