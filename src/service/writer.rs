@@ -51,7 +51,7 @@ impl Writer {
         tokio::spawn(async move {
             let mut last = 1;
             let mut swept = tokio::time::Instant::now();
-            let overlap = store.backend() == "postgres";
+            let overlap = matches!(store, Store::Postgres(_));
             let mut running = futures::stream::FuturesUnordered::new();
             while let Some(mut jobs) = next_batch(&mut rx, last).await {
                 last = jobs.len();
@@ -76,6 +76,8 @@ impl Writer {
                     forget_tokens(&store, key_ttl);
                 }
             }
+            // The writer's task ends with its last batch written, as it did before overlap.
+            while running.next().await.is_some() {}
         });
         Writer { tx }
     }
