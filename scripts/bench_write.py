@@ -255,6 +255,35 @@ def start_tansu(tmp):
     return p, f"127.0.0.1:{port}"
 
 
+def stats_reset(db):
+    """Clears pg_stat_statements when the server loads it (shared_preload_libraries)."""
+    try:
+        psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                 "SELECT pg_stat_statements_reset()")
+        return True
+    except subprocess.CalledProcessError:
+        return False
+
+
+def statements(db, registrations):
+    """The statements that took the database's time since stats_reset, per registration."""
+    try:
+        rows = psql(db, "SELECT calls, total_exec_time, rows, wal_bytes, "
+                        "shared_blks_hit + shared_blks_read, left(regexp_replace(query, '\\s+', ' ', 'g'), 60) "
+                        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 5")
+    except subprocess.CalledProcessError:
+        return []
+    out = []
+    for line in rows.splitlines():
+        calls, ms, nrows, wal, blks, q = line.split("|", 5)
+        n = max(registrations, 1)
+        out.append(f"{int(calls):>7} calls {float(ms) / int(calls):7.3f} ms each, "
+                   f"{1000 * float(ms) / n:6.1f} us/reg, {float(wal) / n:6.0f} WAL B/reg, "
+                   f"{int(blks) / n:5.1f} blocks/reg: {q}")
+    return out
+
+
 def pgbench(db_url, script, clients, seconds):
     out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
                           "-f", script, db_url], capture_output=True, text=True, check=True).stdout
@@ -288,12 +317,14 @@ def main():
         pg_pids = postgres_pids()
         t0 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
         st0 = stage_snapshot(s)
+        stats_reset("dataflow_bench")
         full = wrk(s, lua, c, secs)
         s.drain()
         st1 = stage_snapshot(s)
         t1 = (cpu(pg_pids), cpu([s.proc.pid]), cpu([tansu.pid]))
         n = int(psql("dataflow_bench", "SELECT count(*) FROM tb_product"))
         per_k = [1000 * (t1[i] - t0[i]) / (n - int(before)) for i in range(3)]
+        top = statements("dataflow_bench", n - int(before))
         check1 = topic_check(s, n)
         # 2. Half that load.
         half_delay = max(1, int(1000 * c / (full["rate"] / 2) - full["p50"]))
@@ -313,6 +344,8 @@ def main():
               f"broker {per_k[2]:.3f}")
         print(f"  topic: {check1}")
         print_stages(st0, st1)
+        for line in top:
+            print("    " + line)
         print(f"  half load ({half['rate']:.0f} req/s): p50 {half['p50']:.1f} ms, "
               f"p99 {half['p99']:.1f} ms, max {half['max']:.1f} ms, non-2xx {half['non2xx']}")
 
@@ -340,37 +373,50 @@ def main():
             [t.start() for t in ts]
             [t.join() for t in ts]
             return results["a"], results["b"]
-        # The reference: the same two load generators, both on one process.
+        # The reference: the same two load generators, both on one process. The order is
+        # one, two, two, one: the database grows and vacuums through the runs, and a later
+        # window would otherwise pay for an earlier one's dead rows.
         def with_cpu(x, y):
             pids = postgres_pids()
             n0 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
+            stats_reset("dataflow_bench2")
             c0 = (cpu(pids), cpu([a1.proc.pid, a2.proc.pid]), cpu([tansu.pid]))
+            s0 = [stage_snapshot(a1), stage_snapshot(a2)]
             r = pair(x, y)
             a1.drain()
             a2.drain()
+            s1 = [stage_snapshot(a1), stage_snapshot(a2)]
             c1 = (cpu(pids), cpu([a1.proc.pid, a2.proc.pid]), cpu([tansu.pid]))
             n1 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
-            return r, [1000 * (c1[i] - c0[i]) / (n1 - n0) for i in range(3)]
-        (oa, ob), cpu_one = with_cpu(a1, a1)
-        one = oa["rate"] + ob["rate"]
-        (ra, rb), cpu_two = with_cpu(a1, a2)
+            per_k = [1000 * (c1[i] - c0[i]) / (n1 - n0) for i in range(3)]
+            means = {}
+            for st in ("queue", "commit", "ack", "published"):
+                n = sum(s1[i][st]["count"] - s0[i][st]["count"] for i in range(2))
+                t = sum(s1[i][st]["sum"] - s0[i][st]["sum"] for i in range(2))
+                means[st] = 1000 * t / n if n else float("nan")
+            st = ["stages, mean ms: " + ", ".join(f"{k} {v:.2f}" for k, v in means.items())]
+            return r, per_k, st + statements("dataflow_bench2", n1 - n0)
+        runs = [("one", with_cpu(a1, a1)), ("two", with_cpu(a1, a2)),
+                ("two", with_cpu(a1, a2)), ("one", with_cpu(a1, a1))]
+        one = sum(r[0]["rate"] + r[1]["rate"] for k, (r, _, _) in runs if k == "one") / 2
+        two = sum(r[0]["rate"] + r[1]["rate"] for k, (r, _, _) in runs if k == "two") / 2
+        ra, rb = runs[1][1][0]
         a1.drain()
         a2.drain()
         n2 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
         check2 = topic_check(a1, n2)
-        print(f"Two serve processes, {c // 2} connections each:")
-        print(f"  a: {ra['rate']:.0f} req/s (p99 {ra['p99']:.1f} ms, max {ra['max']:.1f} ms, "
-              f"non-2xx {ra['non2xx']}); b: {rb['rate']:.0f} req/s (p99 {rb['p99']:.1f} ms, "
-              f"max {rb['max']:.1f} ms, non-2xx {rb['non2xx']})")
-        print(f"  one process under the same two load generators: {one:.0f} req/s")
-        vs_full = (f", {(ra['rate'] + rb['rate']) / full['rate']:.2f}x one process under one wrk"
+        print(f"Two serve processes, {c // 2} connections each (runs: one, two, two, one):")
+        for k, ((x, y), per_k, st) in runs:
+            print(f"  {k}: {x['rate'] + y['rate']:.0f} req/s (p99 {x['p99']:.1f} / {y['p99']:.1f} ms, "
+                  f"non-2xx {x['non2xx'] + y['non2xx']}); CPU s per 1,000 (PostgreSQL, "
+                  "dataflow, broker) " + ", ".join(f"{v:.3f}" for v in per_k))
+            for line in st:
+                print("      " + line)
+        vs_full = (f", {two / full['rate']:.2f}x one process under one wrk"
                    if full["rate"] else "")
-        print(f"  together {ra['rate'] + rb['rate']:.0f} req/s = "
-              f"{(ra['rate'] + rb['rate']) / one:.2f}x one process{vs_full}; "
-              f"a/b {max(ra['rate'], rb['rate']) / min(ra['rate'], rb['rate']):.2f}")
-        print("  CPU s per 1,000 (PostgreSQL, dataflow, broker): one process "
-              + ", ".join(f"{x:.3f}" for x in cpu_one) + "; two processes "
-              + ", ".join(f"{x:.3f}" for x in cpu_two))
+        print(f"  together {two:.0f} req/s = {two / one:.2f}x one process ({one:.0f} req/s)"
+              f"{vs_full}; a/b in the first two-process run "
+              f"{max(ra['rate'], rb['rate']) / min(ra['rate'], rb['rate']):.2f}")
         print(f"  topic: {check2}")
         a1.stop()
         a2.stop()

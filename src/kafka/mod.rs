@@ -195,11 +195,11 @@ mod tests {
 
     #[test]
     fn an_operators_property_replaces_a_default_even_by_its_alias() {
-        let defaults = [("linger.ms", "2"), ("client.id", "dataflow-relay")];
+        let defaults = super::producer::PRODUCER_DEFAULTS;
         let plain = client_config_with(&cfg(&[]), &defaults);
-        assert_eq!(plain.get("linger.ms"), Some("2"));
-        let tuned = client_config_with(&cfg(&[("linger.ms", "0.5")]), &defaults);
-        assert_eq!(tuned.get("linger.ms"), Some("0.5"));
+        assert_eq!(plain.get("linger.ms"), Some("0.5"));
+        let tuned = client_config_with(&cfg(&[("linger.ms", "2")]), &defaults);
+        assert_eq!(tuned.get("linger.ms"), Some("2"));
         let alias = client_config_with(&cfg(&[("queue.buffering.max.ms", "0")]), &defaults);
         assert_eq!(alias.get("linger.ms"), None);
         assert_eq!(alias.get("queue.buffering.max.ms"), Some("0"));
