@@ -8,8 +8,12 @@ Scenarios, each on fresh databases:
   1. PostgreSQL + Tansu: wrk at C connections, then pgbench at C clients -> the ratio;
      CPU seconds per 1,000 registrations for PostgreSQL, dataflow and the broker.
   2. The same at about half that load (wrk's delay()): p99 latency.
-  3. Two `serve` processes on one database and broker, C/2 connections each.
+  3. Two `serve` processes on one database and broker, C/2 connections each, against one
+     process under the same two wrk: windows in the order one, two, two, one, each pair
+     averaged (the database grows and vacuums through the runs; the machine drifts).
   4. The embedded defaults (SQLite + in-process broker).
+Each window prints the stage means and, when PostgreSQL loads pg_stat_statements, the
+statements' database time per registration.
 After each: every product must be on the topic exactly once (read back with `dataflow tail`).
 Needs: wrk, pgbench, psql, tansu (cargo install tansu --locked --features dynostore,postgres,libsql).
 """
