@@ -75,9 +75,9 @@ pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Defaults an operator may replace (KAFKA_PROPERTY_LINGER_MS and the like). The relay hands
 /// the producer a whole committed batch at once, so lingering mostly delays it: 0.5 ms against
-/// 2 shortened the acknowledgement's median by 0.6-0.8 ms in each of four paired runs and gave
-/// 10-14 % more registrations per second in three of them (BENCHMARKS.md, issue 17), for about
-/// 25 % more broker CPU; 0 cost more CPU here and in the broker for no more.
+/// 2 shortened the acknowledgement's median by 0.5-0.8 ms in each of four paired runs and gave
+/// 10-14 % more registrations per second in three of them (BENCHMARKS.md, issue 17), for
+/// 23-56 % more broker CPU; 0 cost more CPU here and in the broker for no more.
 pub const PRODUCER_DEFAULTS: [(&str, &str); 2] =
     [("linger.ms", "0.5"), ("client.id", "dataflow-relay")];
 
