@@ -300,6 +300,14 @@ def statements(db, registrations):
     return out
 
 
+def flush_dirty_pages():
+    """Writes out the page cache before a measured window. Linux writes a dirty page back 30 s
+    after it was dirtied (vm.dirty_expire_centisecs): the database files the earlier windows
+    wrote landed as a burst in whichever window ran about 30 s later (the third of scenario 3,
+    always a two-process one), and PostgreSQL's WAL flushes stalled for up to 250 ms in it."""
+    os.sync()
+
+
 def pgbench(db_url, script, clients, seconds):
     out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
                           "-f", script, db_url], capture_output=True, text=True, check=True).stdout
@@ -330,6 +338,7 @@ def main():
         wrk(s, lua, c, 2)  # warm-up: connections, topic metadata
         s.drain()
         before = psql("dataflow_bench", "SELECT count(*) FROM tb_product")
+        flush_dirty_pages()
         pg = PgCpu()
         t0 = (0.0, cpu([s.proc.pid]), cpu([tansu.pid]))
         st0 = stage_snapshot(s)
@@ -344,12 +353,14 @@ def main():
         check1 = topic_check(s, n)
         # 2. Half that load.
         half_delay = max(1, int(1000 * c / (full["rate"] / 2) - full["p50"]))
+        flush_dirty_pages()
         half = wrk(s, lua, c, secs, half_delay)
         s.stop()
         pg_url = fresh_db("dataflow_bench_pgbench")
         subprocess.run([BIN, "migrate"], env=dict(os.environ, DATABASE_URL=pg_url,
                        DATAFLOW_DATA_DIR=os.path.join(tmp, "mig")), check=True,
                        capture_output=True)
+        flush_dirty_pages()
         tps = pgbench(pg_url, script, c, secs)
         print(f"PostgreSQL + Tansu, {c} connections, {secs} s:")
         print(f"  serve: {full['rate']:.0f} req/s, p50 {full['p50']:.1f} ms, p99 {full['p99']:.1f} ms, "
@@ -393,6 +404,7 @@ def main():
         # one, two, two, one: the database grows and vacuums through the runs, and a later
         # window would otherwise pay for an earlier one's dead rows.
         def with_cpu(x, y):
+            flush_dirty_pages()
             pg = PgCpu()
             n0 = int(psql("dataflow_bench2", "SELECT count(*) FROM tb_product"))
             stats_reset("dataflow_bench2")
@@ -447,6 +459,7 @@ def main():
         return
     e = Serve({}, os.path.join(tmp, "embedded"))
     wrk(e, lua, c, 2)
+    flush_dirty_pages()
     emb = wrk(e, lua, c, secs)
     e.drain()
     n3 = int(json.load(urllib.request.urlopen(
