@@ -4,6 +4,7 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends cmake libssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY migrations migrations
+COPY assets assets
 COPY src src
 RUN cargo build --release --locked && strip target/release/dataflow
 

@@ -15,6 +15,7 @@ fn edit(id: i64, expected: Option<i64>) -> Edit<'static> {
         id,
         expected,
         by: Some("ana"),
+        origin: None,
     }
 }
 

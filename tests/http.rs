@@ -410,6 +410,7 @@ async fn openapi_document_parses_and_matches_the_routes() {
         paths,
         [
             "/",
+            "/api/vert/audit",
             "/api/vert/auth/login",
             "/api/vert/kafka/consumer/product",
             "/api/vert/product/all",

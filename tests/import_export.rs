@@ -17,6 +17,7 @@ async fn import(svc: &Service, path: &Path, rejects: Option<PathBuf>) -> (Counts
         format: None,
         by: Some("importer".into()),
         rejects,
+        actor: None,
     };
     let svc2 = svc.clone();
     let task = tokio::spawn(async move { svc2.import(&opts, tx).await });
@@ -195,6 +196,7 @@ async fn hostile_files(svc: Service) {
         format: None,
         by: None,
         rejects: None,
+        actor: None,
     };
     let err = svc.import(&opts, tx).await.unwrap_err().to_string();
     assert!(
@@ -266,7 +268,15 @@ async fn big_file_and_round_trip(svc: Service) {
     let export = dir.path().join("export.csv");
     let file = std::fs::File::create(&export).unwrap();
     assert_eq!(
-        svc.export(ExportFormat::Csv, None, file).await.unwrap(),
+        svc.export(
+            &dataflow::service::Actor::operator(),
+            "test",
+            ExportFormat::Csv,
+            None,
+            file
+        )
+        .await
+        .unwrap(),
         100_000
     );
 

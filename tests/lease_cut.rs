@@ -190,6 +190,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
         id: product,
         expected: Some(expected),
         by: None,
+        origin: None,
     };
     b.update(edit(1), &blusa()).await.expect("B edits v1");
     b.update(edit(2), &blusa()).await.expect("B edits v2");

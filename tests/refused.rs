@@ -33,6 +33,7 @@ async fn check(backend: Backend) {
         id: refused,
         expected: Some(1),
         by: None,
+        origin: None,
     };
     svc.update(edit, &blusa()).await.unwrap();
 

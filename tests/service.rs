@@ -307,25 +307,34 @@ async fn money_is_exact(svc: Service) {
 }
 both_backends!(money_is_exact, money_is_exact);
 
-/// PASSWORD_API is the source of truth: restarting with a new one replaces the stored hash,
-/// so the old password stops working.
+/// PASSWORD_API creates the API user and never rewrites it: a process started with another
+/// password (or the default, as a laptop's TUI would) neither changes nor weakens it, and
+/// the first-run hint shows only while the stored password is the default.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_rotation_rehashes() {
+async fn password_api_never_rewrites_a_stored_password() {
     for backend in [common::Backend::Sqlite, common::Backend::Postgres] {
         let db = common::TestDb::new(backend).await;
         let svc = Service::start(db.settings(&[("PASSWORD_API", "first-secret")]))
             .await
             .unwrap();
         assert!(svc.login("vert", "first-secret").await.unwrap());
+        assert_eq!(svc.default_login(), None);
         svc.shutdown().await;
-        let svc = Service::start(db.settings(&[("PASSWORD_API", "second-secret")]))
-            .await
-            .unwrap();
-        assert!(svc.login("vert", "second-secret").await.unwrap());
-        assert!(
-            !svc.login("vert", "first-secret").await.unwrap(),
-            "the old one is gone"
-        );
+        for other in [&[("PASSWORD_API", "second-secret")][..], &[]] {
+            let svc = Service::start(db.settings(other)).await.unwrap();
+            assert!(
+                svc.login("vert", "first-secret").await.unwrap(),
+                "{other:?}"
+            );
+            assert!(!svc.login("vert", "second-secret").await.unwrap());
+            assert!(!svc.login("vert", "vert").await.unwrap(), "never weakened");
+            assert_eq!(svc.default_login(), None, "no first-run hint: {other:?}");
+            svc.shutdown().await;
+        }
+        db.drop_db().await;
+        let db = common::TestDb::new(backend).await;
+        let svc = Service::start(db.settings(&[])).await.unwrap();
+        assert_eq!(svc.default_login(), Some("vert"), "a real first run");
         svc.shutdown().await;
         db.drop_db().await;
     }

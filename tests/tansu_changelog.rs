@@ -44,6 +44,7 @@ async fn writer(svc: Service, w: usize, shared: i64) {
                 id,
                 expected: Some(round as i64),
                 by,
+                origin: None,
             };
             svc.update(edit, &draft(i, round)).await.unwrap();
         }
@@ -51,6 +52,7 @@ async fn writer(svc: Service, w: usize, shared: i64) {
             id,
             expected: None,
             by,
+            origin: None,
         };
         if n % 3 == 0 {
             svc.delete(Edit {
@@ -68,6 +70,7 @@ async fn writer(svc: Service, w: usize, shared: i64) {
             id: shared,
             expected: None,
             by,
+            origin: None,
         };
         svc.update(shared_edit, &draft(w, 50 + n)).await.unwrap();
     }

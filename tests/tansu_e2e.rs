@@ -61,6 +61,7 @@ async fn outage_loses_nothing_and_duplicates_nothing() {
         id,
         expected: None,
         by: None,
+        origin: None,
     };
     for _ in 0..2 {
         svc.update(edit(ids[0]), &blusa()).await.unwrap();

@@ -47,6 +47,7 @@ async fn the_broker_accepts_ours_and_rejects_what_does_not_match() {
         id,
         expected: None,
         by: None,
+        origin: None,
     };
     let updated = svc.update(edit(2), &blusa()).await.unwrap();
     assert!(

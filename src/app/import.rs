@@ -56,6 +56,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
             format: args.format,
             by,
             rejects: args.rejects,
+            actor: Some(crate::service::Actor::operator()),
         };
         let total = std::fs::metadata(&opts.path).map(|m| m.len()).unwrap_or(0);
         let pb = bar(total);
@@ -157,8 +158,10 @@ pub fn run_export(settings: Settings, format: ExportFormat, filter: Option<Strin
             }
         };
         let out = std::io::BufWriter::new(std::io::stdout().lock());
+        let by = crate::service::Actor::operator();
+        let filter = filter.as_deref();
         let result =
-            crate::service::export(&store, &settings, format, filter.as_deref(), out).await;
+            crate::service::export(&store, &settings, &by, "stdout", format, filter, out).await;
         store.close().await;
         match result {
             Ok(_) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The composition root: logging, the runtime, and what each subcommand starts. Process
 //! concerns live here: signals, exit codes, what is printed.
 
+mod audit;
 mod import;
 mod outbox;
 mod serve;
@@ -8,12 +9,13 @@ mod status;
 mod tail;
 mod users;
 
+pub use audit::{AuditArgs, run_audit};
 pub use import::{ImportArgs, run_export, run_import};
 pub use outbox::{run_outbox, summary as outbox_summary};
 pub use status::run_status;
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
-pub use users::run_user;
+pub use users::{UserAction, run_user};
 
 use std::path::Path;
 use std::process::ExitCode;

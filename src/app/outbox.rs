@@ -65,13 +65,17 @@ pub fn run_outbox(settings: Settings, reroute: Option<(String, Option<String>)>)
                 }
                 Err(e) => failed(e),
             },
-            Some((from, to)) => match service::reroute(&settings, &from, to.as_deref()).await {
-                Ok((to, moved)) => {
-                    println!("moved {moved} pending events from {from} to {to}");
-                    ExitCode::SUCCESS
+            Some((from, to)) => {
+                match service::reroute(&settings, &service::Actor::operator(), &from, to.as_deref())
+                    .await
+                {
+                    Ok((to, moved)) => {
+                        println!("moved {moved} pending events from {from} to {to}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => failed(e),
                 }
-                Err(e) => failed(e),
-            },
+            }
         }
     })
 }

@@ -65,7 +65,8 @@ pub async fn run(settings: Settings) -> ExitCode {
         "dataflow listening on http://{bind} kafka {}{kind}",
         kafka.bootstrap
     );
-    let state = AppState::new(service.clone(), Jwt::new(&secret), ThrottleRules::default());
+    let rules = ThrottleRules::from_settings(service.settings());
+    let state = AppState::new(service.clone(), Jwt::new(&secret), rules);
     let result = serve(listener, state, shutdown_signal()).await;
     service.shutdown().await;
     match result {

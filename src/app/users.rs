@@ -4,11 +4,40 @@
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
-use crate::cli::UserAction;
 use crate::config::Settings;
 use crate::domain::Role;
-use crate::service::{ServiceError, UserUpdate};
+use crate::service::{Actor, ServiceError, UnlockKey, UserUpdate};
 use crate::store::Store;
+
+/// What `dataflow user` was asked to do (the argument parser builds it).
+#[derive(Debug, Clone)]
+pub enum UserAction {
+    Add {
+        name: String,
+        role: String,
+        password_stdin: bool,
+    },
+    List,
+    Passwd {
+        name: String,
+        password_stdin: bool,
+    },
+    Role {
+        name: String,
+        role: String,
+    },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
+    /// Lift a lock-out: of the user, or of a client address.
+    Unlock {
+        name: Option<String>,
+        address: Option<std::net::IpAddr>,
+    },
+}
 
 pub fn run_user(settings: Settings, action: UserAction) -> ExitCode {
     let _guard = super::init_logging(&settings.paths.log_dir, false);
@@ -27,6 +56,7 @@ pub fn run_user(settings: Settings, action: UserAction) -> ExitCode {
         let ready = match store.migrate().await {
             Ok(()) => crate::service::seed_api_user(&store, &settings)
                 .await
+                .map(|_| ())
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
@@ -45,7 +75,8 @@ pub fn run_user(settings: Settings, action: UserAction) -> ExitCode {
     })
 }
 
-async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(), ServiceError> {
+async fn act(_settings: &Settings, store: &Store, action: UserAction) -> Result<(), ServiceError> {
+    let by = Actor::operator();
     let role_of = |r: &str| Role::parse(r).map_err(|m| usage(&format!("role {m}")));
     match action {
         UserAction::Add {
@@ -55,7 +86,7 @@ async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(
         } => {
             let role = role_of(&role)?;
             let password = read_password(password_stdin, true)?;
-            crate::service::add_user(store, &name, &password, role).await?;
+            crate::service::add_user(store, &by, &name, &password, role).await?;
             println!("added {name} ({role})");
         }
         UserAction::List => {
@@ -70,18 +101,13 @@ async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(
             name,
             password_stdin,
         } => {
-            if name == settings.username_api {
-                return Err(usage(&format!(
-                    "the password of {name} is PASSWORD_API's: change that setting and restart"
-                )));
-            }
             crate::service::user_info(store, &name).await?;
             let password = read_password(password_stdin, true)?;
             let change = UserUpdate {
                 password: Some(password),
                 ..Default::default()
             };
-            crate::service::update_user(store, &name, change).await?;
+            crate::service::update_user(store, &by, &name, change).await?;
             println!("password of {name} changed; their tokens no longer work");
         }
         UserAction::Role { name, role } => {
@@ -90,7 +116,7 @@ async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(
                 role: Some(role),
                 ..Default::default()
             };
-            crate::service::update_user(store, &name, change).await?;
+            crate::service::update_user(store, &by, &name, change).await?;
             println!("{name} is now {role}");
         }
         UserAction::Disable { name } => {
@@ -98,7 +124,7 @@ async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(
                 disabled: Some(true),
                 ..Default::default()
             };
-            crate::service::update_user(store, &name, change).await?;
+            crate::service::update_user(store, &by, &name, change).await?;
             println!("{name} is disabled; their tokens no longer work");
         }
         UserAction::Enable { name } => {
@@ -106,8 +132,25 @@ async fn act(settings: &Settings, store: &Store, action: UserAction) -> Result<(
                 disabled: Some(false),
                 ..Default::default()
             };
-            crate::service::update_user(store, &name, change).await?;
+            crate::service::update_user(store, &by, &name, change).await?;
             println!("{name} is enabled");
+        }
+        UserAction::Unlock { name, address } => {
+            let key = match (name, address) {
+                (Some(name), None) => UnlockKey::User(name),
+                (None, Some(ip)) => UnlockKey::Address(ip),
+                _ => return Err(usage("name a user or give --address IP, not both")),
+            };
+            let held = crate::service::unlock(store, &by, &key).await?;
+            let what = match &key {
+                UnlockKey::User(n) => n.clone(),
+                UnlockKey::Address(ip) => ip.to_string(),
+            };
+            if held {
+                println!("{what} may log in again; its failures are forgotten");
+            } else {
+                println!("{what} was not locked out");
+            }
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Effective settings, merged from layers: defaults < config file < `.env` < environment < flags.
 //! Every value is parsed here, so a bad one stops start-up with a line naming the variable.
 
+mod database;
 mod layers;
 mod paths;
 mod secret;
@@ -11,6 +12,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use database::database_target;
+pub use database::redact_url;
 pub use layers::{Layers, PROPERTY_PREFIX, Source, property_name};
 pub use paths::Paths;
 pub use secret::Secret;
@@ -77,6 +80,12 @@ pub struct Settings {
     pub kafka_properties: Vec<(String, Secret)>,
     pub tail_last: usize,
     pub tail_buffer: usize,
+    /// The first login lock-out's length (LOGIN_LOCK_SECONDS).
+    pub login_lock: Duration,
+    /// How long audit entries are kept (AUDIT_RETENTION_DAYS).
+    pub audit_retention: Duration,
+    /// Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub paths: Paths,
 }
 
@@ -84,6 +93,15 @@ pub struct Settings {
 pub const DEFAULT_PASSWORD: &str = "vert";
 /// Shortest JWT_SECRET accepted in production (HS256 wants at least its 32-byte output).
 pub const MIN_JWT_SECRET: usize = 32;
+
+/// Secrets and passwords printed in this repository's own files (the compose file's former
+/// placeholders, the scripts' and README's examples): public, so refused in production.
+pub const PUBLISHED_SECRETS: &[&str] = &[
+    "change-me-api-password",
+    "change-me-to-32-or-more-random-bytes-000000",
+    "bench-secret-bench-secret-bench-secret",
+    "a long secret",
+];
 
 const SECRETS: &[&str] = &["PASSWORD_API", "DATABASE_PASSWORD", "JWT_SECRET"];
 
@@ -176,10 +194,37 @@ impl Settings {
                 .collect(),
             tail_last: number(l, "TAIL_LAST", 100, 0, 1_000_000)?,
             tail_buffer: number(l, "TAIL_BUFFER", 10_000, 10, 10_000_000)?,
+            login_lock: Duration::from_secs(number(l, "LOGIN_LOCK_SECONDS", 60, 1, 86_400)?),
+            audit_retention: Duration::from_secs(
+                86_400 * number(l, "AUDIT_RETENTION_DAYS", 365, 1, 36_500)?,
+            ),
+            trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES").unwrap_or(""))?,
             paths,
         };
+        settings.check_api_password(l.get("PASSWORD_API").is_some())?;
         settings.refuse_unsafe_production()?;
         Ok(settings)
+    }
+
+    /// A PASSWORD_API that is set obeys every user's password rules (8-1024 characters, no
+    /// control characters); only the unset default `vert` is exempt, and only outside
+    /// production. An empty one would make an admin with an empty password.
+    fn check_api_password(&self, set: bool) -> Result<(), ConfigError> {
+        let password = self.password_api.expose();
+        if set && password.is_empty() {
+            return Err(bad(
+                "PASSWORD_API",
+                "is set but empty; set a password of 8 to 1024 characters, or unset it",
+            ));
+        }
+        // The default itself: fine outside production, refused in it with its own message.
+        if password == DEFAULT_PASSWORD {
+            return Ok(());
+        }
+        match crate::domain::password_problem(password) {
+            Some(problem) => Err(bad("PASSWORD_API", problem)),
+            None => Ok(()),
+        }
     }
 
     /// In production (ENVIRON=prd) the conveniences of a first run are refused: the default
@@ -193,6 +238,18 @@ impl Settings {
                 "PASSWORD_API",
                 "the default password is refused in production (ENVIRON=prd); set another",
             ));
+        }
+        for (var, value) in [
+            ("PASSWORD_API", Some(&self.password_api)),
+            ("JWT_SECRET", self.jwt_secret.as_ref()),
+        ] {
+            if value.is_some_and(|v| PUBLISHED_SECRETS.contains(&v.expose())) {
+                return Err(bad(
+                    var,
+                    "is a placeholder printed in dataflow's own files, public to anyone; \
+                     refused in production (ENVIRON=prd): generate your own",
+                ));
+            }
         }
         match &self.jwt_secret {
             Some(s) if s.expose().len() >= MIN_JWT_SECRET => {}
@@ -214,11 +271,6 @@ impl Settings {
             ));
         }
         Ok(())
-    }
-
-    /// True while the API user's password is the well-known default (never in production).
-    pub fn default_password_in_effect(&self) -> bool {
-        self.environ != Environ::Prd && self.password_api.expose() == DEFAULT_PASSWORD
     }
 
     /// librdkafka properties whose values are credentials: shown as `***`.
@@ -254,6 +306,24 @@ where
             format!("'{raw}' must be a whole number from {min} to {max}"),
         )),
     }
+}
+
+/// TRUSTED_PROXIES: IP addresses, comma-separated.
+fn trusted_proxies(raw: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| {
+                bad(
+                    "TRUSTED_PROXIES",
+                    format!(
+                        "'{p}' is not an IP address (list proxies by address, comma-separated)"
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Kafka's cleanup.policy values; `delete,compact` is read as `compact,delete`.
@@ -300,76 +370,6 @@ fn check_host_port(var: &'static str, hp: &str) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-fn database_target(l: &Layers, paths: &Paths) -> Result<DatabaseTarget, ConfigError> {
-    let get = |k: &str| l.value(k);
-    if let Some(raw) = get("DATABASE_URL") {
-        let url = url::Url::parse(raw).map_err(|e| {
-            bad(
-                "DATABASE_URL",
-                format!("cannot parse '{}' as a URL: {e}", redact_url(raw)),
-            )
-        })?;
-        return match url.scheme() {
-            "postgres" | "postgresql" => {
-                if url.port() == Some(0) {
-                    return Err(bad("DATABASE_URL", "port 0 is out of range 1-65535"));
-                }
-                Ok(DatabaseTarget::Postgres(Secret::new(raw)))
-            }
-            "sqlite" => {
-                let path = raw
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
-                let path = path.split('?').next().unwrap_or(path);
-                if path.is_empty() {
-                    return Err(bad("DATABASE_URL", "sqlite: URL has no file path"));
-                }
-                Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
-            }
-            other => Err(bad(
-                "DATABASE_URL",
-                format!("scheme '{other}' is not postgres or sqlite"),
-            )),
-        };
-    }
-    let parts = [
-        "DATABASE",
-        "DATABASE_HOST",
-        "DATABASE_USER",
-        "DATABASE_PASSWORD",
-    ];
-    if parts.iter().all(|p| get(p).is_none()) {
-        return Ok(DatabaseTarget::Sqlite(paths.sqlite_file.clone()));
-    }
-    let host = get("DATABASE_HOST").unwrap_or("localhost:5432");
-    check_host_port("DATABASE_HOST", host)?;
-    let mut url = url::Url::parse("postgres://localhost/")
-        .map_err(|e| bad("DATABASE_HOST", e.to_string()))?;
-    let (h, port) = match host.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().ok()),
-        None => (host, None),
-    };
-    url.set_host(Some(h))
-        .map_err(|e| bad("DATABASE_HOST", format!("'{host}': {e}")))?;
-    let _ = url.set_port(port);
-    let _ = url.set_username(get("DATABASE_USER").unwrap_or("vert"));
-    let _ = url.set_password(Some(get("DATABASE_PASSWORD").unwrap_or("vert")));
-    url.set_path(get("DATABASE").unwrap_or("vert_db"));
-    Ok(DatabaseTarget::Postgres(Secret::new(url.to_string())))
-}
-
-/// The URL with its password replaced, safe to print or log.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparseable>".to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -98,5 +98,20 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "10000",
         "messages the live tail keeps in memory",
     ),
+    (
+        "LOGIN_LOCK_SECONDS",
+        "60",
+        "first lock-out after 5 wrong passwords for a user (20 for an address), doubling up to 15 minutes",
+    ),
+    (
+        "AUDIT_RETENTION_DAYS",
+        "365",
+        "days the audit trail keeps an entry (1 or more)",
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "",
+        "comma-separated IPs of reverse proxies whose X-Forwarded-For names the caller in the audit trail",
+    ),
     ("DATAFLOW_DATA_DIR", "", "overrides the data directory"),
 ];

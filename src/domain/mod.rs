@@ -2,6 +2,7 @@
 //! `NewProduct` it is valid, and nothing downstream checks it again.
 
 mod amount;
+mod audit;
 mod body;
 mod change;
 mod message;
@@ -12,6 +13,7 @@ mod trace;
 mod user;
 
 pub use amount::Amount;
+pub use audit::{AuditAction, AuditEntry, AuditRecord, Origin};
 pub use body::product_from_json;
 pub use change::{EventKind, HEADER_EVENT, HEADER_VERSION, Revision};
 pub use message::{ProductMessage, SCHEMA, matches_schema};

@@ -17,11 +17,12 @@ use super::{product, routes};
     paths(routes::root, routes::login, routes::register, routes::all_products, product::one_product,
           product::update_product, product::delete_product,
           super::consume::consume, super::users::list, super::users::add, super::users::one,
-          super::users::change, routes::healthz, routes::metrics),
+          super::users::change, super::audit::list, routes::healthz, routes::metrics),
     components(schemas(Envelope<ProductOut>, Envelope<Token>, Envelope<Vec<FieldProblem>>, Envelope<super::json::HealthOut>, FieldProblem, LoginRequest, Token,
         ProductRequest, PricingRequest, AvailabilityRequest, ProductOut, PricingOut, AvailabilityOut, PublishOut,
         super::json::DeletedOut, Envelope<super::json::DeletedOut>,
-        super::users::UserOut, super::users::NewUserRequest, super::users::UserChangeRequest)),
+        super::users::UserOut, super::users::NewUserRequest, super::users::UserChangeRequest,
+        super::audit::AuditEntryOut, super::audit::AuditPage, Envelope<super::audit::AuditPage>)),
     modifiers(&BearerAuth, &ServerLimits),
 )]
 pub struct ApiDoc;

@@ -98,6 +98,14 @@ impl From<ServiceError> for ApiError {
                     "Database unavailable, try again later",
                 )
             }
+            ServiceError::Locked(wait) => {
+                let mut e = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed logins, try again later",
+                );
+                e.retry_after = Some(wait);
+                e
+            }
             ServiceError::Busy(detail) => {
                 let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail);
                 e.retry_after = Some(1);

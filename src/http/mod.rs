@@ -1,7 +1,9 @@
 //! The headless HTTP API: the original's routes with real statuses, plus docs, health and
 //! metrics. Built on the service layer; no SQL or Kafka here.
 
+mod audit;
 mod auth;
+mod caller;
 mod consume;
 mod docs;
 mod envelope;
@@ -14,7 +16,6 @@ mod pipeline_metrics;
 mod product;
 mod routes;
 mod spans;
-mod throttle;
 mod users;
 
 use std::sync::Arc;
@@ -25,10 +26,12 @@ use axum::routing::{get, post};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+/// The lock-out's rules (the service counts failures in the database).
+pub use crate::service::LoginRules as ThrottleRules;
 pub use auth::{Claims, Jwt, load_secret};
+pub use caller::client_address;
 pub use docs::ApiDoc;
 pub use limits::Limits;
-pub use throttle::{Throttle, ThrottleRules};
 
 use crate::service::Service;
 
@@ -39,7 +42,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub service: Service,
     pub jwt: Jwt,
-    pub throttle: Arc<Throttle>,
+    pub rules: ThrottleRules,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: Limits,
 }
@@ -49,7 +52,7 @@ impl AppState {
         AppState {
             service,
             jwt,
-            throttle: Arc::new(Throttle::new(rules)),
+            rules,
             metrics: Arc::default(),
             limits: Limits::default(),
         }
@@ -72,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/vert/kafka/consumer/product", get(consume::consume))
         .route("/api/vert/users", get(users::list).post(users::add))
+        .route("/api/vert/audit", get(audit::list))
         .route(
             "/api/vert/users/{username}",
             get(users::one).patch(users::change),

@@ -6,6 +6,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::auth::{AuthUser, Editor};
+use super::caller::Caller;
 use super::envelope::{ApiError, Envelope, FieldProblem, etag, ok};
 use super::json::{DeletedOut, JsonBody, ProductOut, PublishOut, draft_from_json};
 use crate::service::{Edit, ServiceError};
@@ -103,6 +104,7 @@ pub async fn one_product(
 pub async fn update_product(
     State(state): State<AppState>,
     Editor(user): Editor,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -115,6 +117,7 @@ pub async fn update_product(
         id,
         expected,
         by: Some(&user.username),
+        origin: Some(&caller),
     };
     if let Some(key) = key {
         return super::idempotent::update(&state, edit, &key, &item).await;
@@ -149,6 +152,7 @@ pub async fn update_product(
 pub async fn delete_product(
     State(state): State<AppState>,
     Editor(user): Editor,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -159,6 +163,7 @@ pub async fn delete_product(
         id,
         expected,
         by: Some(&user.username),
+        origin: Some(&caller),
     };
     if let Some(key) = key {
         return super::idempotent::delete(&state, edit, &key).await;

@@ -1,11 +1,10 @@
 //! Handlers: each parses at the edge, calls one service use case and shapes the answer.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -15,6 +14,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::{AuthUser, Editor};
+use super::caller::Caller;
 use super::envelope::{ApiError, Envelope, FieldProblem, ok};
 use super::json::{
     BrokerHealth, DatabaseHealth, ElsewhereOut, HealthOut, JsonBody, ProductOut, RefusedOut, Token,
@@ -47,7 +47,7 @@ pub async fn root() -> Response {
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Caller(caller): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let field = |k: &str| match body.get(k) {
@@ -76,37 +76,13 @@ pub async fn login(
             message,
         }]));
     }
-    let (user_key, addr_key) = super::throttle::keys_for(&username, peer.ip());
-    let attempt = match state.throttle.begin(&user_key, &addr_key, Instant::now()) {
-        Ok(a) => a,
-        Err(wait) => {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed logins, try again later",
-            );
-            e.retry_after = Some(wait);
-            return Err(e);
-        }
-    };
-    let who = match state.service.authenticate(&username, &password).await {
-        Ok(Some(who)) => {
-            attempt.succeeded();
-            who
-        }
-        Ok(None) => {
-            attempt.failed();
-            return Err(ApiError::unauthorized("Incorrect username or password"));
-        }
-        // The right password of a disabled user: not a failure, and no token.
-        Err(e @ crate::service::ServiceError::Forbidden(_)) => {
-            attempt.succeeded();
-            return Err(e.into());
-        }
-        // Not checked (busy, database down): the slot is given back, not counted.
-        Err(e) => {
-            attempt.abandon();
-            return Err(e.into());
-        }
+    let who = match state
+        .service
+        .log_in(&username, &password, &caller, &state.rules)
+        .await?
+    {
+        Some(who) => who,
+        None => return Err(ApiError::unauthorized("Incorrect username or password")),
     };
     let access_token = state.jwt.issue(
         &who.username,

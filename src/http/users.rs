@@ -9,10 +9,11 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Admin;
+use super::caller::Caller;
 use super::envelope::{ApiError, Envelope, FieldProblem, ok};
 use super::json::JsonBody;
 use crate::domain::Role;
-use crate::service::{UserInfo, UserUpdate};
+use crate::service::{Actor, UserInfo, UserUpdate};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
@@ -143,6 +144,7 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Respon
 pub async fn add(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    Caller(caller): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let o = object(&body)?;
@@ -163,7 +165,8 @@ pub async fn add(
         // `text(.., true)` never gives Ok(None), so at least one of them is an error here.
         (n, p, r) => return Err(refused([n.err(), p.err(), r.err()])),
     };
-    let user = crate::service::add_user(state.service.store(), name, password, role).await?;
+    let by = Actor::new(&admin.username, caller);
+    let user = crate::service::add_user(state.service.store(), &by, name, password, role).await?;
     tracing::info!(admin = %admin.username, username = %user.username, role = %user.role, "user added over HTTP");
     Ok(created(UserOut::from(user)))
 }
@@ -204,7 +207,7 @@ pub async fn one(
         (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token"),
         (status = 403, body = Envelope<String>, description = "Needs the admin role"),
         (status = 404, body = Envelope<String>, description = "No such user"),
-        (status = 409, body = Envelope<String>, description = "It would leave no enabled admin, or it changes the password of the API user (PASSWORD_API's)"),
+        (status = 409, body = Envelope<String>, description = "It would leave no enabled admin"),
         (status = 413, body = Envelope<String>, description = "Body too large"),
         (status = 415, body = Envelope<String>, description = "Content-Type is not application/json"),
         (status = 422, body = Envelope<Vec<FieldProblem>>, description = "One entry per failing field"),
@@ -213,6 +216,7 @@ pub async fn one(
 pub async fn change(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    Caller(caller): Caller,
     Path(name): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
@@ -231,7 +235,8 @@ pub async fn change(
         },
         (p, r, d) => return Err(refused([p.err(), r.err(), d.err()])),
     };
-    let user = state.service.change_user(&name, change).await?;
+    let by = Actor::new(&admin.username, caller);
+    let user = state.service.change_user(&by, &name, change).await?;
     tracing::info!(admin = %admin.username, username = %user.username, "user changed over HTTP");
     Ok(ok("User changed", Some(UserOut::from(user))))
 }

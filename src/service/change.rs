@@ -3,7 +3,7 @@
 //! its turn as an orphan, so a product's events reach the topic in version order.
 
 use super::{Service, ServiceError};
-use crate::domain::{NewProduct, Product, ProductDraft, PublishState};
+use crate::domain::{NewProduct, Origin, Product, ProductDraft, PublishState};
 use crate::kafka::Handoff;
 use crate::store::{ChangeOf, Changed, EventRoute, IdemKey};
 
@@ -13,6 +13,8 @@ pub struct Edit<'a> {
     pub id: i64,
     pub expected: Option<i64>,
     pub by: Option<&'a str>,
+    /// Where the change came from, for its audit entry (None: a caller of the library).
+    pub origin: Option<&'a Origin>,
 }
 
 enum Op<'a> {
@@ -79,12 +81,14 @@ impl Service {
             holder: permit.as_ref().map(|_| link.id()),
             lease: link.lease(),
         };
+        let unnamed = Origin::default();
         let change = ChangeOf {
             id: edit.id,
             expected: edit.expected,
             by: edit.by,
             at: super::writer::now_micros(),
             idem,
+            origin: edit.origin.unwrap_or(&unnamed),
         };
         let store = &self.inner.store;
         let changed = match op {

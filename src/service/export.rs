@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::ServiceError;
 use crate::config::Settings;
+use crate::domain::AuditAction;
 use crate::domain::Product;
 use crate::store::{Order, ProductQuery, Store};
 
@@ -62,8 +63,31 @@ fn jsonl(p: &Product, ts: &str) -> serde_json::Value {
     })
 }
 
-/// Writes the products to `out`; returns how many.
+/// Writes the products to `out` (`target` names it in the audit trail, which records the
+/// export as `by`'s); returns how many.
 pub async fn export<W: Write>(
+    store: &Store,
+    settings: &Settings,
+    by: &super::Actor,
+    target: &str,
+    format: ExportFormat,
+    filter: Option<&str>,
+    out: W,
+) -> Result<u64, ServiceError> {
+    let result = export_to(store, settings, format, filter, out).await;
+    let entry = by.entry(AuditAction::Export, target);
+    let filtered = filter
+        .map(|f| format!(", filter {f:?}"))
+        .unwrap_or_default();
+    let entry = match &result {
+        Ok(n) => entry.detail(format!("{n} products{filtered}")),
+        Err(e) => entry.outcome("failed").detail(e.to_string()),
+    };
+    super::audit::write(store, &entry).await;
+    result
+}
+
+async fn export_to<W: Write>(
     store: &Store,
     settings: &Settings,
     format: ExportFormat,
@@ -130,10 +154,13 @@ impl super::Service {
     /// Exports to `out` with this service's store and time zone.
     pub async fn export<W: Write>(
         &self,
+        by: &super::Actor,
+        target: &str,
         format: ExportFormat,
         filter: Option<&str>,
         out: W,
     ) -> Result<u64, ServiceError> {
-        export(&self.inner.store, &self.inner.settings, format, filter, out).await
+        let (store, settings) = (&self.inner.store, &self.inner.settings);
+        export(store, settings, by, target, format, filter, out).await
     }
 }

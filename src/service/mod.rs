@@ -1,6 +1,7 @@
 //! The use cases both front ends call: log in, register, list, consume, tail, status.
 //! Owns the store, the broker (embedded or not) and the outbox relay.
 
+mod audit;
 mod auth;
 mod broker;
 mod change;
@@ -9,6 +10,7 @@ mod filter;
 mod handover;
 mod idempotent;
 mod import;
+mod login;
 mod outbox;
 pub mod pipeline;
 mod reading;
@@ -28,11 +30,13 @@ use crate::kafka::{
 use crate::store::{Store, StoreError};
 use writer::Writer;
 
+pub use audit::{Actor, entries as audit_entries, os_user};
 pub use auth::{hash_password, verify_password};
+pub use login::{LoginRules, UnlockKey, unlock, user_key};
 // What the front ends need from the layers below, so they import only `service` and `domain`.
 pub use crate::config::Settings;
 pub use crate::kafka::{TailMessage, TailOptions, TailStart};
-pub use crate::store::{Creation, Order, ProductQuery, PublishedAck};
+pub use crate::store::{AuditQuery, Creation, Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};
 pub use change::Edit;
 pub use export::{CSV_COLUMNS, ExportFormat, export, open_store, product_json};
@@ -43,8 +47,8 @@ pub use outbox::{Destinations, destination_of, destinations, reroute};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
 pub use users::{
-    Principal, USER_CACHE, UserInfo, UserUpdate, add_user, list_users, seed_api_user, set_disabled,
-    set_password, set_role, update_user, user_info,
+    ApiUser, Principal, USER_CACHE, UserInfo, UserUpdate, add_user, list_users, seed_api_user,
+    set_disabled, set_password, set_role, update_user, user_info,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +99,10 @@ pub enum ServiceError {
     /// A user exists already, or the change would leave no admin (409).
     #[error("{0}")]
     UserConflict(String),
+    /// Too many failed logins for this user or address: nothing was checked; retry after
+    /// this many seconds (429).
+    #[error("too many failed logins; try again in {0} s")]
+    Locked(u64),
 }
 
 /// Classifies a database error once for every front end: a broken schema rule becomes the
@@ -168,6 +176,10 @@ struct Inner {
     running: idempotent::Running,
     /// Users' roles and token generations, read at most once a second each.
     users: users::UserCache,
+    /// The API user's stored password was the public default at start-up.
+    default_login: bool,
+    /// Deletes audit entries past retention and idle lock-out keys, hourly.
+    pruning: tokio::task::JoinHandle<()>,
 }
 
 impl Service {
@@ -180,7 +192,14 @@ impl Service {
     }
 
     pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
-        users::seed_api_user(&store, &settings).await?;
+        let api_user = users::seed_api_user(&store, &settings).await?;
+        if api_user.default_password && settings.environ == crate::config::Environ::Prd {
+            return Err(ServiceError::Refused(format!(
+                "USERNAME_API: the stored password of {} is the public default; \
+                 set another with `dataflow user passwd {}` before starting in production",
+                settings.username_api, settings.username_api
+            )));
+        }
         let dummy_hash = hash_password(format!("{:x}", rand::random::<u128>())).await?;
         let chosen = broker::choose(&settings, &store).await?;
         let kafka = chosen.kafka;
@@ -213,6 +232,7 @@ impl Service {
             handover::record_address(&settings.paths.data_dir, &kafka.bootstrap);
         }
         let embedded_joiner = kafka.embedded && !owns;
+        let pruning = Service::spawn_pruning(store.clone(), settings.audit_retention);
         let service = Service {
             inner: Arc::new(Inner {
                 settings,
@@ -233,6 +253,8 @@ impl Service {
                 dummy_hash,
                 running: Default::default(),
                 users: Default::default(),
+                default_login: api_user.default_password,
+                pruning,
             }),
         };
         if embedded_joiner {
@@ -243,6 +265,14 @@ impl Service {
 
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The API user's name while its stored password is the public default `vert` (read at
+    /// start-up), for the login screen's first-run hint.
+    pub fn default_login(&self) -> Option<&str> {
+        self.inner
+            .default_login
+            .then_some(self.inner.settings.username_api.as_str())
     }
 
     pub fn store(&self) -> &Store {
@@ -315,6 +345,7 @@ impl Service {
     }
 
     pub async fn shutdown(&self) {
+        self.inner.pruning.abort();
         let watcher = self.inner.handover.lock().ok().and_then(|mut h| h.take());
         if let Some(w) = watcher {
             w.abort();

@@ -40,6 +40,7 @@ pub async fn destinations(settings: &Settings) -> Result<Destinations, ServiceEr
 /// (events are claimed in id order whatever their destination was).
 pub async fn reroute(
     settings: &Settings,
+    by: &super::Actor,
     from: &str,
     to: Option<&str>,
 ) -> Result<(String, u64), ServiceError> {
@@ -68,5 +69,12 @@ pub async fn reroute(
     store.register_destination(&to, kind).await?;
     let moved = store.reroute(from, &to).await?;
     tracing::warn!(%from, %to, moved, "outbox rerouted");
+    let entry = by
+        .entry(
+            crate::domain::AuditAction::OutboxReroute,
+            format!("{from} -> {to}"),
+        )
+        .detail(format!("moved {moved} pending events"));
+    super::audit::write(&store, &entry).await;
     Ok((to, moved))
 }

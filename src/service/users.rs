@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::domain::{FieldError, Role, ValidationErrors};
+use crate::domain::{AuditAction, AuditEntry, FieldError, Role, ValidationErrors};
 use crate::store::{Store, UserChange, UserRow};
 
-use super::auth::{self, hash_password, verify_password};
+use super::audit::Actor;
+use super::auth::{hash_password, verify_password};
 use super::{Service, ServiceError};
 
 /// How long a user's role, flag and token generation are trusted without asking the
@@ -67,46 +68,90 @@ impl UserRow {
     }
 }
 
-/// Users' rows as last read, per name, for `USER_CACHE`.
+/// Users' rows as last read, per name, for `USER_CACHE`. A read that started before a change
+/// made here (its epoch is older) never lands, and a cached generation never goes back: a
+/// revoked token stays refused, a newer one is never refused for an older cache.
 #[derive(Default)]
-pub(super) struct UserCache(Mutex<HashMap<String, (Instant, Option<UserRow>)>>);
+pub(super) struct UserCache(Mutex<HashMap<String, Slot>>);
+
+#[derive(Default)]
+pub(super) struct Slot {
+    row: Option<(Instant, Option<UserRow>)>,
+    epoch: u64,
+}
 
 impl UserCache {
     fn get(&self, name: &str) -> Option<Option<UserRow>> {
         let map = self.0.lock().ok()?;
-        let (at, row) = map.get(name)?;
+        let (at, row) = map.get(name)?.row.as_ref()?;
         (at.elapsed() < USER_CACHE).then(|| row.clone())
     }
 
-    fn put(&self, name: &str, row: Option<UserRow>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() > 10_000 {
-                map.retain(|_, (at, _)| at.elapsed() < USER_CACHE);
-            }
-            map.insert(name.to_string(), (Instant::now(), row));
-        }
+    /// Taken before reading the database; `put` with it.
+    pub(super) fn epoch(&self, name: &str) -> u64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(name).map(|s| s.epoch))
+            .unwrap_or(0)
     }
 
+    pub(super) fn put(&self, name: &str, row: Option<UserRow>, epoch: u64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() > 10_000 {
+            map.retain(|_, s| {
+                s.row
+                    .as_ref()
+                    .is_some_and(|(at, _)| at.elapsed() < USER_CACHE)
+            });
+        }
+        let slot = map.entry(name.to_string()).or_default();
+        if slot.epoch != epoch {
+            return; // a change here overtook this read
+        }
+        let cached_gen = slot
+            .row
+            .as_ref()
+            .and_then(|(_, r)| r.as_ref())
+            .map(|r| r.token_generation);
+        let new_gen = row.as_ref().map(|r| r.token_generation);
+        if let (Some(old), Some(new)) = (cached_gen, new_gen)
+            && new < old
+        {
+            return; // an older read than the one cached
+        }
+        slot.row = Some((Instant::now(), row));
+    }
+
+    /// After a change made here: drops the cached row and turns away reads begun before it.
     pub(super) fn forget(&self, name: &str) {
         if let Ok(mut map) = self.0.lock() {
-            map.remove(name);
+            let slot = map.entry(name.to_string()).or_default();
+            slot.epoch += 1;
+            slot.row = None;
         }
     }
 }
 
 /// The principal a login made, checked against the user as the database has it now:
-/// disabled, a newer token generation or a removed user all revoke it.
+/// disabled, a newer token generation or a removed user all revoke it. A token newer than
+/// the cached row means the cache is behind: the database is asked.
 pub(super) async fn current(
     store: &Store,
     cache: &UserCache,
     username: &str,
     generation: i64,
 ) -> Result<Principal, ServiceError> {
-    let row = match cache.get(username) {
+    let cached = cache.get(username).filter(|row| {
+        row.as_ref()
+            .is_none_or(|r| r.token_generation >= generation)
+    });
+    let row = match cached {
         Some(row) => row,
         None => {
+            let epoch = cache.epoch(username);
             let row = store.user_state(username).await?;
-            cache.put(username, row.clone());
+            cache.put(username, row.clone(), epoch);
             row
         }
     };
@@ -142,30 +187,57 @@ pub(super) fn principal_of(row: &UserRow) -> Result<Principal, ServiceError> {
     })
 }
 
-/// Creates USERNAME_API as an admin when missing. PASSWORD_API is the source of truth for
-/// its password: a changed one replaces the stored hash (and revokes older tokens).
-pub async fn seed_api_user(store: &Store, settings: &super::Settings) -> Result<(), ServiceError> {
-    let name = &settings.username_api;
-    let password = settings.password_api.expose().to_string();
-    match store.user_hash(name).await? {
-        None => {
-            let hash = hash_password(password).await?;
-            if store.create_user(name, &hash, Role::Admin.as_str()).await? {
-                tracing::info!(username = %name, "created the API user");
-            }
-        }
-        Some(stored) => {
-            if !verify_password(password.clone(), stored).await {
-                let hash = hash_password(password).await?;
-                store.set_user_hash(name, &hash).await?;
-                tracing::info!(username = %name, "PASSWORD_API changed: password replaced");
-            }
-        }
-    }
-    Ok(())
+/// What start-up found of the API user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiUser {
+    /// It was missing and PASSWORD_API created it.
+    pub created: bool,
+    /// Its stored password is the public default `vert`.
+    pub default_password: bool,
 }
 
-fn invalid(field: &'static str, message: String) -> ServiceError {
+/// Creates USERNAME_API as an admin with PASSWORD_API when it is missing, and never touches
+/// an existing one: its password is changed only when asked (`user passwd`, PATCH), so a
+/// process started with other settings cannot weaken it or revoke its tokens.
+pub async fn seed_api_user(
+    store: &Store,
+    settings: &super::Settings,
+) -> Result<ApiUser, ServiceError> {
+    let name = &settings.username_api;
+    let password = settings.password_api.expose().to_string();
+    let (created, stored) = match store.user_hash(name).await? {
+        None => {
+            let hash = hash_password(password.clone()).await?;
+            let audit = Actor::process()
+                .entry(AuditAction::UserAdd, name)
+                .detail("role admin, from PASSWORD_API at start-up");
+            let created = store
+                .create_user(name, &hash, Role::Admin.as_str(), &audit)
+                .await?;
+            if created {
+                tracing::info!(username = %name, "created the API user");
+            }
+            (created, hash)
+        }
+        Some(stored) => (false, stored),
+    };
+    let default_password = if password == crate::config::DEFAULT_PASSWORD {
+        created || verify_password(password.clone(), stored.clone()).await
+    } else {
+        let is_default =
+            verify_password(crate::config::DEFAULT_PASSWORD.into(), stored.clone()).await;
+        if !created && !is_default && !verify_password(password, stored).await {
+            tracing::info!(username = %name, "PASSWORD_API differs from the stored password, which is kept (change it with `dataflow user passwd`)");
+        }
+        is_default
+    };
+    Ok(ApiUser {
+        created,
+        default_password,
+    })
+}
+
+pub(super) fn invalid(field: &'static str, message: String) -> ServiceError {
     ServiceError::Invalid(ValidationErrors(vec![FieldError { field, message }]))
 }
 
@@ -195,13 +267,29 @@ fn outcome(name: &str, change: UserChange, what: &str) -> Result<(), ServiceErro
 
 pub async fn add_user(
     store: &Store,
+    by: &Actor,
     name: &str,
     password: &str,
     role: Role,
 ) -> Result<UserInfo, ServiceError> {
+    let audit = by
+        .entry(AuditAction::UserAdd, name)
+        .detail(format!("role {role}"));
+    let result = add(store, name, password, role, &audit).await;
+    by.refused(store, &audit, &result).await;
+    result
+}
+
+async fn add(
+    store: &Store,
+    name: &str,
+    password: &str,
+    role: Role,
+    audit: &AuditEntry,
+) -> Result<UserInfo, ServiceError> {
     check_name(name)?;
     let hash = checked_hash(password).await?;
-    if !store.create_user(name, &hash, role.as_str()).await? {
+    if !store.create_user(name, &hash, role.as_str(), audit).await? {
         return Err(ServiceError::UserConflict(format!(
             "user {name} already exists"
         )));
@@ -232,31 +320,56 @@ pub async fn user_info(store: &Store, name: &str) -> Result<UserInfo, ServiceErr
 }
 
 /// Replaces the password; every token of the user stops working.
-pub async fn set_password(store: &Store, name: &str, password: &str) -> Result<(), ServiceError> {
-    check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
-    let hash = checked_hash(password).await?;
-    if !store.set_user_hash(name, &hash).await? {
-        return Err(ServiceError::UnknownUser(name.to_string()));
+pub async fn set_password(
+    store: &Store,
+    by: &Actor,
+    name: &str,
+    password: &str,
+) -> Result<(), ServiceError> {
+    let audit = by.entry(AuditAction::UserPassword, name);
+    let result = async {
+        check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
+        let hash = checked_hash(password).await?;
+        if !store.set_user_hash(name, &hash, &audit).await? {
+            return Err(ServiceError::UnknownUser(name.to_string()));
+        }
+        tracing::info!(username = %name, "password changed; older tokens revoked");
+        Ok(())
     }
-    tracing::info!(username = %name, "password changed; older tokens revoked");
-    Ok(())
+    .await;
+    by.refused(store, &audit, &result).await;
+    result
 }
 
-pub async fn set_role(store: &Store, name: &str, role: Role) -> Result<(), ServiceError> {
-    check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
-    outcome(
-        name,
-        store.set_user_role(name, role.as_str()).await?,
-        "demote",
-    )?;
-    tracing::info!(username = %name, %role, "role changed");
-    Ok(())
+pub async fn set_role(
+    store: &Store,
+    by: &Actor,
+    name: &str,
+    role: Role,
+) -> Result<(), ServiceError> {
+    let audit = by
+        .entry(AuditAction::UserRole, name)
+        .detail(format!("role {role}"));
+    let result = async {
+        check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
+        outcome(
+            name,
+            store.set_user_role(name, role.as_str(), &audit).await?,
+            "demote",
+        )?;
+        tracing::info!(username = %name, %role, "role changed");
+        Ok(())
+    }
+    .await;
+    by.refused(store, &audit, &result).await;
+    result
 }
 
 /// Applies each part of `change` that is set (role, flag, password) and answers the user
 /// as it is then. Other processes see it within USER_CACHE.
 pub async fn update_user(
     store: &Store,
+    by: &Actor,
     name: &str,
     change: UserUpdate,
 ) -> Result<UserInfo, ServiceError> {
@@ -271,103 +384,55 @@ pub async fn update_user(
     }
     user_info(store, name).await?;
     if let Some(role) = change.role {
-        set_role(store, name, role).await?;
+        set_role(store, by, name, role).await?;
     }
     if let Some(disabled) = change.disabled {
-        set_disabled(store, name, disabled).await?;
+        set_disabled(store, by, name, disabled).await?;
     }
     if let Some(password) = &change.password {
-        set_password(store, name, password).await?;
+        set_password(store, by, name, password).await?;
     }
     user_info(store, name).await
 }
 
 /// Disables (revoking every token) or enables a user.
-pub async fn set_disabled(store: &Store, name: &str, disabled: bool) -> Result<(), ServiceError> {
-    check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
-    outcome(
-        name,
-        store.set_user_disabled(name, disabled).await?,
-        "disable",
-    )?;
-    tracing::info!(username = %name, disabled, "user {}", if disabled { "disabled" } else { "enabled" });
-    Ok(())
+pub async fn set_disabled(
+    store: &Store,
+    by: &Actor,
+    name: &str,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    let action = if disabled {
+        AuditAction::UserDisable
+    } else {
+        AuditAction::UserEnable
+    };
+    let audit = by.entry(action, name);
+    let result = async {
+        check_name(name).map_err(|_| ServiceError::UnknownUser(name.to_string()))?;
+        outcome(
+            name,
+            store.set_user_disabled(name, disabled, &audit).await?,
+            "disable",
+        )?;
+        tracing::info!(username = %name, disabled, "user {}", if disabled { "disabled" } else { "enabled" });
+        Ok(())
+    }
+    .await;
+    by.refused(store, &audit, &result).await;
+    result
 }
 
 impl Service {
-    /// True when the user exists, is enabled and the password matches.
-    pub async fn login(&self, username: &str, password: &str) -> Result<bool, ServiceError> {
-        match self.authenticate(username, password).await {
-            Ok(p) => Ok(p.is_some()),
-            Err(ServiceError::Forbidden(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The principal when the user exists and the password matches (Forbidden when that
-    /// user is disabled). Unknown users cost one argon2 verification too, so timing tells
-    /// nothing about which usernames exist.
-    /// At most VERIFY_SLOTS verifications run at once (each takes ~19 MiB and a core for
-    /// ~25 ms); past that the caller hears Busy at once instead of queueing.
-    pub async fn authenticate(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<Principal>, ServiceError> {
-        let slot = self
-            .inner
-            .verify_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                ServiceError::Busy(
-                    "too many logins are being checked; try again in a second".into(),
-                )
-            })?;
-        // A name no user can have never reaches the database (NUL would be an error there);
-        // it costs the same verification as any unknown user.
-        let stored = match crate::domain::username_problem(username) {
-            None => self.inner.store.user_login(username).await?,
-            Some(_) => None,
-        };
-        let (hash, row) = match stored {
-            Some((hash, row)) => (hash, Some(row)),
-            None => (self.inner.dummy_hash.clone(), None),
-        };
-        let ok = auth::verify_holding(password.to_string(), hash, slot).await;
-        match row {
-            Some(row) if ok => {
-                // What the login just read is the freshest view of this user here.
-                self.inner.users.put(username, Some(row.clone()));
-                principal_of(&row).map(Some)
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// The principal a token names, if that login still holds (checked against the
-    /// database at most once per USER_CACHE per user).
-    pub async fn principal(
-        &self,
-        username: &str,
-        generation: i64,
-    ) -> Result<Principal, ServiceError> {
-        current(&self.inner.store, &self.inner.users, username, generation).await
-    }
-
     /// Runs an admin's change to a user; this process sees it at once, others within
-    /// USER_CACHE. The API user's password is PASSWORD_API's and is not changed here.
+    /// USER_CACHE.
     pub async fn change_user(
         &self,
+        by: &Actor,
         name: &str,
         change: UserUpdate,
     ) -> Result<UserInfo, ServiceError> {
-        if change.password.is_some() && name == self.inner.settings.username_api {
-            return Err(ServiceError::UserConflict(format!(
-                "the password of {name} is PASSWORD_API's: change that setting and restart"
-            )));
-        }
-        let result = update_user(&self.inner.store, name, change).await;
+        let result = update_user(&self.inner.store, by, name, change).await;
         self.inner.users.forget(name);
         result
     }

@@ -5,9 +5,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::audit::audit_in;
 use super::products::{GET_ANY, GET_ONE, ProductRow};
 use super::{EventRoute, OutboxEvent, Result, Store, StoreError, on_pool};
-use crate::domain::{EventKind, NewProduct, Product, ProductMessage, PublishState};
+use crate::domain::{
+    AuditAction, AuditEntry, EventKind, NewProduct, Product, ProductMessage, PublishState,
+};
 
 /// Which product to change, from which version (None: whatever is current), by whom, when.
 #[derive(Debug, Clone)]
@@ -18,6 +21,19 @@ pub struct ChangeOf<'a> {
     pub at: DateTime<Utc>,
     /// The request's Idempotency-Key, recorded for `by` in the change's transaction.
     pub idem: Option<&'a super::IdemKey>,
+    /// Where the change came from, for its audit entry (written in the same transaction).
+    pub origin: &'a crate::domain::Origin,
+}
+
+impl ChangeOf<'_> {
+    fn audit(&self, action: AuditAction, product: &Product) -> AuditEntry {
+        AuditEntry::new(
+            self.by.unwrap_or_default(),
+            action,
+            format!("product {} v{}", product.id, product.revision.version),
+            self.origin,
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +194,7 @@ impl Store {
             let kind = EventKind::Updated;
             let row = write_event!(tx, pg, &product, kind, &payload, change.at, route);
             record_key!(tx, change, &product);
+            audit_in!(tx, &change.audit(AuditAction::ProductUpdate, &product));
             tx.commit().await?;
             Ok(done(product, kind, payload, row))
         })
@@ -218,6 +235,7 @@ impl Store {
             let kind = EventKind::Deleted;
             let row = write_event!(tx, pg, &product, kind, "", change.at, route);
             record_key!(tx, change, &product);
+            audit_in!(tx, &change.audit(AuditAction::ProductDelete, &product));
             tx.commit().await?;
             Ok(done(product, kind, String::new(), row))
         })

@@ -1,6 +1,7 @@
 //! SQL storage on SQLite (embedded default) or PostgreSQL. Both run the same queries wherever
 //! the dialects agree; `on_pool!` compiles one body for each back end.
 
+pub(crate) mod audit;
 mod change;
 mod cluster;
 mod destination;
@@ -12,6 +13,7 @@ mod pipeline;
 mod products;
 mod seed;
 mod settle;
+mod throttle;
 mod turn;
 mod users;
 mod write;
@@ -26,6 +28,7 @@ use sqlx::sqlite::{
 
 use crate::config::DatabaseTarget;
 
+pub use audit::AuditQuery;
 pub use change::{ChangeOf, Changed};
 pub use cluster::{DestinationPending, served_by};
 pub use destination::BrokerOwner;
@@ -34,6 +37,7 @@ pub use idem::IdemRecord;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use pipeline::{Backlog, PublishTimes};
 pub use products::{Order, ProductQuery};
+pub use throttle::ThrottleLimit;
 pub use users::{UserChange, UserRow};
 pub use write::{Creation, EventRoute, IdemKey, SavedProduct};
 

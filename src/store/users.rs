@@ -1,7 +1,9 @@
 //! The original's `user` table: usernames, argon2id hashes, and since migration 0009 a role,
 //! a disabled flag and the token generation that revokes older tokens.
 
+use super::audit::audit_in;
 use super::{Result, Store, on_pool};
+use crate::domain::AuditEntry;
 
 /// A user as the rest of the program sees it (never the hash).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -82,45 +84,81 @@ impl Store {
         .await?))
     }
 
-    /// Replaces the hash and revokes the user's tokens; false when there is no such user.
-    pub async fn set_user_hash(&self, username: &str, hash: &str) -> Result<bool> {
+    /// Replaces the hash and revokes the user's tokens, with its audit entry in the same
+    /// transaction; false when there is no such user (nothing written).
+    pub async fn set_user_hash(
+        &self,
+        username: &str,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
         let changed = on_pool!(self, |pool, pg| {
-            sqlx::query(SET_HASH)
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(SET_HASH)
                 .bind(username)
                 .bind(hash)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            if n == 1 {
+                audit_in!(tx, audit);
+            }
+            tx.commit().await?;
+            n
         });
         Ok(changed == 1)
     }
 
-    /// Creates the user unless the name is taken; true when it was created.
-    pub async fn create_user(&self, username: &str, hash: &str, role: &str) -> Result<bool> {
+    /// Creates the user unless the name is taken, with its audit entry in the same
+    /// transaction; true when it was created.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        hash: &str,
+        role: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
         let created = on_pool!(self, |pool, pg| {
-            sqlx::query(INSERT)
+            let mut tx = pool.begin().await?;
+            let created = sqlx::query(INSERT)
                 .bind(username)
                 .bind(hash)
                 .bind(role)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                == 1
+                == 1;
+            if created {
+                audit_in!(tx, audit);
+            }
+            tx.commit().await?;
+            created
         });
         Ok(created)
     }
 
     /// Gives the user a role; an admin is demoted only while another enabled admin remains.
-    pub async fn set_user_role(&self, username: &str, role: &str) -> Result<UserChange> {
+    pub async fn set_user_role(
+        &self,
+        username: &str,
+        role: &str,
+        audit: &AuditEntry,
+    ) -> Result<UserChange> {
         let sql = format!(
             "UPDATE \"user\" SET role = $2 WHERE username = $1 \
              AND ($2 = 'admin' OR role <> 'admin' OR disabled OR {OTHER_ADMIN})"
         );
-        self.guarded_user_change(&sql, &[username, role]).await
+        self.guarded_user_change(&sql, &[username, role], audit)
+            .await
     }
 
     /// Disables (revoking every token) or enables the user; the last enabled admin stays.
-    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<UserChange> {
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        audit: &AuditEntry,
+    ) -> Result<UserChange> {
         let sql = if disabled {
             format!(
                 "UPDATE \"user\" SET disabled = true, token_generation = token_generation + 1 \
@@ -129,36 +167,37 @@ impl Store {
         } else {
             "UPDATE \"user\" SET disabled = false WHERE username = $1".to_string()
         };
-        self.guarded_user_change(&sql, &[username]).await
+        self.guarded_user_change(&sql, &[username], audit).await
     }
 
-    /// Runs one guarded UPDATE (`$1` the user, then the other values). On PostgreSQL the table is
-    /// locked against other writers first: two admins demoting each other at once would
-    /// otherwise each see the other still an admin and leave none. SQLite runs one writer
-    /// at a time, and one statement reads and writes under its lock.
-    async fn guarded_user_change(&self, sql: &str, binds: &[&str]) -> Result<UserChange> {
-        let changed = match self {
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+    /// Runs one guarded UPDATE (`$1` the user, then the other values) and, when it changed
+    /// the user, its audit entry in the same transaction. On PostgreSQL the table is locked
+    /// against other writers first: two admins demoting each other at once would otherwise
+    /// each see the other still an admin and leave none. SQLite runs one writer at a time.
+    async fn guarded_user_change(
+        &self,
+        sql: &str,
+        binds: &[&str],
+        audit: &AuditEntry,
+    ) -> Result<UserChange> {
+        let changed = on_pool!(self, |pool, pg| {
+            let mut tx = pool.begin().await?;
+            if pg {
                 sqlx::query("LOCK TABLE \"user\" IN SHARE ROW EXCLUSIVE MODE")
                     .execute(&mut *tx)
                     .await?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                let n = q.execute(&mut *tx).await?.rows_affected();
-                tx.commit().await?;
-                n
             }
-            Store::Sqlite(pool) => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-                for b in binds {
-                    q = q.bind(*b);
-                }
-                q.execute(pool).await?.rows_affected()
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+            for b in binds {
+                q = q.bind(*b);
             }
-        };
+            let n = q.execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                audit_in!(tx, audit);
+            }
+            tx.commit().await?;
+            n
+        });
         if changed == 1 {
             return Ok(UserChange::Done);
         }

@@ -259,7 +259,9 @@ impl App {
                 database,
                 bootstrap,
                 embedded,
+                first_run,
             } => {
+                self.set_first_run(first_run);
                 self.startup = Startup::Ready {
                     database,
                     bootstrap,

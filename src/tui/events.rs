@@ -94,6 +94,8 @@ pub enum Action {
         database: String,
         bootstrap: String,
         embedded: bool,
+        /// The API user while its stored password is the public default.
+        first_run: Option<String>,
     },
     StartFailed(String),
     LoggedIn(Principal),

@@ -35,11 +35,15 @@ pub async fn import(
     by: Option<String>,
     out: mpsc::UnboundedSender<Action>,
 ) {
+    let actor = by
+        .as_deref()
+        .map(|name| crate::service::Actor::new(name, crate::domain::Origin::tui()));
     let opts = ImportOptions {
         path,
         format: None,
         by,
         rejects: Some(rejects.clone()),
+        actor,
     };
     let (tx, mut rx) = mpsc::channel(1024);
     let task = {
@@ -99,13 +103,20 @@ pub async fn import(
 
 pub async fn export(
     svc: Service,
+    by: Option<String>,
     path: PathBuf,
     format: ExportFormat,
     filter: Option<String>,
 ) -> Result<String, String> {
     let file = create_new(&path)?;
     let mut w = std::io::BufWriter::new(file);
-    let written = match svc.export(format, filter.as_deref(), &mut w).await {
+    let actor =
+        crate::service::Actor::new(by.as_deref().unwrap_or(""), crate::domain::Origin::tui());
+    let target = path.display().to_string();
+    let written = match svc
+        .export(&actor, &target, format, filter.as_deref(), &mut w)
+        .await
+    {
         Ok(n) => w.flush().map(|_| n).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

@@ -62,11 +62,6 @@ async fn event_loop(
         settings.tail_last,
         settings.tail_buffer,
     );
-    app.set_first_run(
-        settings
-            .default_password_in_effect()
-            .then(|| settings.username_api.clone()),
-    );
     let mut runner = Runner::start(settings, tx);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

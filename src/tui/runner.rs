@@ -98,6 +98,7 @@ impl Runner {
                         database: svc.store().backend().to_string(),
                         bootstrap: svc.kafka().bootstrap.clone(),
                         embedded: svc.kafka().embedded,
+                        first_run: svc.default_login().map(str::to_string),
                     });
                     let _ = tx.send(Some(svc));
                 }
@@ -148,19 +149,23 @@ impl Runner {
                 expected,
                 draft,
             } => self.with_service(move |svc| async move {
+                let tui = crate::domain::Origin::tui();
                 let edit = Edit {
                     id,
                     expected,
                     by: user.as_deref(),
+                    origin: Some(&tui),
                 };
                 let r = svc.update(edit, &draft).await.map_err(change_error);
                 let _ = out.send(Action::Updated(r));
             }),
             Effect::Delete { id, expected } => self.with_service(move |svc| async move {
+                let tui = crate::domain::Origin::tui();
                 let edit = Edit {
                     id,
                     expected: Some(expected),
                     by: user.as_deref(),
+                    origin: Some(&tui),
                 };
                 let result = svc.delete(edit).await.map_err(change_error);
                 let _ = out.send(Action::Deleted { id, result });
@@ -182,7 +187,9 @@ impl Runner {
                         Err(_) => return,
                     };
                     let Some(svc) = svc else { return };
-                    let action = match svc.authenticate(&username, &password).await {
+                    let origin = crate::domain::Origin::tui();
+                    let rules = crate::service::LoginRules::from_settings(svc.settings());
+                    let action = match svc.log_in(&username, &password, &origin, &rules).await {
                         Ok(Some(who)) => {
                             if let Ok(mut u) = user.lock() {
                                 *u = Some(who.clone());
@@ -191,6 +198,7 @@ impl Runner {
                         }
                         Ok(None) => Action::LoginFailed("Incorrect username or password".into()),
                         Err(ServiceError::Forbidden(why)) => Action::LoginFailed(why),
+                        Err(e @ ServiceError::Locked(_)) => Action::LoginFailed(e.to_string()),
                         Err(e) => Action::LoginFailed(format!("Cannot check the login now: {e}")),
                     };
                     let _ = out.send(action);
@@ -252,7 +260,7 @@ impl Runner {
                 format,
                 filter,
             } => self.with_service(move |svc| async move {
-                let r = super::jobs::export(svc, path, format, filter).await;
+                let r = super::jobs::export(svc, user, path, format, filter).await;
                 let _ = out.send(Action::Wrote(r));
             }),
             Effect::SaveMessages { path, messages } => self.with_service(move |svc| async move {

@@ -15,6 +15,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::{Service, ServiceError};
+use crate::domain::AuditAction;
 use crate::store::{Creation, StoreError};
 pub use read::{Format, Problem};
 use read::{Raw, Reader, Row};
@@ -33,6 +34,8 @@ pub struct ImportOptions {
     pub by: Option<String>,
     /// Where rejected rows go, in the input's format.
     pub rejects: Option<PathBuf>,
+    /// Who the audit trail names (None: `by`, from nowhere in particular).
+    pub actor: Option<super::Actor>,
 }
 
 /// What an import tells as it goes.
@@ -141,8 +144,35 @@ type Written = (u64, Raw, Result<super::writer::Written, StoreError>);
 
 impl Service {
     /// Imports `opts.path`; `events` hears each rejected row and the progress (a slow listener
-    /// slows the import, never its memory).
+    /// slows the import, never its memory). The audit trail records the file and the counts.
     pub async fn import(
+        &self,
+        opts: &ImportOptions,
+        events: mpsc::Sender<ImportEvent>,
+    ) -> Result<Counts, ImportError> {
+        let result = self.import_file(opts, events).await;
+        let actor = opts.actor.clone().unwrap_or_else(|| {
+            super::Actor::new(opts.by.as_deref().unwrap_or("unknown"), Default::default())
+        });
+        let entry = actor.entry(AuditAction::Import, opts.path.display().to_string());
+        let counted = |c: &Counts| {
+            format!(
+                "imported {}, duplicates {}, rejected {}",
+                c.imported, c.duplicates, c.rejected
+            )
+        };
+        let entry = match &result {
+            Ok(c) => entry.detail(counted(c)),
+            Err(ImportError::Stopped { counts, source }) => entry
+                .outcome("failed")
+                .detail(format!("{}; stopped: {source}", counted(counts))),
+            Err(e) => entry.outcome("refused").detail(e.to_string()),
+        };
+        self.audit(&entry).await;
+        result
+    }
+
+    async fn import_file(
         &self,
         opts: &ImportOptions,
         events: mpsc::Sender<ImportEvent>,

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod user;
+pub use user::UserAction;
+
 use crate::config::{
     ConfigError, DatabaseTarget, KafkaTarget, Layers, Settings, VARIABLES, redact_url,
 };
@@ -62,6 +65,25 @@ pub enum Command {
     Outbox {
         #[command(subcommand)]
         action: Option<OutboxAction>,
+    },
+    /// The audit trail, newest first: logins, failed logins and lock-outs, user changes,
+    /// product changes, imports, exports and reroutes, with who, from where and the outcome
+    Audit {
+        /// Only entries since: a duration ago (15m, 2h, 1d) or an RFC 3339 instant
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this actor (a user name, `anonymous`, or `os:NAME` for commands)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (login, login.failed, login.locked, user.add, product.update, ...)
+        #[arg(long)]
+        action: Option<String>,
+        /// At most this many entries
+        #[arg(long)]
+        limit: Option<u64>,
+        /// JSON Lines, one entry per line
+        #[arg(long)]
+        json: bool,
     },
     /// The pipeline: outbox backlog per destination, commit-to-acknowledgement latency,
     /// the topic's partitions and every consumer group's lag. Exit 1 when the database or
@@ -159,38 +181,6 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UserAction {
-    /// Add a user; the password is asked for at the terminal (not echoed)
-    Add {
-        name: String,
-        /// viewer (read), editor (also write products), admin (also users)
-        #[arg(long, value_parser = ["viewer", "editor", "admin"])]
-        role: String,
-        /// Read the password from the first line of standard input instead (for scripts)
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// List users, their roles and whether they are disabled
-    List,
-    /// Set a user's password; their tokens stop working on every process
-    Passwd {
-        name: String,
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Give a user another role (applies to their tokens at once)
-    Role {
-        name: String,
-        #[arg(value_parser = ["viewer", "editor", "admin"])]
-        role: String,
-    },
-    /// Refuse a user's logins and revoke their tokens
-    Disable { name: String },
-    /// Let a disabled user log in again
-    Enable { name: String },
-}
-
-#[derive(Debug, Subcommand)]
 pub enum OutboxAction {
     /// Move every pending event of one destination to another; prints how many moved
     Reroute {
@@ -264,7 +254,23 @@ pub fn run(cli: Cli) -> ExitCode {
             settings,
             action.map(|OutboxAction::Reroute { from, to }| (from, to)),
         ),
-        Command::User { action } => crate::app::run_user(settings, action),
+        Command::User { action } => crate::app::run_user(settings, action.into()),
+        Command::Audit {
+            since,
+            actor,
+            action,
+            limit,
+            json,
+        } => crate::app::run_audit(
+            settings,
+            crate::app::AuditArgs {
+                since,
+                actor,
+                action,
+                json,
+                limit,
+            },
+        ),
         Command::Status { json, watch } => crate::app::run_status(settings, json, watch),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);
