@@ -13,9 +13,11 @@ fn serve(data: &std::path::Path) -> (Child, u16) {
     common::server::serve_process(data, &[])
 }
 
-async fn health(client: &reqwest::Client, base: &str) -> serde_json::Value {
+/// The health check as a logged-in caller sees it (with the reasons).
+async fn health(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
     client
         .get(format!("{base}/healthz"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
@@ -51,7 +53,7 @@ fn taken_over_after(signal: &str) {
         ids.extend(register_for(&client, &base, &token, Duration::from_secs(2)).await);
         let start = Instant::now();
         loop {
-            let h = health(&client, &base).await;
+            let h = health(&client, &base, &token).await;
             let r = &h["result"];
             if r["outbox_pending"] == 0 && r["broker"]["ok"] == true {
                 let note = r["broker"]["note"].as_str().unwrap_or_default();

@@ -99,7 +99,18 @@ async fn database_outage_answers_503_fast_and_recovers() {
     let took = t.elapsed();
     assert_eq!(r.status(), 503);
     assert!(took < Duration::from_secs(3), "503 after {took:?}");
+    // Anonymous callers hear that it is down, not why; a signed token sees the reason.
     let r = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["result"]["database"]["ok"], false);
+    assert!(v["result"]["database"].get("error").is_none(), "{v}");
+    let r = client
+        .get(format!("{base}/healthz"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
     let why = v["result"]["database"]["error"]

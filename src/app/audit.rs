@@ -71,7 +71,7 @@ pub fn run_audit(settings: Settings, args: AuditArgs) -> ExitCode {
         }
         let mut left = args.limit.unwrap_or(u64::MAX);
         let code = loop {
-            q.limit = PAGE.min(left as i64);
+            q.limit = left.min(PAGE as u64) as i64;
             let page = match crate::service::audit_entries(&store, &q).await {
                 Ok(p) => p,
                 Err(e) => break report(&e),

@@ -46,7 +46,7 @@ impl Role {
     pub fn refusal(self, needed: Role, what: &str) -> String {
         format!(
             "{what} needs the {needed} role; you are {} {self}",
-            if self == Role::Admin { "an" } else { "a" }
+            if self == Role::Viewer { "a" } else { "an" }
         )
     }
 }

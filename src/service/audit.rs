@@ -127,6 +127,16 @@ impl Service {
         entries(&self.inner.store, q).await
     }
 
+    /// `audit_entries` for a logged-in user: admins only.
+    pub async fn audit_entries_as(
+        &self,
+        who: &super::Principal,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, ServiceError> {
+        who.require(crate::domain::Role::Admin, "Reading the audit trail")?;
+        entries(&self.inner.store, q).await
+    }
+
     /// Prunes at start and every PRUNE_EVERY while the service runs.
     pub(super) fn spawn_pruning(store: Store, retention: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {

@@ -30,7 +30,7 @@ use crate::kafka::{
 use crate::store::{Store, StoreError};
 use writer::Writer;
 
-pub use audit::{Actor, entries as audit_entries, os_user};
+pub use audit::{Actor, entries as audit_entries, os_user, prune as prune_audit};
 pub use auth::{hash_password, verify_password};
 pub use login::{LoginRules, UnlockKey, unlock, user_key};
 // What the front ends need from the layers below, so they import only `service` and `domain`.

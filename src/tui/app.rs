@@ -228,6 +228,7 @@ impl App {
                     .into_iter()
                     .collect(),
             },
+            Pane::Pipeline if plain(&key) == Some('a') => self.open_audit(),
             Pane::Pipeline => Vec::new(),
             Pane::Tail => match (main.tail.on_key(key), plain(&key)) {
                 (TailAction::Open, _) => {

@@ -83,6 +83,8 @@ pub enum Effect {
         path: PathBuf,
         messages: Vec<TailMessage>,
     },
+    /// Read the newest audit entries (admins only) for their window.
+    LoadAudit,
     /// Stop the tail and everything tied to the session.
     EndSession,
 }
@@ -131,6 +133,8 @@ pub enum Action {
     TailStopped(String),
     /// An export or a save: what was written where, or why not.
     Wrote(Result<String, String>),
+    /// The audit entries asked for, newest first, or why not.
+    Audit(Result<Vec<crate::domain::AuditRecord>, String>),
 }
 
 pub enum Overlay {
@@ -143,4 +147,6 @@ pub enum Overlay {
     Prompt(Prompt),
     /// The import's progress and report (`Main::import`).
     Import,
+    /// The audit trail (`Main::audit`), for admins.
+    Audit,
 }

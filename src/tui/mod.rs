@@ -4,6 +4,7 @@
 //! ~30 times a second while the tail floods in.
 
 mod app;
+mod audit;
 mod changes;
 mod clipboard;
 mod details;

@@ -23,6 +23,7 @@ impl App {
                 self.on_import_key(key);
                 Vec::new()
             }
+            Overlay::Audit => self.on_audit_key(key),
             Overlay::ConfirmDelete(p) => match (plain(&key), &mut self.screen) {
                 (Some('y' | 'Y'), Screen::Main(main)) => {
                     main.notice = Some(format!("Deleting #{}…", p.id));

@@ -263,6 +263,17 @@ impl Runner {
                 let r = super::jobs::export(svc, user, path, format, filter).await;
                 let _ = out.send(Action::Wrote(r));
             }),
+            Effect::LoadAudit => self.with_service(move |svc| async move {
+                let q = crate::service::AuditQuery {
+                    limit: super::audit::AUDIT_ENTRIES,
+                    ..Default::default()
+                };
+                let r = match &who {
+                    Some(p) => svc.audit_entries_as(p, &q).await.map_err(|e| e.to_string()),
+                    None => Err("not logged in".to_string()),
+                };
+                let _ = out.send(Action::Audit(r));
+            }),
             Effect::SaveMessages { path, messages } => self.with_service(move |svc| async move {
                 let tz = svc.settings().timezone;
                 let r = tokio::task::spawn_blocking(move || {

@@ -23,6 +23,8 @@ pub struct Main {
     pub notice: Option<String>,
     /// The import started with `i`, running or finished.
     pub import: Option<ImportView>,
+    /// The audit trail's window (`a` on the pipeline pane, admins only).
+    pub audit: super::audit::AuditView,
 }
 
 impl Main {
@@ -41,6 +43,7 @@ impl Main {
             pipeline: PipelinePane::default(),
             notice: None,
             import: None,
+            audit: Default::default(),
         }
     }
 }
@@ -182,11 +185,15 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.role = role;
             main.notice = Some(format!(
                 "An admin made you {} {role}",
-                if role == Role::Admin { "an" } else { "a" }
+                if role == Role::Viewer { "a" } else { "an" }
             ));
             if !role.allows(Role::Editor) {
                 main.form.editing = false;
             }
+            Vec::new()
+        }
+        Action::Audit(r) => {
+            main.audit.loaded(r);
             Vec::new()
         }
         Action::Wrote(r) => {

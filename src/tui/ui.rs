@@ -177,7 +177,7 @@ pub fn hints_for(main: &Main) -> &'static str {
             "text: key or value · field=value: a JSON field · p=N: partition N · Enter keep · Esc clear"
         }
         Pane::Pipeline => {
-            "outbox, latency, topic and consumer groups, read every second · Tab/1-4 panes · ? help"
+            "outbox, latency, topic and consumer groups, read every second · a audit trail (admins) · ? help"
         }
         Pane::Tail => {
             "/ filter · s seek · t time · Enter JSON · p pause · b/n oldest/newest · x save · y copy · ? more"
@@ -234,6 +234,8 @@ pub const HELP: &[(&str, &str)] = &[
         "t, x, y",
         "time local/UTC/age; save kept messages (JSONL); copy",
     ),
+    ("Pipeline", ""),
+    ("a", "the audit trail: who did what, from where (admins)"),
 ];
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -344,6 +346,16 @@ fn draw_overlay(f: &mut Frame, app: &App) {
             let lines = with_hint(lines, "j/k scroll · Esc close (the import goes on)");
             let h = lines.len() as u16 + 2;
             (" Import ", lines, 100, h)
+        }
+        Some(Overlay::Audit) => {
+            let height = area.height.saturating_sub(4) as usize;
+            let lines = app
+                .main()
+                .map(|m| m.audit.lines(height, app.tz))
+                .unwrap_or_default();
+            let lines = with_hint(lines, "j/k scroll · r read again · Esc close");
+            let h = lines.len() as u16 + 2;
+            (" Audit trail (newest first) ", lines, 140, h)
         }
         Some(Overlay::Message(m)) => {
             let lines = with_hint(

@@ -97,3 +97,56 @@ fn a_revoked_login_returns_to_the_login_screen() {
     let s = screen(&mut app, 120, 30);
     assert!(s.contains("Logged out"), "{s}");
 }
+
+#[test]
+fn admins_read_the_audit_trail_and_others_hear_the_role() {
+    let mut app = logged_in_as(Role::Editor);
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('4')));
+    assert!(app.on_key(key(KeyCode::Char('a'))).is_empty());
+    assert!(app.overlay.is_none());
+    assert!(
+        main(&app)
+            .notice
+            .clone()
+            .unwrap_or_default()
+            .contains("Reading the audit trail needs the admin role; you are an editor")
+    );
+
+    let mut app = logged_in_as(Role::Admin);
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('4')));
+    assert_eq!(app.on_key(key(KeyCode::Char('a'))), vec![Effect::LoadAudit]);
+    assert!(screen(&mut app, 140, 30).contains("Reading the audit trail"));
+    let entry = |id: i64, action: &str, outcome: &str| crate::domain::AuditRecord {
+        id,
+        at: chrono::Utc::now(),
+        actor: "maria".into(),
+        action: action.into(),
+        target: format!("product {id} v2"),
+        outcome: outcome.into(),
+        via: "http".into(),
+        address: Some("203.0.113.9".into()),
+        user_agent: None,
+        detail: None,
+    };
+    app.on_action(Action::Audit(Ok(vec![
+        entry(2, "product.delete", "ok"),
+        entry(1, "login.failed", "ok"),
+    ])));
+    let s = screen(&mut app, 140, 30);
+    assert!(s.contains("Audit trail"), "{s}");
+    assert!(
+        s.contains("product.delete") && s.contains("203.0.113.9"),
+        "{s}"
+    );
+    app.on_key(key(KeyCode::Char('j')));
+    let s = screen(&mut app, 140, 30);
+    assert!(
+        !s.contains("product.delete") && s.contains("login.failed"),
+        "scrolled: {s}"
+    );
+    assert_eq!(app.on_key(key(KeyCode::Char('r'))), vec![Effect::LoadAudit]);
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.overlay.is_none());
+}
