@@ -100,6 +100,7 @@ pub const PUBLISHED_SECRETS: &[&str] = &[
     "change-me-api-password",
     "change-me-to-32-or-more-random-bytes-000000",
     "bench-secret-bench-secret-bench-secret",
+    "bench-login-passphrase",
     "a long secret",
 ];
 
