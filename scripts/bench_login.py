@@ -11,6 +11,7 @@ after the other (the latency a person sees), then LOGINS over 4 threads (through
 """
 
 import http.client
+import socket
 import json
 import os
 import statistics
@@ -42,19 +43,26 @@ def login(port):
     return took
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def window(binary, logins):
     name = f"bench_login_{os.getpid()}_{int(time.time() * 1000)}"
     psql(f"CREATE DATABASE {name}")
     url = urllib.parse.urlparse(ADMIN)._replace(path="/" + name).geturl()
     data = tempfile.mkdtemp()
     env = dict(os.environ, DATABASE_URL=url, PASSWORD_API="bench-login-passphrase", DATAFLOW_DATA_DIR=data,
-               RUST_LOG="warn", BIND="127.0.0.1:0")
+               RUST_LOG="warn")
     env.pop("KAFKA_HOST", None)
-    proc = subprocess.Popen([binary, "serve", "--bind", "127.0.0.1:0"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = free_port()
+    log = open(os.path.join(data, "serve.err"), "w+")
+    proc = subprocess.Popen([binary, "serve", "--bind", f"127.0.0.1:{port}"], env=env,
+                            stdout=subprocess.PIPE, stderr=log, text=True)
     try:
-        line = proc.stdout.readline()
-        port = int(line.split("http://")[1].split()[0].rsplit(":", 1)[1])
+        proc.stdout.readline()  # the address line: listening
         for _ in range(20):
             login(port)
         one = sorted(login(port) for _ in range(logins))
@@ -75,6 +83,10 @@ def window(binary, logins):
             t.join()
         rate = len(times) / (time.perf_counter() - start)
         return statistics.median(one) * 1000, one[int(len(one) * 0.99) - 1] * 1000, rate
+    except BaseException:
+        log.seek(0)
+        sys.stderr.write(log.read()[-2000:])
+        raise
     finally:
         proc.terminate()
         proc.wait()

@@ -9,7 +9,9 @@ CREATE TABLE login_throttle (
     -- The next lock-out's length: doubles with each one, up to the rules' maximum.
     next_lock_ms    INTEGER NOT NULL,
     locked_until_ms INTEGER NOT NULL DEFAULT 0,
-    updated_ms      INTEGER NOT NULL
+    updated_ms      INTEGER NOT NULL,
+    -- The key's limit (5 for a user, 20 for an address by default), as the last check had it.
+    max_failures    INTEGER NOT NULL DEFAULT 5
 );
 
 -- The audit trail: append-only. Entries about a product or user change commit in that

@@ -61,6 +61,8 @@ pub async fn run(settings: Settings) -> ExitCode {
     };
     let kafka = service.kafka();
     let kind = if kafka.embedded { " (embedded)" } else { "" };
+    // The port the system chose when asked for port 0.
+    let bind = listener.local_addr().unwrap_or(bind);
     println!(
         "dataflow listening on http://{bind} kafka {}{kind}",
         kafka.bootstrap

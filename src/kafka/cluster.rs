@@ -17,7 +17,9 @@ async fn cluster_id(cfg: &KafkaConfig, bootstrap: &str) -> Option<String> {
     let mut cfg = cfg.clone();
     cfg.bootstrap = bootstrap.to_string();
     tokio::task::spawn_blocking(move || {
-        let p: BaseProducer = super::client_config(&cfg).create().ok()?;
+        let p: BaseProducer<super::quiet::Quiet> = super::client_config(&cfg)
+            .create_with_context(super::quiet::Quiet)
+            .ok()?;
         let id = p.client().fetch_cluster_id(ASK_TIMEOUT);
         // A client's teardown can take a while: never on the caller's thread.
         std::thread::spawn(move || drop(p));

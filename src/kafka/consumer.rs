@@ -116,9 +116,12 @@ pub(super) fn offsets_of(list: &TopicPartitionList) -> std::collections::HashMap
         .collect()
 }
 
-pub(super) fn base_consumer(cfg: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
+pub(super) fn base_consumer(
+    cfg: &KafkaConfig,
+    group: &str,
+) -> Result<BaseConsumer<super::quiet::Quiet>, KafkaError> {
     consumer_config(cfg, group)
-        .create()
+        .create_with_context(super::quiet::Quiet)
         .map_err(KafkaError::from)
 }
 
@@ -143,7 +146,7 @@ pub(super) fn consumer_config(cfg: &KafkaConfig, group: &str) -> rdkafka::config
 
 /// The topic's partitions and their (low, high) watermarks; empty if the topic is missing.
 pub(super) fn watermarks(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
 ) -> Result<Vec<(i32, i64, i64)>, KafkaError> {
     let meta = c.fetch_metadata(Some(topic), META_TIMEOUT)?;

@@ -9,10 +9,10 @@ use super::{KafkaConfig, KafkaError};
 
 /// Produces `rate` messages per second for `duration`; returns how many were sent. Blocking.
 pub fn flood(cfg: &KafkaConfig, rate: u64, duration: Duration) -> Result<u64, KafkaError> {
-    let producer: BaseProducer = super::client_config(cfg)
+    let producer: BaseProducer<super::quiet::Quiet> = super::client_config(cfg)
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+        .create_with_context(super::quiet::Quiet)?;
     let start = Instant::now();
     let mut sent = 0u64;
     while start.elapsed() < duration {

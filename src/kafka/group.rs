@@ -82,7 +82,7 @@ fn gone() -> KafkaError {
 }
 
 fn serve(cfg: &KafkaConfig, topic: &str, group: &str, rx: mpsc::Receiver<Request>) {
-    let mut consumer: Option<BaseConsumer> = None;
+    let mut consumer: Option<BaseConsumer<super::quiet::Quiet>> = None;
     let mut gaps = Gaps::default();
     for req in rx {
         let c = match &consumer {
@@ -95,7 +95,7 @@ fn serve(cfg: &KafkaConfig, topic: &str, group: &str, rx: mpsc::Receiver<Request
                 .set("fetch.wait.max.ms", "10")
                 .set("enable.partition.eof", "true")
                 .set("auto.offset.reset", "error")
-                .create::<BaseConsumer>()
+                .create_with_context::<_, BaseConsumer<super::quiet::Quiet>>(super::quiet::Quiet)
                 .map_err(KafkaError::from)
             {
                 Ok(c) => consumer.insert(c),
@@ -187,7 +187,7 @@ const LOOK_BACK: i64 = 16;
 /// `max`. Only an unbroken run of offsets is returned per partition, and the position to
 /// commit is the last returned offset + 1, so nothing is ever committed that was not returned.
 fn fetch(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
     gaps: &mut Gaps,
     max: usize,
@@ -318,7 +318,7 @@ fn fetch(
 /// mid-batch (a call that stopped at `max`) would skip the rest of that batch. Reading again
 /// from further back (16, 64, 256... offsets, never below the log start) finds the batch that
 /// holds the position; messages before it are passed over. True while it is still looking.
-fn look_back(c: &BaseConsumer, topic: &str, p: i32, r: &mut Reading) -> bool {
+fn look_back(c: &BaseConsumer<super::quiet::Quiet>, topic: &str, p: i32, r: &mut Reading) -> bool {
     let room = r.start - r.low;
     if r.next != r.start || r.below || r.back >= room {
         return false;
@@ -359,7 +359,7 @@ impl Fetched {
 }
 
 fn load_committed(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
     marks: &[(i32, i64, i64)],
 ) -> Result<HashMap<i32, i64>, KafkaError> {
@@ -371,7 +371,11 @@ fn load_committed(
     Ok(offsets_of(&got))
 }
 
-fn commit(c: &BaseConsumer, topic: &str, positions: &[(i32, i64)]) -> Result<(), KafkaError> {
+fn commit(
+    c: &BaseConsumer<super::quiet::Quiet>,
+    topic: &str,
+    positions: &[(i32, i64)],
+) -> Result<(), KafkaError> {
     let mut tpl = TopicPartitionList::new();
     for (p, offset) in positions {
         tpl.add_partition_offset(topic, *p, Offset::Offset(*offset))?;

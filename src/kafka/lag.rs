@@ -76,7 +76,7 @@ impl LagReader {
 /// at again every RECHECK readings, not every time).
 #[derive(Default)]
 struct Clients {
-    by_group: HashMap<String, BaseConsumer>,
+    by_group: HashMap<String, BaseConsumer<super::quiet::Quiet>>,
     elsewhere: HashSet<String>,
     readings: u32,
 }
@@ -98,7 +98,7 @@ fn client<'a>(
     cfg: &KafkaConfig,
     clients: &'a mut Clients,
     group: &str,
-) -> Result<&'a BaseConsumer, KafkaError> {
+) -> Result<&'a BaseConsumer<super::quiet::Quiet>, KafkaError> {
     if !clients.by_group.contains_key(group) {
         clients
             .by_group

@@ -11,6 +11,7 @@ mod known;
 mod lag;
 mod marker;
 mod producer;
+mod quiet;
 mod refused;
 mod relay;
 mod replay;

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -31,8 +32,12 @@ impl ClientContext for HealthContext {
         if down {
             self.health.set_down(reason);
         } else {
-            tracing::warn!(%error, reason, "kafka client error");
+            super::quiet::log_error(&error, reason);
         }
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        super::quiet::log_line(level, fac, message);
     }
 }
 
@@ -99,7 +104,8 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
     if cfg.embedded {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = super::client_config(cfg).create()?;
+    let admin: AdminClient<super::quiet::Quiet> =
+        super::client_config(cfg).create_with_context(super::quiet::Quiet)?;
     let admin = std::sync::Arc::new(admin);
     let result = ensure_with(&admin, cfg).await;
     // Dropping a client joins librdkafka's threads (seconds when the broker is away): not on
@@ -109,7 +115,7 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<(), KafkaError> {
 }
 
 async fn ensure_with(
-    admin: &std::sync::Arc<AdminClient<DefaultClientContext>>,
+    admin: &std::sync::Arc<AdminClient<super::quiet::Quiet>>,
     cfg: &KafkaConfig,
 ) -> Result<(), KafkaError> {
     let (probe, topic) = (admin.clone(), cfg.topic.clone());

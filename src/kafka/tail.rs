@@ -87,7 +87,7 @@ fn assignment(
 /// Per partition, the first offset at or after `ms`; a partition with nothing that recent is
 /// left out (it starts at its end).
 fn offsets_for_time(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
     marks: &[(i32, i64, i64)],
     ms: i64,
@@ -103,7 +103,7 @@ fn offsets_for_time(
 /// Per partition, the first offset whose message is stamped at or after `ms`, by binary search
 /// (message timestamps rise with offsets for one producer's messages).
 fn search_time(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
     marks: &[(i32, i64, i64)],
     ms: i64,
@@ -127,7 +127,7 @@ fn search_time(
 
 /// The timestamp of the message at `offset` (None when it cannot be read in time).
 fn timestamp_at(
-    c: &BaseConsumer,
+    c: &BaseConsumer<super::quiet::Quiet>,
     topic: &str,
     partition: i32,
     offset: i64,
@@ -156,9 +156,9 @@ fn session(
     stop: &AtomicBool,
 ) -> Result<Session, KafkaError> {
     // The broker's end-of-partition answer ends a partition where its mark is right.
-    let c: BaseConsumer = consumer_config(cfg, group)
+    let c: BaseConsumer<super::quiet::Quiet> = consumer_config(cfg, group)
         .set("enable.partition.eof", "true")
-        .create()?;
+        .create_with_context(super::quiet::Quiet)?;
     let mut marks = watermarks(&c, &cfg.topic)?;
     while marks.is_empty() && opts.follow && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));

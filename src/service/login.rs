@@ -131,25 +131,31 @@ impl Service {
         let user_key = user_key(username);
         let user_limit = rules.limit(rules.per_user);
         let addr_limit = rules.limit(rules.per_address);
-        if let Some(until) = store
-            .throttle_reserve(&user_key, &user_limit, now_ms())
-            .await?
-        {
-            return Err(ServiceError::Locked(wait_secs(until)));
-        }
         let addr_key = address_key(origin);
-        if let Some(key) = &addr_key {
-            match store.throttle_reserve(key, &addr_limit, now_ms()).await {
-                Ok(None) => {}
-                refused => {
+        let address = addr_key.as_deref().map(|k| (k, &addr_limit));
+        // The slots are taken while the user's row is read (one round trip saved), and
+        // always before the password is checked.
+        let reserved = std::sync::atomic::AtomicBool::new(false);
+        let gate = async {
+            let taken = store
+                .throttle_reserve((&user_key, &user_limit), address, now_ms())
+                .await?;
+            if !(taken.user && taken.address) {
+                // One key refused: the other's slot goes back unchecked.
+                if taken.user {
                     let _ = store.throttle_release(&user_key).await;
-                    return match refused {
-                        Ok(Some(until)) => Err(ServiceError::Locked(wait_secs(until))),
-                        Err(e) => Err(e.into()),
-                        Ok(None) => unreachable!("matched above"),
-                    };
                 }
+                if let (true, Some(k)) = (taken.address, &addr_key) {
+                    let _ = store.throttle_release(k).await;
+                }
+                return Err(ServiceError::Locked(wait_secs(taken.wait_until)));
             }
+            reserved.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        };
+        let checked = self.authenticate_after(username, password, gate).await;
+        if !reserved.load(std::sync::atomic::Ordering::Relaxed) {
+            return checked; // nothing taken: refused, busy, or the database did not answer
         }
         let release_addr = || async {
             if let Some(key) = &addr_key {
@@ -157,11 +163,18 @@ impl Service {
             }
         };
         let entry = |action, actor: &str| AuditEntry::new(actor, action, username, origin);
-        match self.authenticate(username, password).await {
+        match checked {
+            // The answer does not wait for the bookkeeping (a round trip): it runs in the
+            // background, and shutdown waits for it.
             Ok(Some(who)) => {
-                let _ = store.throttle_clear(&user_key).await;
-                release_addr().await;
-                write(store, &entry(AuditAction::Login, username)).await;
+                let done = entry(AuditAction::Login, username);
+                let store = store.clone();
+                self.inner.background.spawn(async move {
+                    let user = (user_key.as_str(), &user_limit);
+                    if let Err(e) = store.throttle_succeed(user, addr_key.as_deref(), &done).await {
+                        tracing::error!(error = %e, actor = %done.actor, "cannot record the login (lock-out count and audit entry)");
+                    }
+                });
                 Ok(Some(who))
             }
             Ok(None) => {
@@ -215,6 +228,18 @@ impl Service {
         username: &str,
         password: &str,
     ) -> Result<Option<Principal>, ServiceError> {
+        self.authenticate_after(username, password, std::future::ready(Ok(())))
+            .await
+    }
+
+    /// `authenticate`, checking the password only once `gate` (run while the user's row is
+    /// read) has said yes.
+    async fn authenticate_after(
+        &self,
+        username: &str,
+        password: &str,
+        gate: impl std::future::Future<Output = Result<(), ServiceError>>,
+    ) -> Result<Option<Principal>, ServiceError> {
         let slot = self
             .inner
             .verify_slots
@@ -228,11 +253,15 @@ impl Service {
         let epoch = self.inner.users.epoch(username);
         // A name no user can have never reaches the database (NUL would be an error there);
         // it costs the same verification as any unknown user.
-        let stored = match crate::domain::username_problem(username) {
-            None => self.inner.store.user_login(username).await?,
-            Some(_) => None,
+        let read = async {
+            match crate::domain::username_problem(username) {
+                None => self.inner.store.user_login(username).await,
+                Some(_) => Ok(None),
+            }
         };
-        let (hash, row) = match stored {
+        let (allowed, stored) = tokio::join!(gate, read);
+        allowed?;
+        let (hash, row) = match stored? {
             Some((hash, row)) => (hash, Some(row)),
             None => (self.inner.dummy_hash.clone(), None),
         };

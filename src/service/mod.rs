@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod background;
 mod broker;
 mod change;
 mod export;
@@ -180,6 +181,8 @@ struct Inner {
     default_login: bool,
     /// Deletes audit entries past retention and idle lock-out keys, hourly.
     pruning: tokio::task::JoinHandle<()>,
+    /// Writes the answers did not wait for; shutdown waits for them.
+    background: background::Background,
 }
 
 impl Service {
@@ -255,6 +258,7 @@ impl Service {
                 users: Default::default(),
                 default_login: api_user.default_password,
                 pruning,
+                background: Default::default(),
             }),
         };
         if embedded_joiner {
@@ -346,6 +350,7 @@ impl Service {
 
     pub async fn shutdown(&self) {
         self.inner.pruning.abort();
+        self.inner.background.flush(Duration::from_secs(5)).await;
         let watcher = self.inner.handover.lock().ok().and_then(|mut h| h.take());
         if let Some(w) = watcher {
             w.abort();

@@ -37,7 +37,7 @@ pub use idem::IdemRecord;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use pipeline::{Backlog, PublishTimes};
 pub use products::{Order, ProductQuery};
-pub use throttle::ThrottleLimit;
+pub use throttle::{Reserved, ThrottleLimit};
 pub use users::{UserChange, UserRow};
 pub use write::{Creation, EventRoute, IdemKey, SavedProduct};
 

@@ -45,6 +45,8 @@ pub struct App {
     pub tail_last: usize,
     pub tail_buffer: usize,
     pub quit: bool,
+    /// The help window's first line shown (j/k scroll it on short terminals).
+    pub help_scroll: usize,
     /// Text for the terminal's clipboard (OSC 52), written by the event loop.
     pub clipboard: Option<String>,
     /// Set when the screen must be drawn again.
@@ -64,6 +66,7 @@ impl App {
             tail_last,
             tail_buffer,
             quit: false,
+            help_scroll: 0,
             clipboard: None,
             dirty: true,
         }
@@ -81,6 +84,11 @@ impl App {
         let mut l = LoginPane::default();
         l.first_run = self.first_run.clone();
         l
+    }
+
+    pub(super) fn log_out(&mut self) -> Vec<Effect> {
+        self.screen = Screen::Login(Box::new(self.login_pane()));
+        vec![Effect::EndSession]
     }
 
     pub fn main(&self) -> Option<&Main> {
@@ -126,12 +134,17 @@ impl App {
             Screen::Main(m) => m,
         };
         if key.code == KeyCode::F(1) {
+            self.help_scroll = 0;
             self.overlay = Some(Overlay::Help);
             return Vec::new();
         }
         if ctrl(&key, 'o') {
-            self.screen = Screen::Login(Box::new(self.login_pane()));
-            return vec![Effect::EndSession];
+            // Logging out loses what is typed, as quitting does: ask first.
+            if main.form.has_unsaved_input() {
+                self.overlay = Some(Overlay::ConfirmLogout);
+                return Vec::new();
+            }
+            return self.log_out();
         }
         if ctrl(&key, 's') {
             if !may(main, Role::Editor, "Saving products") {
@@ -145,7 +158,7 @@ impl App {
             key.code,
             key.modifiers.contains(crossterm::event::KeyModifiers::ALT),
         ) {
-            return switch(main, Pane::ALL[c as usize - '1' as usize]);
+            return switch_by_digit(main, c);
         }
         if main.pane == Pane::Form && main.form.editing {
             return match main.form.on_key(key) {
@@ -170,8 +183,9 @@ impl App {
         match (key.code, plain(&key)) {
             (KeyCode::Tab, _) => return switch(main, main.pane.step(true)),
             (KeyCode::BackTab, _) => return switch(main, main.pane.step(false)),
-            (_, Some(c @ '1'..='4')) => return switch(main, Pane::ALL[c as usize - '1' as usize]),
+            (_, Some(c @ '1'..='4')) => return switch_by_digit(main, c),
             (_, Some('?')) => {
+                self.help_scroll = 0;
                 self.overlay = Some(Overlay::Help);
                 return Vec::new();
             }
@@ -193,11 +207,17 @@ impl App {
             return Vec::new();
         };
         match main.pane {
+            // Outside a field, Enter enters it and any other printable key starts typing
+            // there (that key included); digits were taken above as pane keys.
             Pane::Form => {
-                if (matches!(key.code, KeyCode::Enter) || plain(&key) == Some('i'))
+                let enter = matches!(key.code, KeyCode::Enter);
+                if (enter || plain(&key).is_some())
                     && may(main, Role::Editor, "Registering products")
                 {
                     main.form.editing = true;
+                    if !enter {
+                        return form_effects(main.form.on_key(key));
+                    }
                 }
                 Vec::new()
             }
@@ -347,4 +367,12 @@ impl App {
         }
         effects
     }
+}
+
+/// A pane digit: the pane, and on the form no field entered yet, so a following digit still
+/// switches panes instead of becoming text (README's rule: digits are text only in a field).
+fn switch_by_digit(main: &mut Main, c: char) -> Vec<Effect> {
+    let effects = switch(main, Pane::ALL[c as usize - '1' as usize]);
+    main.form.editing = false;
+    effects
 }

@@ -140,6 +140,8 @@ pub enum Action {
 pub enum Overlay {
     Help,
     ConfirmQuit,
+    /// Log out and lose the unsaved input? (y)
+    ConfirmLogout,
     /// Delete this product? (y)
     ConfirmDelete(Box<Product>),
     Product(Box<Product>),

@@ -78,6 +78,16 @@ impl LoginPane {
         None
     }
 
+    /// Pasted text (cleaned to one line) into the focused field.
+    pub fn paste(&mut self, text: &str) {
+        let target = if self.focus == 0 {
+            &mut self.username
+        } else {
+            &mut self.password
+        };
+        target.insert_str(text);
+    }
+
     pub fn failed(&mut self, message: &str) {
         self.busy = false;
         self.error = Some(message.to_string());

@@ -15,6 +15,7 @@ mod jobs;
 mod login;
 mod message;
 mod overlays;
+mod paste;
 mod pipeline;
 mod prompt;
 mod runner;
@@ -27,8 +28,10 @@ mod ui;
 
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
-use futures::StreamExt;
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event, EventStream, KeyEventKind,
+};
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use app::App;
@@ -46,7 +49,16 @@ pub async fn run(settings: Settings) -> std::io::Result<()> {
     let started = Instant::now();
     // Raw mode, alternate screen, and a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
+    // Bracketed paste: a paste arrives as one text event, never as keys. Turned off again on
+    // every way out, panics included (this hook runs before ratatui's, which restores).
+    let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+        restore(info);
+    }));
     let result = event_loop(&mut terminal, settings, started).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
     result
 }
@@ -74,18 +86,32 @@ async fn event_loop(
     );
     let mut last_draw = Instant::now();
     let mut draw_due: Option<Instant> = None;
-    loop {
+    'events: loop {
         let paused = app.tail_paused();
         // Keys redraw at once; everything else (tail floods above all) at most once a frame.
         let mut urgent = false;
         let effects = tokio::select! {
             biased;
-            ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => { urgent = true; app.on_key(k) }
-                Some(Ok(Event::Resize(_, _))) => { urgent = true; app.dirty = true; Vec::new() }
-                Some(Ok(_)) => Vec::new(),
-                Some(Err(e)) => return Err(e),
-                None => break,
+            ev = events.next() => {
+                // Everything the terminal has sent is handled before the next redraw, however
+                // large the burst (bounded, so a flood cannot starve the screen for long).
+                let mut effects = Vec::new();
+                let mut next = ev;
+                for _ in 0..DRAIN {
+                    match next {
+                        Some(Ok(ev)) => {
+                            urgent = true;
+                            effects.extend(on_event(&mut app, ev));
+                        }
+                        Some(Err(e)) => return Err(e),
+                        None => break 'events,
+                    }
+                    match events.next().now_or_never() {
+                        Some(more) if !app.quit => next = more,
+                        _ => break,
+                    }
+                }
+                effects
             },
             Some(action) = actions.recv() => app.on_action(action),
             _ = tick.tick() => app.on_tick(Instant::now()),
@@ -121,6 +147,24 @@ async fn event_loop(
         let _ = tokio::time::timeout(Duration::from_secs(5), svc.shutdown()).await;
     }
     Ok(())
+}
+
+/// Terminal events handled at most between two redraws.
+const DRAIN: usize = 100_000;
+
+fn on_event(app: &mut App, ev: Event) -> Vec<app::Effect> {
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
+        Event::Paste(text) => {
+            app.on_paste(&text);
+            Vec::new()
+        }
+        Event::Resize(_, _) => {
+            app.dirty = true;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -17,7 +17,20 @@ impl App {
                 self.quit = matches!(plain(&key), Some('y' | 'Y'));
                 Vec::new()
             }
-            Overlay::Help => Vec::new(),
+            Overlay::Help => {
+                match (key.code, plain(&key)) {
+                    (KeyCode::Down, _) | (_, Some('j')) => self.help_scroll += 1,
+                    (KeyCode::Up, _) | (_, Some('k')) => {
+                        self.help_scroll = self.help_scroll.saturating_sub(1)
+                    }
+                    _ => return Vec::new(),
+                }
+                self.help_scroll = self.help_scroll.min(super::ui::HELP.len());
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            Overlay::ConfirmLogout if matches!(plain(&key), Some('y' | 'Y')) => self.log_out(),
+            Overlay::ConfirmLogout => Vec::new(),
             Overlay::Prompt(p) => self.on_prompt_key(p, key),
             Overlay::Import => {
                 self.on_import_key(key);

@@ -89,8 +89,16 @@ pub struct TailPane {
     pub filter_editing: bool,
     filtered: Option<Filtered>,
     rate_mark: (Instant, u64),
+    /// Messages stamped within LIVE_MS of their arrival: the rate counts only these, so
+    /// history read after a seek is not taken for traffic.
+    live: u64,
+    /// The selected message after it left the buffer (a fast topic): Enter still opens it.
+    held: Option<TailMessage>,
     page_height: usize,
 }
+
+/// A message stamped this recently when it arrives counts as new traffic.
+const LIVE_MS: i64 = 10_000;
 
 /// What a key in the tail asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +126,8 @@ impl TailPane {
             filter_editing: false,
             filtered: None,
             rate_mark: (Instant::now(), 0),
+            live: 0,
+            held: None,
             page_height: 10,
         }
     }
@@ -136,6 +146,14 @@ impl TailPane {
     /// A selection away from the top stays on the same message.
     pub fn push(&mut self, batch: Vec<TailMessage>) {
         self.received += batch.len() as u64;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        self.live += batch
+            .iter()
+            .filter(|m| m.timestamp_ms.is_none_or(|t| t >= now_ms - LIVE_MS))
+            .count() as u64;
+        let pinned = (self.selected > 0 && self.held.is_none())
+            .then(|| self.shown().get(self.selected).cloned())
+            .flatten();
         let mut added = 0;
         for m in batch {
             if let Some(f) = self.filtered.as_mut() {
@@ -155,13 +173,18 @@ impl TailPane {
             self.selected += added;
         }
         self.rows.truncate(self.capacity);
+        if self.selected >= self.shown().len() && pinned.is_some() {
+            self.held = pinned;
+        }
         self.selected = self.selected.min(self.shown().len().saturating_sub(1));
     }
 
     pub fn clear(&mut self) {
         self.rows.clear();
         self.selected = 0;
+        self.held = None;
         self.received = 0;
+        self.live = 0;
         self.rate_mark = (Instant::now(), 0);
         self.apply_filter();
     }
@@ -183,19 +206,22 @@ impl TailPane {
             }
         });
         self.selected = 0;
+        self.held = None;
     }
 
     pub fn tick(&mut self, now: Instant) {
         let (at, count) = self.rate_mark;
         let secs = now.duration_since(at).as_secs_f64();
         if secs >= 0.5 {
-            self.rate = (self.received - count) as f64 / secs;
-            self.rate_mark = (now, self.received);
+            self.rate = self.live.saturating_sub(count) as f64 / secs;
+            self.rate_mark = (now, self.live);
         }
     }
 
     pub fn selected_message(&self) -> Option<&TailMessage> {
-        self.shown().get(self.selected)
+        self.held
+            .as_ref()
+            .or_else(|| self.shown().get(self.selected))
     }
 
     /// Selects the newest shown message with this key; false when none is shown.
@@ -207,10 +233,17 @@ impl TailPane {
         {
             Some(i) => {
                 self.selected = i;
+                self.held = None;
                 true
             }
             None => false,
         }
+    }
+
+    /// Pasted text joins the filter being typed.
+    pub fn paste_filter(&mut self, text: &str) {
+        self.filter_text.push_str(text);
+        self.apply_filter();
     }
 
     fn on_filter_key(&mut self, key: KeyEvent) {
@@ -240,6 +273,18 @@ impl TailPane {
             return TailAction::None;
         }
         let last = self.shown().len().saturating_sub(1);
+        if matches!(
+            key.code,
+            KeyCode::Down
+                | KeyCode::Up
+                | KeyCode::PageDown
+                | KeyCode::PageUp
+                | KeyCode::Home
+                | KeyCode::End
+        ) || matches!(plain(&key), Some('j' | 'k' | 'g' | 'G'))
+        {
+            self.held = None; // a move picks what is on screen again
+        }
         match (key.code, plain(&key)) {
             (KeyCode::Down, _) | (_, Some('j')) => self.selected = (self.selected + 1).min(last),
             (KeyCode::Up, _) | (_, Some('k')) => self.selected = self.selected.saturating_sub(1),
@@ -275,6 +320,12 @@ impl TailPane {
             self.rows.len(),
             self.origin
         );
+        if let Some(m) = &self.held {
+            title.push_str(&format!(
+                "· selected {}:{} left the buffer (Enter opens it, j/k pick again) ",
+                m.partition, m.offset
+            ));
+        }
         if self.filter_editing || !self.filter_text.is_empty() {
             title.push_str(&format!(
                 "· filter: {}{}",

@@ -119,6 +119,19 @@ impl App {
             return Err("type a file's path".into());
         }
         let path = expand(text);
+        // Refused names keep the box open with the reason (the writer checks again, so a
+        // file made meanwhile is never overwritten either).
+        if matches!(ask, Ask::ExportProducts | Ask::SaveMessages) {
+            if path.exists() {
+                return Err(format!(
+                    "{} exists already; choose another name",
+                    path.display()
+                ));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
+                return Err(format!("no folder {}", dir.display()));
+            }
+        }
         match ask {
             Ask::ImportPath => {
                 Format::of_path(&path).ok_or("the file must end in .csv or .jsonl")?;

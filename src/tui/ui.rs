@@ -10,8 +10,30 @@ use super::app::{App, Overlay, Pane, Screen, Startup};
 use super::session::Main;
 use super::text::{clip, printable};
 
+/// The smallest terminal every pane, box and the form fit in.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
 pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "Terminal too small: {}x{}, need {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        let [row] = Layout::vertical([Constraint::Length(3)])
+            .flex(Flex::Center)
+            .areas(area);
+        let lines = vec![
+            Line::from(Span::styled(text, Style::default().fg(Color::Yellow))),
+            Line::from("Enlarge it; Ctrl+C quits"),
+        ];
+        f.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).centered(),
+            row,
+        );
+        return;
+    }
     let tz = app.tz;
     let status_line = app_status_line(app);
     match &mut app.screen {
@@ -166,7 +188,9 @@ pub fn hints_for(main: &Main) -> &'static str {
                 "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
             }
         }
-        Pane::Form => "Enter/i edit · Tab/1-4 panes · Ctrl+O log out · ? help · Ctrl+C quit",
+        Pane::Form => {
+            "Enter or any letter: type in the field · 1-4 panes (digits never become text here) · Ctrl+O log out · ? help"
+        }
         Pane::Table if main.table.filter_editing => {
             "type to filter by name or category · Enter keep · Esc clear"
         }
@@ -263,7 +287,7 @@ fn draw_overlay(f: &mut Frame, app: &App) {
     let (title, lines, w, h): (&str, Vec<Line>, u16, u16) = match &app.overlay {
         None => return,
         Some(Overlay::Help) => {
-            let lines = HELP
+            let lines: Vec<Line> = HELP
                 .iter()
                 .map(|(k, v)| {
                     if v.is_empty() {
@@ -281,7 +305,16 @@ fn draw_overlay(f: &mut Frame, app: &App) {
                     }
                 })
                 .collect();
-            (" Keys · any key closes ", lines, 80, HELP.len() as u16 + 2)
+            // Scrolled (j/k) when the terminal is shorter than the help.
+            let shown = area.height.saturating_sub(2) as usize;
+            let top = app.help_scroll.min(HELP.len().saturating_sub(shown));
+            let lines: Vec<Line> = lines.into_iter().skip(top).collect();
+            let title = if shown < HELP.len() {
+                " Keys · j/k scroll · any other key closes "
+            } else {
+                " Keys · any key closes "
+            };
+            (title, lines, 80, HELP.len() as u16 + 2)
         }
         Some(Overlay::ConfirmQuit) => (
             " Quit? ",
@@ -292,6 +325,17 @@ fn draw_overlay(f: &mut Frame, app: &App) {
             ],
             52,
             5,
+        ),
+        Some(Overlay::ConfirmLogout) => (
+            " Log out? ",
+            vec![
+                Line::from("The form has unsaved input or drafts set aside."),
+                Line::from("Log out and lose them?"),
+                Line::from(""),
+                Line::from("y log out · any other key stays"),
+            ],
+            52,
+            6,
         ),
         Some(Overlay::ConfirmDelete(p)) => (
             " Delete? ",
@@ -371,8 +415,10 @@ fn draw_overlay(f: &mut Frame, app: &App) {
     let lines: Vec<Line> = lines
         .into_iter()
         .map(|l| {
-            if l.width() > rect.width as usize {
-                Line::from(clip(&l.to_string(), rect.width as usize))
+            // Inside the borders: a clipped line never wraps into the next one.
+            let inner = rect.width.saturating_sub(2) as usize;
+            if l.width() > inner {
+                Line::from(clip(&l.to_string(), inner))
             } else {
                 l
             }

@@ -34,39 +34,51 @@ pub fn draft_of(p: &Product) -> ProductDraft {
     }
 }
 
+fn set_aside_note(name: &str) -> String {
+    let name = if name.is_empty() { "(no name)" } else { name };
+    format!("your draft \"{name}\" is set aside: Ctrl+B brings it back")
+}
+
 impl FormPane {
     /// Opens `p` for editing; anything typed meanwhile is set aside (Ctrl+B brings it back,
     /// as a new product).
     pub fn edit(&mut self, p: &Product) {
-        self.load(&draft_of(p));
+        let aside = self.load(&draft_of(p));
         self.target = Some(EditTarget {
             id: p.id,
             version: p.revision.version,
             newer: None,
         });
-        self.outcome = None;
+        self.outcome = aside.map(|name| Outcome::Note(set_aside_note(&name)));
     }
 
     /// Starts a new product from `p`'s fields.
     pub fn copy(&mut self, p: &Product) {
-        self.load(&draft_of(p));
+        let aside = self.load(&draft_of(p));
         self.target = None;
-        self.outcome = Some(Outcome::Note(format!(
-            "New product from a copy of #{}: Ctrl+S registers it",
-            p.id
-        )));
+        let mut note = format!("New product from a copy of #{}: Ctrl+S registers it", p.id);
+        if let Some(name) = aside {
+            note = format!("{note} · {}", set_aside_note(&name));
+        }
+        self.outcome = Some(Outcome::Note(note));
     }
 
-    fn load(&mut self, d: &ProductDraft) {
+    /// Fills the form with `d`; what was typed (a new product's draft) is set aside, never
+    /// lost: its name is returned to be said on screen.
+    fn load(&mut self, d: &ProductDraft) -> Option<String> {
         let now = self.draft();
-        if self.has_input_in(&now) {
-            self.set_aside = Some(now);
-        }
+        let changed = self.target.is_none() || self.touched.iter().any(|t| *t);
+        let aside = (changed && self.has_input_in(&now)).then(|| {
+            let name = now.name.clone();
+            self.set_aside.push(now);
+            name
+        });
         self.fill(d);
         self.touched = [false; 6];
         self.focus = 0;
         self.editing = true;
         self.cursor_to_end();
+        aside
     }
 
     /// Esc while editing: back to an empty form for a new product.
@@ -153,9 +165,13 @@ impl FormPane {
     }
 
     pub fn title(&self) -> String {
-        match &self.target {
+        let title = match &self.target {
             Some(t) => format!(" Editing #{} (v{}) · Esc cancels ", t.id, t.version),
             None => " Product ".to_string(),
+        };
+        match self.set_aside.len() {
+            0 => title,
+            n => format!("{title}· {n} set aside: Ctrl+B "),
         }
     }
 }

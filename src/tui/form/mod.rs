@@ -82,8 +82,9 @@ pub struct FormPane {
     touched: [bool; 6],
     /// The product being saved: further submits wait for it.
     in_flight: Option<ProductDraft>,
-    /// A product whose save failed while something else was being typed: Ctrl+B swaps it in.
-    set_aside: Option<ProductDraft>,
+    /// Drafts put aside (a save that failed while the next was typed, or what was typed
+    /// when `e`/`c` filled the form), newest last: Ctrl+B swaps the newest in. Never dropped.
+    set_aside: Vec<ProductDraft>,
     /// The product being changed (None: a new product).
     target: Option<EditTarget>,
     /// The target of the change in flight.
@@ -113,7 +114,7 @@ impl FormPane {
             default_currency: default_currency.to_string(),
             touched: [false; 6],
             in_flight: None,
-            set_aside: None,
+            set_aside: Vec::new(),
             target: None,
             in_flight_target: None,
         };
@@ -144,7 +145,7 @@ impl FormPane {
 
     /// True when something was typed that a quit would lose.
     pub fn has_unsaved_input(&self) -> bool {
-        self.has_input_in(&self.draft()) || self.set_aside.is_some()
+        self.has_input_in(&self.draft()) || !self.set_aside.is_empty()
     }
 
     pub fn field_error(&self, i: usize) -> Option<String> {
@@ -218,7 +219,7 @@ impl FormPane {
         };
         let now = self.draft();
         if self.has_input_in(&now) && now != draft {
-            self.set_aside = Some(draft);
+            self.set_aside.push(draft);
             self.outcome = Some(Outcome::Failed(format!("{error} · Ctrl+B brings it back")));
             false
         } else {
@@ -230,12 +231,20 @@ impl FormPane {
 
     /// Swaps the product set aside after a failed save with what is in the form.
     fn swap_set_aside(&mut self) {
-        if let Some(back) = self.set_aside.take() {
+        if let Some(back) = self.set_aside.pop() {
             let now = self.draft();
             self.fill(&back);
             if now != ProductDraft::default() && self.has_input_in(&now) {
-                self.set_aside = Some(now);
+                self.set_aside.insert(0, now);
             }
+            self.outcome = Some(Outcome::Note(format!(
+                "Brought back \"{}\"{}",
+                back.name,
+                match self.set_aside.len() {
+                    0 => String::new(),
+                    n => format!(" · {n} more set aside: Ctrl+B"),
+                }
+            )));
         }
     }
 
@@ -293,6 +302,23 @@ impl FormPane {
             self.touched[self.focus] = true;
         }
         FormOutcome::None
+    }
+
+    /// A paste into the focused field, whole: one line except in the description; the
+    /// currency upper-cased and replacing the untouched default, as typing does.
+    pub fn paste(&mut self, text: &str) -> Result<(), String> {
+        let text = super::paste::clean(text, self.focus == DESCRIPTION)?;
+        let text = if self.focus == CURRENCY {
+            if !self.touched[CURRENCY] && self.draft().currency == self.default_currency {
+                self.inputs[CURRENCY] = input("");
+            }
+            text.to_uppercase()
+        } else {
+            text
+        };
+        self.inputs[self.focus].insert_str(text);
+        self.touched[self.focus] = true;
+        Ok(())
     }
 
     /// In the currency field, letters are upper-cased as typed, and the first one typed over

@@ -24,6 +24,9 @@ impl FormPane {
         let block = pane_block(title, focused);
         let inner = block.inner(area);
         f.render_widget(block, area);
+        // Small terminals: one row a field, the marks beside the labels, and the focused
+        // field's reason on one line, so every field stays on screen down to 60x16.
+        let compact = inner.height < 14;
         let desc_rows = if inner.height >= 20 {
             4
         } else if inner.height >= 16 {
@@ -38,30 +41,47 @@ impl FormPane {
             } else {
                 1
             }));
-            rows.push(Constraint::Length(1));
+            if !compact {
+                rows.push(Constraint::Length(1));
+            }
         }
         rows.push(Constraint::Length(1));
         rows.push(Constraint::Min(1));
         let areas = Layout::vertical(rows).split(inner);
+        let per_field = if compact { 1 } else { 2 };
         let label_w = 13.min(inner.width / 3);
         for (i, (_, label)) in FIELDS.iter().enumerate() {
             let [label_area, input_area] =
                 Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)])
-                    .areas(areas[i * 2]);
+                    .areas(areas[i * per_field]);
             let active = focused && self.editing && self.focus == i;
+            // The field typing goes to is marked even outside it (Enter or a letter enters).
             let label_style = if active {
                 Style::default()
                     .fg(Color::Cyan)
                     .add_modifier(Modifier::BOLD)
+            } else if focused && self.focus == i {
+                Style::default().fg(Color::Cyan)
             } else {
                 Style::default()
             };
-            f.render_widget(
-                Paragraph::new(format!("{label}:")).style(label_style),
-                label_area,
-            );
+            let error = self.field_error(i);
+            let label = if compact {
+                let mark = match &error {
+                    Some(_) if self.touched[i] => "✗",
+                    Some(_) => " ",
+                    None => "✓",
+                };
+                format!("{mark}{label}:")
+            } else {
+                format!("{label}:")
+            };
+            f.render_widget(Paragraph::new(label).style(label_style), label_area);
             draw_input(f, input_area, &self.inputs[i], active);
-            let msg = match self.field_error(i) {
+            if compact {
+                continue;
+            }
+            let msg = match error {
                 Some(e) if self.touched[i] => Line::from(Span::styled(
                     format!("✗ {e}"),
                     Style::default().fg(Color::Red),
@@ -73,6 +93,17 @@ impl FormPane {
                 Layout::horizontal([Constraint::Length(label_w), Constraint::Min(1)])
                     .areas(areas[i * 2 + 1]);
             f.render_widget(Paragraph::new(msg), msg_area);
+        }
+        if compact
+            && let Some(e) = self
+                .field_error(self.focus)
+                .filter(|_| self.touched[self.focus])
+        {
+            let line = Line::from(Span::styled(
+                format!("✗ {}: {e}", FIELDS[self.focus].1),
+                Style::default().fg(Color::Red),
+            ));
+            f.render_widget(Paragraph::new(line), areas[FIELDS.len()]);
         }
         let outcome = match &self.outcome {
             None => Line::from(Span::styled(
@@ -147,6 +178,10 @@ impl FormPane {
                 Style::default().fg(Color::Red),
             )),
         };
-        f.render_widget(Paragraph::new(outcome), areas[FIELDS.len() * 2 + 1]);
+        let outcome_area = areas[FIELDS.len() * per_field + 1];
+        f.render_widget(
+            Paragraph::new(outcome).wrap(ratatui::widgets::Wrap { trim: true }),
+            outcome_area,
+        );
     }
 }

@@ -34,10 +34,15 @@ fn table_renders_rows_position_and_degrades_when_narrow() {
         !narrow.contains("timestamp") && narrow.contains("qty"),
         "{narrow}"
     );
-    let tiny = screen(&mut app, 50, 12);
+    let tiny = screen(&mut app, 60, 16);
     assert!(
-        !tiny.contains("category") && tiny.contains("Blusa 30"),
+        !tiny.contains("timestamp") && tiny.contains("Blusa 30"),
         "{tiny}"
+    );
+    let too_small = screen(&mut app, 50, 12);
+    assert!(
+        too_small.contains("Terminal too small: 50x12, need 60x16"),
+        "{too_small}"
     );
     app.on_key(key(KeyCode::Char('j')));
     assert!(screen(&mut app, 80, 24).contains("row 2 of 1000000"));

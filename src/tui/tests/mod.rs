@@ -147,6 +147,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
 }
 
 mod changes;
+mod input;
 mod lists;
 mod pipeline;
 mod roles;
@@ -447,17 +448,37 @@ fn panes_switch_by_tab_digits_and_alt_digits() {
     assert_eq!(main(&app).pane, Pane::Tail);
     app.on_key(key(KeyCode::BackTab));
     assert_eq!(main(&app).pane, Pane::Table);
+    // A pane digit never becomes text: `1` shows the form without entering a field, so
+    // the next digit still switches panes.
     app.on_key(key(KeyCode::Char('1')));
-    assert!(main(&app).pane == Pane::Form && main(&app).form.editing);
+    assert!(main(&app).pane == Pane::Form && !main(&app).form.editing);
     typed(&mut app, "2");
+    assert_eq!(main(&app).pane, Pane::Table, "still a pane key");
+    assert_eq!(main(&app).form.draft().name, "");
+    // In a field (Enter, or any letter) digits are text.
+    app.on_key(key(KeyCode::Char('1')));
+    typed(&mut app, "B2");
     assert_eq!(
         main(&app).pane,
         Pane::Form,
         "a digit typed in a field is text"
     );
+    assert_eq!(
+        main(&app).form.draft().quantity,
+        "B2",
+        "in the focused field"
+    );
     app.on_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::ALT));
     assert_eq!(main(&app).pane, Pane::Table);
+    // Logging out with a draft asks first, as quitting does.
     app.on_key(ctrl('o'));
+    assert!(matches!(app.overlay, Some(Overlay::ConfirmLogout)));
+    assert!(screen(&mut app, 80, 24).contains("Log out and lose them?"));
+    app.on_key(key(KeyCode::Char('n')));
+    assert!(matches!(app.screen, Screen::Main(_)) && app.overlay.is_none());
+    assert_eq!(main(&app).form.draft().quantity, "B2", "nothing lost");
+    app.on_key(ctrl('o'));
+    app.on_key(key(KeyCode::Char('y')));
     assert!(
         matches!(app.screen, Screen::Login(_)),
         "log out returns to the login screen"
