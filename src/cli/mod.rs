@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
 mod user;
 pub use user::UserAction;
 
@@ -68,23 +69,7 @@ pub enum Command {
     },
     /// The audit trail, newest first: logins, failed logins and lock-outs, user changes,
     /// product changes, imports, exports and reroutes, with who, from where and the outcome
-    Audit {
-        /// Only entries since: a duration ago (15m, 2h, 1d) or an RFC 3339 instant
-        #[arg(long)]
-        since: Option<String>,
-        /// Only this actor (a user name, `anonymous`, or `os:NAME` for commands)
-        #[arg(long)]
-        actor: Option<String>,
-        /// Only this action (login, login.failed, login.locked, user.add, product.update, ...)
-        #[arg(long)]
-        action: Option<String>,
-        /// At most this many entries
-        #[arg(long)]
-        limit: Option<u64>,
-        /// JSON Lines, one entry per line
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(audit::AuditFlags),
     /// The pipeline: outbox backlog per destination, commit-to-acknowledgement latency,
     /// the topic's partitions and every consumer group's lag. Exit 1 when the database or
     /// the broker does not answer
@@ -255,22 +240,7 @@ pub fn run(cli: Cli) -> ExitCode {
             action.map(|OutboxAction::Reroute { from, to }| (from, to)),
         ),
         Command::User { action } => crate::app::run_user(settings, action.into()),
-        Command::Audit {
-            since,
-            actor,
-            action,
-            limit,
-            json,
-        } => crate::app::run_audit(
-            settings,
-            crate::app::AuditArgs {
-                since,
-                actor,
-                action,
-                json,
-                limit,
-            },
-        ),
+        Command::Audit(flags) => crate::app::run_audit(settings, flags.into()),
         Command::Status { json, watch } => crate::app::run_status(settings, json, watch),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);

@@ -99,7 +99,7 @@ pub async fn write(store: &Store, entry: &AuditEntry) {
 /// Audit entries, newest first.
 pub async fn entries(store: &Store, q: &AuditQuery) -> Result<Vec<AuditRecord>, ServiceError> {
     if let Some(a) = &q.action {
-        AuditAction::parse(a).map_err(|m| super::users::invalid("action", m))?;
+        AuditAction::parse(a).map_err(|m| super::user_admin::invalid("action", m))?;
     }
     Ok(store.audit_entries(q).await?)
 }

@@ -16,6 +16,7 @@ mod outbox;
 pub mod pipeline;
 mod reading;
 mod register;
+mod user_admin;
 mod users;
 mod writer;
 
@@ -47,10 +48,10 @@ pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Proble
 pub use outbox::{Destinations, destination_of, destinations, reroute};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
-pub use users::{
-    ApiUser, Principal, USER_CACHE, UserInfo, UserUpdate, add_user, list_users, seed_api_user,
-    set_disabled, set_password, set_role, update_user, user_info,
+pub use user_admin::{
+    add_user, list_users, set_disabled, set_password, set_role, update_user, user_info,
 };
+pub use users::{ApiUser, Principal, USER_CACHE, UserInfo, UserUpdate, seed_api_user};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

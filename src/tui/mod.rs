@@ -10,6 +10,7 @@ mod clipboard;
 mod details;
 mod events;
 mod form;
+mod help;
 mod import;
 mod jobs;
 mod login;
@@ -23,6 +24,7 @@ mod session;
 mod table;
 mod tail;
 mod text;
+mod time_mode;
 mod tools;
 mod ui;
 

@@ -25,7 +25,7 @@ impl App {
                     }
                     _ => return Vec::new(),
                 }
-                self.help_scroll = self.help_scroll.min(super::ui::HELP.len());
+                self.help_scroll = self.help_scroll.min(super::help::HELP.len());
                 self.overlay = Some(Overlay::Help);
                 Vec::new()
             }

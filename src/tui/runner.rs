@@ -8,14 +8,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::app::{Action, Effect};
-use super::form::ChangeError;
 use crate::service::Settings;
 use crate::service::{Edit, ServiceError};
 use crate::service::{Principal, Service, Tail};
 use crate::service::{TailMessage, TailOptions, TailStart};
 
 mod page;
+mod session;
 use page::load_page;
+use session::{change_error, check_session};
 
 /// Capacity of the tail channel: a flood waits in the reader thread, not in memory.
 pub const TAIL_CHANNEL: usize = 1024;
@@ -361,44 +362,5 @@ impl Runner {
             }
         }
         batch
-    }
-}
-
-/// Whether the logged-in user's login still holds and their role is the same: a password
-/// change or a disable (here or on another process) ends the session, a role change applies.
-/// A database that does not answer ends nothing.
-async fn check_session(
-    svc: &Service,
-    session: &std::sync::Mutex<Option<Principal>>,
-) -> Option<Action> {
-    let who = session.lock().ok().and_then(|u| u.clone())?;
-    let now = svc.principal(&who.username, who.generation).await;
-    let Ok(mut u) = session.lock() else {
-        return None;
-    };
-    // The session may have ended, or another begun, while the database answered: the news
-    // is only for the login it was about.
-    if u.as_ref() != Some(&who) {
-        return None;
-    }
-    match now {
-        Ok(now) if now.role != who.role => {
-            *u = Some(now.clone());
-            Some(Action::RoleChanged(now.role))
-        }
-        Ok(_) => None,
-        Err(ServiceError::Revoked(why)) => {
-            *u = None;
-            Some(Action::SessionEnded(format!("Logged out: {why}")))
-        }
-        Err(_) => None,
-    }
-}
-
-fn change_error(e: ServiceError) -> ChangeError {
-    match e {
-        ServiceError::Stale { current, .. } => ChangeError::Stale { current },
-        ServiceError::NotFound(_) => ChangeError::NotFound,
-        other => ChangeError::Other(other.to_string()),
     }
 }

@@ -490,7 +490,7 @@ fn help_lists_every_binding_within_80x24() {
     let mut app = logged_in();
     app.on_key(key(KeyCode::F(1)));
     let s = screen(&mut app, 80, 24);
-    for (k, _) in super::ui::HELP {
+    for (k, _) in super::help::HELP {
         assert!(s.contains(k), "help misses {k}:\n{s}");
     }
     app.on_key(key(KeyCode::Char('x')));
