@@ -55,7 +55,7 @@ async fn csv_rows_rules_quoting_and_reruns(svc: Service) {
     assert_eq!(
         lines,
         [
-            "line 5: name: must be 1-200 characters (got 0)",
+            "line 5: name: is required",
             "line 6: ammount: must be >= 0",
             "line 6: currency: must be an ISO 4217 code of 3 upper-case letters, e.g. BRL",
             "line 6: quantity: must be a whole number from 0 to 2147483647",
@@ -374,7 +374,7 @@ fn cli_exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "line 2: name: must be 1-200 characters (got 0)\n"
+        "line 2: name: is required\n"
     );
     let out = run(&[
         "import",

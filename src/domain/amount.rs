@@ -55,7 +55,11 @@ impl FromStr for Amount {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("must be a number");
+            return Err("is required");
+        }
+        // `12,50` in a country that writes decimals with a comma (BRL is the default).
+        if s.contains(',') {
+            return Err("must be a number with a dot for decimals (12.50), not a comma");
         }
         let lower = s.to_ascii_lowercase();
         if matches!(
@@ -170,7 +174,13 @@ mod tests {
         assert_eq!("1e3".parse::<Amount>().unwrap().cents(), 100_000);
         assert_eq!("NaN".parse::<Amount>(), Err("must be a finite number"));
         assert_eq!("abc".parse::<Amount>(), Err("must be a number"));
-        assert_eq!("".parse::<Amount>(), Err("must be a number"));
+        assert_eq!("".parse::<Amount>(), Err("is required"));
+        assert!(
+            "12,50"
+                .parse::<Amount>()
+                .unwrap_err()
+                .contains("dot for decimals")
+        );
         assert_eq!(".".parse::<Amount>(), Err("must be a number"));
     }
 

@@ -91,6 +91,9 @@ fn text(value: &str, min: usize, max: usize, multi_line: bool) -> Result<(), Str
         });
     }
     let len = value.chars().count();
+    if len == 0 && min > 0 {
+        return Err("is required".into());
+    }
     if len < min || len > max {
         return Err(format!("must be {min}-{max} characters (got {len})"));
     }
@@ -116,10 +119,22 @@ pub fn parse_currency(v: &str) -> Result<Currency, String> {
     Currency::parse(v).map_err(str::to_string)
 }
 
-/// Whole numbers only; `50.0` is accepted because the original's schema sent floats.
+/// Whole numbers only, written as an amount may be (`50.0`, `1e3`): the original's schema
+/// sent floats, and one number syntax serves both fields.
 pub fn parse_quantity(v: &str) -> Result<i32, String> {
     const RULE: &str = "must be a whole number from 0 to 2147483647";
     let v = v.trim();
+    if v.is_empty() {
+        return Err("is required".into());
+    }
+    if v.contains(['e', 'E']) {
+        let a: super::Amount = v.parse().map_err(|_| RULE.to_string())?;
+        let cents = a.cents();
+        return match (cents % 100, cents / 100) {
+            (0, q) if (0..=i64::from(i32::MAX)).contains(&q) => Ok(q as i32),
+            _ => Err(RULE.into()),
+        };
+    }
     let whole = match v.split_once('.') {
         Some((w, f)) if !w.is_empty() && f.bytes().all(|b| b == b'0') => w,
         Some(_) => return Err(RULE.into()),
@@ -263,8 +278,10 @@ mod tests {
         assert_eq!(parse_quantity("50.0"), Ok(50));
         assert!(parse_quantity("-1").is_err());
         assert!(parse_quantity("1.5").is_err());
-        assert!(parse_quantity("").is_err());
-        assert!(parse_quantity("1e3").is_err());
+        assert_eq!(parse_quantity(""), Err("is required".into()));
+        assert_eq!(parse_quantity("1e3"), Ok(1000), "the syntax amounts take");
+        assert!(parse_quantity("1.5e0").is_err());
+        assert!(parse_quantity("-1e3").is_err());
     }
 
     #[test]

@@ -18,6 +18,8 @@ use super::{KafkaConfig, KafkaError, TailOptions, TailStart};
 enum Session {
     Done,
     BrokerLost,
+    /// The topic does not have what was asked for (a partition, an offset).
+    Refused(String),
 }
 
 /// Streams the topic into `tx`. Without `follow` it stops at the high-water marks seen at
@@ -34,6 +36,8 @@ pub fn tail(
     loop {
         match session(cfg, &group, opts, &mut next, &tx, &stop) {
             Ok(Session::Done) => return Ok(()),
+            // What the topic does not have: said once, never retried.
+            Ok(Session::Refused(why)) => return Err(KafkaError::Other(why)),
             Ok(Session::BrokerLost) | Err(_) if opts.follow => {
                 tracing::info!("tail: broker connection lost; reconnecting with a fresh consumer");
                 for _ in 0..10 {
@@ -168,10 +172,20 @@ fn session(
         && !marks.is_empty()
         && !marks.iter().any(|(q, _, _)| *q == p)
     {
-        return Err(KafkaError::Other(format!(
+        return Ok(Session::Refused(format!(
             "partition {p} does not exist: {} has partitions 0 to {}",
             cfg.topic,
             marks.len() - 1
+        )));
+    }
+    // An offset the partition does not hold is refused, naming what it holds.
+    if let (Some(p), TailStart::Offset(n), None) = (opts.partition, opts.start, next.as_ref())
+        && let Some((_, low, high)) = marks.iter().find(|(q, _, _)| *q == p)
+        && (n < *low || n > *high)
+    {
+        return Ok(Session::Refused(format!(
+            "partition {p} holds offsets {low} to {} (the next is {high}), not {n}",
+            (*high - 1).max(*low)
         )));
     }
     let times = match (opts.start, next.is_none()) {

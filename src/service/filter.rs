@@ -12,6 +12,13 @@ pub enum MessageFilter {
 }
 
 impl MessageFilter {
+    /// Why a filter as typed cannot mean anything (`p=` without a partition number).
+    pub fn problem(text: &str) -> Option<String> {
+        let (k, v) = text.trim().split_once('=')?;
+        (k.trim() == "p" && v.trim().parse::<u32>().is_err())
+            .then(|| format!("p= takes a partition number (0, 1, …), not '{}'", v.trim()))
+    }
+
     /// None for an empty filter (keeps everything).
     pub fn parse(text: &str) -> Option<MessageFilter> {
         let t = text.trim();

@@ -7,10 +7,16 @@ use super::session::Main;
 pub fn hints_for(main: &Main) -> &'static str {
     match main.pane {
         Pane::Form if main.form.editing => {
-            if main.form.is_editing_product() {
-                "Tab/Enter next · Shift-Tab prev · Ctrl+S save the change · Esc cancel · F1 help"
-            } else {
-                "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · Esc leave · F1 help"
+            match (main.form.focus == 1, main.form.is_editing_product()) {
+                (true, _) => {
+                    "Enter new line · Tab next · Shift-Tab prev · Ctrl+S save · ends trimmed · Esc leave · F1 help"
+                }
+                (false, true) => {
+                    "Tab/Enter next · Shift-Tab prev · Ctrl+S save the change · ends trimmed · Esc cancel · F1 help"
+                }
+                (false, false) => {
+                    "Tab/Enter next · Shift-Tab prev · Ctrl+S save · Ctrl+R reset · Ctrl+K keep · ends trimmed · Esc leave"
+                }
             }
         }
         Pane::Form => {

@@ -85,10 +85,21 @@ pub fn link_to_message(main: &mut Main) {
 
 /// From the selected message to its product row, by key.
 pub fn link_to_product(main: &mut Main) -> Vec<Effect> {
-    let Some(key) = main.tail.selected_message().and_then(|m| m.key.clone()) else {
+    let Some((key, tombstone)) = main
+        .tail
+        .selected_message()
+        .and_then(|m| m.key.clone().map(|k| (k, m.payload.is_none())))
+    else {
         return Vec::new();
     };
     match key.parse::<i64>() {
+        // A tombstone's product is gone from the table: say so instead of an empty jump.
+        Ok(id) if tombstone => {
+            main.notice = Some(format!(
+                "Product #{id} was deleted: this message is its tombstone"
+            ));
+            Vec::new()
+        }
         Ok(id) => {
             main.pane = Pane::Table;
             main.form.editing = false;
@@ -179,6 +190,7 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.notice = Some(format!(
                 "The tail stopped: {why} (n reads the newest again)"
             ));
+            main.tail.origin = "stopped (n reads the newest)".into();
             Vec::new()
         }
         Action::RoleChanged(role) => {

@@ -286,7 +286,9 @@ impl TailPane {
                 printable(&self.filter_text),
                 if self.filter_editing { "▏" } else { "" }
             ));
-            if let Some((matched, seen)) = self.match_counts() {
+            if let Some(problem) = MessageFilter::problem(&self.filter_text) {
+                title.push_str(&format!(" · {problem}"));
+            } else if let Some((matched, seen)) = self.match_counts() {
                 title.push_str(&format!(" · {matched} of {seen} match"));
             }
             title.push(' ');

@@ -179,6 +179,7 @@ pub mod proxy;
 pub mod records;
 pub mod server;
 pub mod tansu;
+pub mod tmux;
 
 /// One number from a query of the tests' own (never user input).
 pub async fn scalar(store: &Store, sql: &str) -> i64 {

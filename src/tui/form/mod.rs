@@ -131,8 +131,10 @@ impl FormPane {
         self.target = None;
     }
 
+    /// What the fields hold, as saved: spaces and line breaks at either end of any field
+    /// are dropped (one rule for every field, said in the hint bar).
     pub fn draft(&self) -> ProductDraft {
-        let v = |i: usize| self.inputs[i].lines().join("\n");
+        let v = |i: usize| self.inputs[i].lines().join("\n").trim().to_string();
         ProductDraft {
             name: v(0),
             description: v(1),
