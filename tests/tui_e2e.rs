@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dataflow::config::DatabaseTarget;
 use dataflow::store::{ProductQuery, Store};
