@@ -30,7 +30,7 @@ pub use lag::{GroupOffsets, LagReader, PartitionMarks, TopicReading};
 pub use producer::{ensure_topic, producer};
 pub use refused::REFUSED;
 pub use relay::Relay;
-pub use tail::tail;
+pub use tail::{tail, tail_counting};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {

@@ -30,11 +30,23 @@ pub fn tail(
     tx: tokio::sync::mpsc::Sender<super::TailMessage>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), KafkaError> {
+    tail_counting(cfg, opts, tx, stop, &std::sync::atomic::AtomicI32::new(0))
+}
+
+/// `tail`, telling `partitions` how many the topic has once it is read (for a reader that
+/// checks a seek or a filter against it).
+pub fn tail_counting(
+    cfg: &KafkaConfig,
+    opts: TailOptions,
+    tx: tokio::sync::mpsc::Sender<super::TailMessage>,
+    stop: Arc<AtomicBool>,
+    partitions: &std::sync::atomic::AtomicI32,
+) -> Result<(), KafkaError> {
     let group = format!("dataflow-tail-{}", std::process::id());
     // The next offset per partition, once reading began: where a new consumer resumes.
     let mut next: Option<HashMap<i32, i64>> = None;
     loop {
-        match session(cfg, &group, opts, &mut next, &tx, &stop) {
+        match session(cfg, &group, opts, &mut next, &tx, &stop, partitions) {
             Ok(Session::Done) => return Ok(()),
             // What the topic does not have: said once, never retried.
             Ok(Session::Refused(why)) => return Err(KafkaError::Other(why)),
@@ -158,6 +170,7 @@ fn session(
     next: &mut Option<HashMap<i32, i64>>,
     tx: &tokio::sync::mpsc::Sender<super::TailMessage>,
     stop: &AtomicBool,
+    partitions: &std::sync::atomic::AtomicI32,
 ) -> Result<Session, KafkaError> {
     // The broker's end-of-partition answer ends a partition where its mark is right.
     let c: BaseConsumer<super::quiet::Quiet> = consumer_config(cfg, group)
@@ -168,6 +181,7 @@ fn session(
         std::thread::sleep(Duration::from_millis(500));
         marks = watermarks(&c, &cfg.topic)?;
     }
+    partitions.store(marks.len() as i32, Ordering::Relaxed);
     if let Some(p) = opts.partition
         && !marks.is_empty()
         && !marks.iter().any(|(q, _, _)| *q == p)

@@ -122,9 +122,17 @@ pub struct Tail {
     pub rx: mpsc::Receiver<TailMessage>,
     stop: Arc<AtomicBool>,
     failure: Arc<std::sync::Mutex<Option<String>>>,
+    partitions: Arc<std::sync::atomic::AtomicI32>,
+    /// The partition count a front end was last told (its own bookkeeping).
+    pub told_partitions: Option<i32>,
 }
 
 impl Tail {
+    /// The topic's partitions, once the reader has read them.
+    pub fn partitions(&self) -> Option<i32> {
+        Some(self.partitions.load(Ordering::Relaxed)).filter(|n| *n > 0)
+    }
+
     /// Why the reader stopped, once `rx` has closed on an error.
     pub fn failure(&self) -> Option<String> {
         self.failure.lock().ok().and_then(|f| f.clone())
@@ -257,11 +265,14 @@ impl Service {
         let (cfg, thread_stop) = (self.kafka(), stop.clone());
         let failure = Arc::new(std::sync::Mutex::new(None));
         let failed = failure.clone();
+        let partitions = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let counted = partitions.clone();
         std::thread::Builder::new()
             .name("kafka-tail".into())
             .spawn(move || {
                 // `tx` lives until the reason is stored, so a closed channel always has it.
-                if let Err(e) = kafka::tail(&cfg, opts, tx.clone(), thread_stop) {
+                if let Err(e) = kafka::tail_counting(&cfg, opts, tx.clone(), thread_stop, &counted)
+                {
                     tracing::warn!(error = %e, "tail ended with an error");
                     if let Ok(mut f) = failed.lock() {
                         *f = Some(e.to_string());
@@ -270,7 +281,13 @@ impl Service {
                 drop(tx);
             })
             .map_err(|e| ServiceError::Internal(format!("cannot start the tail thread: {e}")))?;
-        Ok(Tail { rx, stop, failure })
+        Ok(Tail {
+            rx,
+            stop,
+            failure,
+            partitions,
+            told_partitions: None,
+        })
     }
 
     pub async fn status(&self) -> Status {

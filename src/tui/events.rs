@@ -129,6 +129,8 @@ pub enum Action {
     Pipeline(Box<PipelineView>),
     Published(PublishedAck),
     Import(ImportUpdate),
+    /// How many partitions the topic has, once the tail has read it.
+    TopicPartitions(i32),
     /// The tail's reader ended on an error (a partition that does not exist, say).
     TailStopped(String),
     /// An export or a save: what was written where, or why not.

@@ -354,6 +354,12 @@ impl Runner {
             self.tail = None;
             return Vec::new();
         };
+        if let Some(n) = tail.partitions()
+            && tail.told_partitions != Some(n)
+        {
+            tail.told_partitions = Some(n);
+            let _ = self.actions.send(Action::TopicPartitions(n));
+        }
         let mut batch = vec![first];
         while batch.len() < max {
             match tail.rx.try_recv() {

@@ -186,6 +186,10 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             main.pipeline.view = Some(view);
             Vec::new()
         }
+        Action::TopicPartitions(n) => {
+            main.tail.partitions = Some(n);
+            Vec::new()
+        }
         Action::TailStopped(why) => {
             main.notice = Some(format!(
                 "The tail stopped: {why} (n reads the newest again)"

@@ -48,6 +48,8 @@ pub struct TailPane {
     live: u64,
     /// The selected message after it left the buffer (a fast topic): Enter still opens it.
     held: Option<TailMessage>,
+    /// The topic's partitions, once read: a seek or a `p=` filter beyond them is refused.
+    pub partitions: Option<i32>,
     page_height: usize,
 }
 
@@ -82,6 +84,7 @@ impl TailPane {
             rate_mark: (Instant::now(), 0),
             live: 0,
             held: None,
+            partitions: None,
             page_height: 10,
         }
     }
@@ -194,6 +197,17 @@ impl TailPane {
         }
     }
 
+    /// Why a `p=N` filter can match nothing: the topic has no partition N.
+    fn missing_partition(&self) -> Option<String> {
+        match (&self.filtered, self.partitions) {
+            (Some(f), Some(n)) => match f.filter {
+                MessageFilter::Partition(p) if p >= n => Some(partitions_are(n)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Pasted text joins the filter being typed.
     pub fn paste_filter(&mut self, text: &str) {
         self.filter_text.push_str(text);
@@ -286,7 +300,9 @@ impl TailPane {
                 printable(&self.filter_text),
                 if self.filter_editing { "▏" } else { "" }
             ));
-            if let Some(problem) = MessageFilter::problem(&self.filter_text) {
+            if let Some(problem) =
+                MessageFilter::problem(&self.filter_text).or_else(|| self.missing_partition())
+            {
                 title.push_str(&format!(" · {problem}"));
             } else if let Some((matched, seen)) = self.match_counts() {
                 title.push_str(&format!(" · {matched} of {seen} match"));
@@ -348,4 +364,9 @@ impl TailPane {
         let mut state = TableState::default().with_selected(Some(self.selected - offset));
         f.render_stateful_widget(table, area, &mut state);
     }
+}
+
+/// "the topic has partitions 0 to 2", for a refusal.
+pub fn partitions_are(n: i32) -> String {
+    format!("the topic has partitions 0 to {}", n - 1)
 }

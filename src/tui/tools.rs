@@ -195,6 +195,11 @@ fn seek(main: &mut Main, text: &str, tz: chrono_tz::Tz) -> Result<Vec<Effect>, S
                 at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S")
             ),
         ),
+        Seek::Offset { partition, .. } if main.tail.partitions.is_some_and(|n| partition >= n) => {
+            return Err(super::tail::partitions_are(
+                main.tail.partitions.unwrap_or(0),
+            ));
+        }
         Seek::Offset { partition, offset } => (
             TailStart::Offset(offset),
             Some(partition),

@@ -186,3 +186,37 @@ fn the_form_fits_at_60x16_and_smaller_terminals_say_so() {
     let last = screen(&mut app, 60, 16);
     assert!(last.contains("audit trail"), "the end of the help: {last}");
 }
+
+/// What the topic does not have is refused, naming what it has: a seek to partition 9 of 3
+/// keeps its box with the reason, and `p=9` or `p=abc` says why nothing matches.
+#[test]
+fn seeks_and_partition_filters_name_what_the_topic_has() {
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('3')));
+    app.on_action(Action::TopicPartitions(3));
+    app.on_key(key(KeyCode::Char('s')));
+    typed(&mut app, "9:0");
+    assert!(
+        app.on_key(key(KeyCode::Enter)).is_empty(),
+        "no seek started"
+    );
+    match &app.overlay {
+        Some(Overlay::Prompt(p)) => {
+            assert_eq!(p.error.as_deref(), Some("the topic has partitions 0 to 2"))
+        }
+        _ => panic!("the seek box stays open"),
+    }
+    app.on_key(key(KeyCode::Esc));
+    for (filter, want) in [
+        ("p=9", "the topic has partitions 0 to 2"),
+        ("p=abc", "p= takes a partition number"),
+        ("p=-1", "p= takes a partition number"),
+    ] {
+        app.on_key(key(KeyCode::Char('/')));
+        typed(&mut app, filter);
+        let s = screen(&mut app, 140, 30);
+        assert!(s.contains(want), "{filter}: {s}");
+        app.on_key(key(KeyCode::Esc)); // clears the filter
+    }
+}
