@@ -193,30 +193,36 @@ async fn production_refuses_a_stored_default_password() {
     prd(&mut c);
     let out = c.arg("migrate").output().unwrap();
     assert!(out.status.success(), "migrate does not start the service");
-    let mut c = dataflow(&data, &db.url);
-    prd(&mut c);
-    let out = c.args(["serve", "--bind", "127.0.0.1:0"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("USERNAME_API: the stored password of vert is the public default")
-            && err.contains("dataflow user passwd vert"),
-        "{err}"
-    );
-    let mut c = dataflow(&data, &db.url);
-    let mut child = c
-        .args(["user", "passwd", "vert", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{STRONG}\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let passwd = |password: &str| {
+        use std::io::Write;
+        let mut child = dataflow(&data, &db.url)
+            .args(["user", "passwd", "vert", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(format!("{password}\n").as_bytes()).unwrap();
+        drop(input);
+        assert!(child.wait().unwrap().success());
+    };
+    let serve_refused = || {
+        let mut c = dataflow(&data, &db.url);
+        prd(&mut c);
+        let out = c.args(["serve", "--bind", "127.0.0.1:0"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("USERNAME_API: the stored password of vert is a public one")
+                && err.contains("dataflow user passwd vert"),
+            "{err}"
+        );
+    };
+    serve_refused(); // `vert`, stored by the first (dev) start
+    // An upgrade from a compose file that defaulted PASSWORD_API to its placeholder.
+    passwd("change-me-api-password");
+    serve_refused();
+    passwd(STRONG);
     let store = db.store().await;
     let hash = store.user_hash("vert").await.unwrap().unwrap();
     assert!(dataflow::service::verify_password(STRONG.into(), hash.clone()).await);

@@ -32,26 +32,38 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The peer, unless it is a trusted proxy: then the right-most address of X-Forwarded-For
-/// that is not one of ours (addresses left of it could be written by the client itself).
+/// The peer, unless it is a trusted proxy: then, reading X-Forwarded-For from the right
+/// (what our proxies appended), the first address that is not one of ours. Entries left of
+/// it were written by the client and are never read, so junk there changes nothing; an
+/// entry with a port (`IP:port`, `[v6]:port`) counts as its address. With nothing usable the
+/// answer is the proxy itself (the lock-out then leaves the address out).
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|h| h.trim().parse::<IpAddr>())
-        .collect::<Result<_, _>>()
-        .unwrap_or_default(); // a malformed header names nobody: the proxy it is
-    hops.iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+        .collect();
+    for hop in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        match parse_hop(hop.trim()) {
+            Some(ip) if trusted.contains(&ip) => continue,
+            Some(ip) => return ip,
+            None => break,
+        }
+    }
+    peer
+}
+
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Ok(sa) = hop.parse::<SocketAddr>() {
+        return Some(sa.ip());
+    }
+    hop.rsplit_once(':').and_then(|(h, _)| h.parse().ok())
 }
 
 #[cfg(test)]
@@ -82,5 +94,13 @@ mod tests {
         let both = ["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()];
         assert_eq!(client_address(proxy, &h, &both), client, "two proxies");
         assert_eq!(client_address(proxy, &headers(&["junk"]), &[proxy]), proxy);
+        // Junk the client wrote left of what our proxy appended changes nothing.
+        let h = headers(&["junk, 203.0.113.7"]);
+        assert_eq!(client_address(proxy, &h, &[proxy]), client);
+        let h = headers(&["203.0.113.7:5123"]);
+        assert_eq!(client_address(proxy, &h, &[proxy]), client, "IP:port");
+        let h = headers(&["[2001:db8::1]:443"]);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(client_address(proxy, &h, &[proxy]), v6);
     }
 }

@@ -131,7 +131,13 @@ impl Service {
         let user_key = user_key(username);
         let user_limit = rules.limit(rules.per_user);
         let addr_limit = rules.limit(rules.per_address);
-        let addr_key = address_key(origin);
+        // A trusted proxy's own address is everyone behind it: never locked as one client.
+        let proxy = origin
+            .address
+            .as_deref()
+            .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| self.inner.settings.trusted_proxies.contains(&ip));
+        let addr_key = address_key(origin).filter(|_| !proxy);
         let address = addr_key.as_deref().map(|k| (k, &addr_limit));
         // The slots are taken while the user's row is read (one round trip saved), and
         // always before the password is checked.
@@ -178,13 +184,23 @@ impl Service {
                 Ok(Some(who))
             }
             Ok(None) => {
-                write(store, &entry(AuditAction::LoginFailed, "anonymous")).await;
+                // A name no user has may be a password typed in the wrong field: not kept.
+                let known = crate::domain::username_problem(username).is_none()
+                    && matches!(store.user_state(username).await, Ok(Some(_)));
+                let target = if known { username } else { "(unknown user)" };
+                let entry = |action| AuditEntry::new("anonymous", action, target, origin);
+                write(store, &entry(AuditAction::LoginFailed)).await;
                 let mut keys = vec![(user_key.clone(), user_limit)];
                 keys.extend(addr_key.clone().map(|k| (k, addr_limit)));
                 for (key, limit) in keys {
                     if let Ok(Some(until)) = store.throttle_fail(&key, &limit, now_ms()).await {
-                        let locked = entry(AuditAction::LoginLocked, "anonymous")
-                            .detail(format!("{key} locked for {} s", wait_secs(until)));
+                        let what = if key == user_key {
+                            format!("user:{target}")
+                        } else {
+                            key
+                        };
+                        let locked = entry(AuditAction::LoginLocked)
+                            .detail(format!("{what} locked for {} s", wait_secs(until)));
                         write(store, &locked).await;
                     }
                 }

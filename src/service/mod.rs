@@ -197,10 +197,12 @@ impl Service {
 
     pub async fn start_with(settings: Settings, store: Store) -> Result<Service, ServiceError> {
         let api_user = users::seed_api_user(&store, &settings).await?;
-        if api_user.default_password && settings.environ == crate::config::Environ::Prd {
+        let public = api_user.default_password || api_user.published_password;
+        if public && settings.environ == crate::config::Environ::Prd {
             return Err(ServiceError::Refused(format!(
-                "USERNAME_API: the stored password of {} is the public default; \
-                 set another with `dataflow user passwd {}` before starting in production",
+                "USERNAME_API: the stored password of {} is a public one (the default or a \
+                 placeholder printed in dataflow's files); set another with \
+                 `dataflow user passwd {}` before starting in production",
                 settings.username_api, settings.username_api
             )));
         }

@@ -98,10 +98,13 @@ impl UserCache {
     pub(super) fn put(&self, name: &str, row: Option<UserRow>, epoch: u64) {
         let Ok(mut map) = self.0.lock() else { return };
         if map.len() > 10_000 {
+            // A user changed here keeps its slot: its epoch must never fall back to 0, or a
+            // read begun before the change could land after it.
             map.retain(|_, s| {
-                s.row
-                    .as_ref()
-                    .is_some_and(|(at, _)| at.elapsed() < USER_CACHE)
+                s.epoch > 0
+                    || s.row
+                        .as_ref()
+                        .is_some_and(|(at, _)| at.elapsed() < USER_CACHE)
             });
         }
         let slot = map.entry(name.to_string()).or_default();
@@ -193,6 +196,9 @@ pub struct ApiUser {
     pub created: bool,
     /// Its stored password is the public default `vert`.
     pub default_password: bool,
+    /// In production only (checked there, an argon2 check each): its stored password is one
+    /// printed in dataflow's own files (the compose file's former placeholder, say).
+    pub published_password: bool,
 }
 
 /// Creates USERNAME_API as an admin with PASSWORD_API when it is missing, and never touches
@@ -225,14 +231,24 @@ pub async fn seed_api_user(
     } else {
         let is_default =
             verify_password(crate::config::DEFAULT_PASSWORD.into(), stored.clone()).await;
-        if !created && !is_default && !verify_password(password, stored).await {
-            tracing::info!(username = %name, "PASSWORD_API differs from the stored password, which is kept (change it with `dataflow user passwd`)");
+        if !created && !is_default && !verify_password(password, stored.clone()).await {
+            tracing::warn!(username = %name, "PASSWORD_API differs from the stored password, which is kept (change it with `dataflow user passwd`)");
         }
         is_default
     };
+    let mut published_password = false;
+    if settings.environ == crate::config::Environ::Prd {
+        for secret in crate::config::PUBLISHED_SECRETS {
+            if verify_password(secret.to_string(), stored.clone()).await {
+                published_password = true;
+                break;
+            }
+        }
+    }
     Ok(ApiUser {
         created,
         default_password,
+        published_password,
     })
 }
 

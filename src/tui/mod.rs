@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{
     DisableBracketedPaste, EnableBracketedPaste, Event, EventStream, KeyEventKind,
 };
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use app::App;
@@ -108,8 +108,10 @@ async fn event_loop(
                         Some(Err(e)) => return Err(e),
                         None => break 'events,
                     }
-                    match events.next().now_or_never() {
-                        Some(more) if !app.quit => next = more,
+                    // Polled with this task's own waker (never a no-op one: the stream would
+                    // hand that to its waiting thread and the next key would wake nobody).
+                    match futures::poll!(events.next()) {
+                        std::task::Poll::Ready(more) if !app.quit => next = more,
                         _ => break,
                     }
                 }
