@@ -53,7 +53,10 @@ fn describe(m: &TailMessage) -> String {
                 "{} · {} · {} {} · qty {}",
                 s(&v["name"]),
                 s(&v["category"]),
-                s(&v["pricing"]["amount"]),
+                // As the table shows it (`1000.00`), however the producer wrote the number.
+                s(&v["pricing"]["amount"])
+                    .parse::<crate::domain::Amount>()
+                    .map_or_else(|_| s(&v["pricing"]["amount"]), |a| a.to_string()),
                 s(&v["pricing"]["currency"]),
                 s(&v["availability"]["quantity"])
             ))
@@ -103,4 +106,25 @@ pub fn detail_lines(m: &TailMessage, tz: Tz) -> Vec<Line<'static>> {
     };
     lines.extend(body.lines().map(|l| Line::from(printable(l))));
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_the_table_shows_them() {
+        let m = TailMessage {
+            partition: 0,
+            offset: 0,
+            key: Some("1".into()),
+            timestamp_ms: None,
+            payload: Some(
+                br#"{"id":1,"name":"Mesa","description":"","category":"Casa","pricing":{"amount":1000.0,"currency":"BRL"},"availability":{"quantity":1,"timestamp":"2026-01-01T00:00:00Z"}}"#
+                    .to_vec(),
+            ),
+            headers: vec![],
+        };
+        assert!(describe(&m).contains("1000.00 BRL"), "{}", describe(&m));
+    }
 }

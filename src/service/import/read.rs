@@ -63,7 +63,8 @@ pub enum Raw {
 /// The CSV columns, by position in the header.
 pub(super) struct Columns {
     name: usize,
-    description: usize,
+    /// Optional: a file without it imports empty descriptions.
+    description: Option<usize>,
     category: usize,
     amount: (usize, String),
     currency: usize,
@@ -258,8 +259,9 @@ impl Reader {
                     Err(vec![Problem {
                         field: "row".into(),
                         reason: format!(
-                            "has {} fields, the header has {}",
+                            "has {} field{}, the header has {}",
                             record.len(),
+                            if record.len() == 1 { "" } else { "s" },
                             headers.len()
                         ),
                     }])
@@ -288,7 +290,7 @@ fn columns(headers: &csv::ByteRecord) -> Result<Columns, String> {
         .collect();
     let find = |want: &str| names.iter().position(|n| n == want);
     let need = |want: &str| find(want).ok_or_else(|| format!("missing column '{want}'"));
-    let (name, description, category) = (need("name")?, need("description")?, need("category")?);
+    let (name, description, category) = (need("name")?, find("description"), need("category")?);
     let amount = match (find("amount"), find("ammount")) {
         (Some(i), _) => (i, "amount".to_string()),
         (None, Some(i)) => (i, "ammount".to_string()),
@@ -322,7 +324,10 @@ fn csv_product(
     };
     let draft = ProductDraft {
         name: field(c.name, "name"),
-        description: field(c.description, "description"),
+        description: c
+            .description
+            .map(|i| field(i, "description"))
+            .unwrap_or_default(),
         category: field(c.category, "category"),
         amount: field(c.amount.0, &c.amount.1).trim().to_string(),
         currency: field(c.currency, "currency").trim().to_string(),
