@@ -210,8 +210,9 @@ impl Service {
     }
 
     /// Runs `first` unless the key was used already (replayed, or 422 for another request);
-    /// one request per key at a time in this process (409); a key another replica
-    /// committed meanwhile makes `first` fail on it, and is replayed.
+    /// one request per key at a time in this process (409); a key another replica (or an
+    /// earlier attempt here) committed meanwhile makes `first` fail on it or on the version
+    /// it wrote, and is replayed.
     async fn keyed<T>(
         &self,
         user: &str,
@@ -233,6 +234,14 @@ impl Service {
                 if constraint.contains("idempotency_key") =>
             {
                 self.replay(user, &idem).await?.ok_or_else(in_progress)
+            }
+            // A retry that waited on the row while its first attempt committed finds the
+            // version (or the deletion) that attempt made: it replays it, not 412 or 404.
+            Err(e @ (ServiceError::Stale { .. } | ServiceError::NotFound(_))) => {
+                match self.replay(user, &idem).await? {
+                    Some(done) => Ok(done),
+                    None => Err(e),
+                }
             }
             Err(e) => Err(e),
         }

@@ -148,6 +148,9 @@ impl Watch {
     }
 }
 
+/// How long a reading waits for the broker's side.
+const BROKER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Reads the database side and the broker side at once; either failing leaves its part
 /// empty with the reason.
 async fn read(
@@ -164,9 +167,17 @@ async fn read(
         let recent = store.recent_publish_times(RECENT).await?;
         Ok::<_, crate::store::StoreError>((backlog, recent))
     };
+    // Bounded: a broker that does not answer must not hold back the database's figures,
+    // which matter most during exactly that outage (a scrape gave up on both before).
     let broker = async {
         match lag {
-            Ok(l) => l.read(groups.to_vec()).await.map_err(|e| e.to_string()),
+            Ok(l) => match tokio::time::timeout(BROKER_WAIT, l.read(groups.to_vec())).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "the broker did not answer within {} s",
+                    BROKER_WAIT.as_secs()
+                )),
+            },
             Err(e) => Err(e),
         }
     };
