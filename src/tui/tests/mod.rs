@@ -151,6 +151,7 @@ mod input;
 mod lists;
 mod pipeline;
 mod roles;
+mod snapshots;
 mod tools;
 
 #[test]
