@@ -10,11 +10,11 @@ pub(super) const INSERT: &str = "INSERT INTO audit_log \
      (actor, action, target, outcome, via, address, user_agent, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// Appends `$entry` inside the transaction `$tx` (either back end).
-macro_rules! audit_in {
-    ($tx:ident, $entry:expr) => {{
+/// Binds an entry's eight values, in INSERT's order, to `$query`.
+macro_rules! bind_audit {
+    ($query:expr, $entry:expr) => {{
         let e: &$crate::domain::AuditEntry = $entry;
-        sqlx::query($crate::store::audit::INSERT)
+        $query
             .bind(&e.actor)
             .bind(e.action.as_str())
             .bind(&e.target)
@@ -23,6 +23,14 @@ macro_rules! audit_in {
             .bind(e.origin.address.as_deref())
             .bind(e.origin.user_agent.as_deref())
             .bind(e.detail.as_deref())
+    }};
+}
+pub(crate) use bind_audit;
+
+/// Appends `$entry` inside the transaction `$tx` (either back end).
+macro_rules! audit_in {
+    ($tx:ident, $entry:expr) => {{
+        $crate::store::audit::bind_audit!(sqlx::query($crate::store::audit::INSERT), $entry)
             .execute(&mut *$tx)
             .await?;
     }};

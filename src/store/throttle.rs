@@ -169,18 +169,8 @@ impl Store {
         let (user_key, first_lock_ms) = (user.0, user.1.first_lock_ms);
         match self {
             Store::Postgres(pool) => {
-                let e = audit;
-                sqlx::query(SUCCEED_PG)
-                    .bind(user_key)
-                    .bind(addr_key)
-                    .bind(&e.actor)
-                    .bind(e.action.as_str())
-                    .bind(&e.target)
-                    .bind(e.outcome)
-                    .bind(e.origin.via())
-                    .bind(e.origin.address.as_deref())
-                    .bind(e.origin.user_agent.as_deref())
-                    .bind(e.detail.as_deref())
+                let q = sqlx::query(SUCCEED_PG).bind(user_key).bind(addr_key);
+                super::audit::bind_audit!(q, audit)
                     .bind(first_lock_ms)
                     .execute(pool)
                     .await?;
