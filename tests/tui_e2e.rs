@@ -17,26 +17,7 @@ use common::tmux::Tmux;
 async fn register_through_the_form_and_see_it_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
-    let tmux = Tmux {
-        socket: format!("dataflow-e2e-{}", std::process::id()),
-    };
-    let cmd = format!(
-        // The embedded defaults: whatever database or broker the test runner points at is unset.
-        "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD -u KAFKA_HOST \
-         DATAFLOW_DATA_DIR={data} TIMEZONE=America/Sao_Paulo {} ; echo EXITED $? ; sleep 60",
-        env!("CARGO_BIN_EXE_dataflow")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+    let tmux = Tmux::start_tui("e2e", &data, "TIMEZONE=America/Sao_Paulo", 100, 30);
     tmux.wait_for("dataflow · log in");
     tmux.wait_for("Kafka embedded");
 
@@ -245,25 +226,7 @@ fn a_viewer_reads_and_is_logged_out_when_disabled() {
         &["add", "vera", "--role", "viewer", "--password-stdin"],
         "a long secret\n",
     );
-    let tmux = Tmux {
-        socket: format!("dataflow-e2e-viewer-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD -u KAFKA_HOST \
-         DATAFLOW_DATA_DIR={data} {} ; echo EXITED $? ; sleep 60",
-        env!("CARGO_BIN_EXE_dataflow")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "110",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+    let tmux = Tmux::start_tui("e2e-viewer", &data, "", 110, 30);
     tmux.wait_for("dataflow · log in");
     tmux.text("vera");
     tmux.keys(&["Tab"]);

@@ -10,25 +10,7 @@ use common::tmux::Tmux;
 fn pastes_drafts_and_small_terminals() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
-    let tmux = Tmux {
-        socket: format!("dataflow-input-{}", std::process::id()),
-    };
-    let cmd = format!(
-        "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD -u KAFKA_HOST \
-         DATAFLOW_DATA_DIR={data} {} ; echo EXITED $? ; sleep 60",
-        env!("CARGO_BIN_EXE_dataflow")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+    let tmux = Tmux::start_tui("input", &data, "", 100, 30);
     tmux.wait_for("First run: log in as vert / vert");
     tmux.text("vert");
     tmux.keys(&["Tab"]);

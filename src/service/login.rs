@@ -163,24 +163,23 @@ impl Service {
         if !reserved.load(std::sync::atomic::Ordering::Relaxed) {
             return checked; // nothing taken: refused, busy, or the database did not answer
         }
-        let release_addr = || async {
-            if let Some(key) = &addr_key {
-                let _ = store.throttle_release(key).await;
-            }
+        // The right password (of an enabled user, or of a disabled one, refused): the user's
+        // count starts afresh and both slots go back, with the audit entry, in one statement.
+        // The answer does not wait for it (a round trip): it runs in the background, and
+        // shutdown waits for it.
+        let right_password = |done: AuditEntry| {
+            let (store, user_key, addr_key) = (store.clone(), user_key.clone(), addr_key.clone());
+            self.inner.background.spawn(async move {
+                let user = (user_key.as_str(), &user_limit);
+                if let Err(e) = store.throttle_succeed(user, addr_key.as_deref(), &done).await {
+                    tracing::error!(error = %e, actor = %done.actor, "cannot record the login (lock-out count and audit entry)");
+                }
+            });
         };
-        let entry = |action, actor: &str| AuditEntry::new(actor, action, username, origin);
+        let login = AuditEntry::new(username, AuditAction::Login, username, origin);
         match checked {
-            // The answer does not wait for the bookkeeping (a round trip): it runs in the
-            // background, and shutdown waits for it.
             Ok(Some(who)) => {
-                let done = entry(AuditAction::Login, username);
-                let store = store.clone();
-                self.inner.background.spawn(async move {
-                    let user = (user_key.as_str(), &user_limit);
-                    if let Err(e) = store.throttle_succeed(user, addr_key.as_deref(), &done).await {
-                        tracing::error!(error = %e, actor = %done.actor, "cannot record the login (lock-out count and audit entry)");
-                    }
-                });
+                right_password(login);
                 Ok(Some(who))
             }
             Ok(None) => {
@@ -189,9 +188,11 @@ impl Service {
                     && matches!(store.user_state(username).await, Ok(Some(_)));
                 let target = if known { username } else { "(unknown user)" };
                 let entry = |action| AuditEntry::new("anonymous", action, target, origin);
-                write(store, &entry(AuditAction::LoginFailed)).await;
+                // The failures are counted first: the audit writes must not widen the time
+                // a slot stays in flight.
                 let mut keys = vec![(user_key.clone(), user_limit)];
                 keys.extend(addr_key.clone().map(|k| (k, addr_limit)));
+                let mut locks = Vec::new();
                 for (key, limit) in keys {
                     if let Ok(Some(until)) = store.throttle_fail(&key, &limit, now_ms()).await {
                         let what = if key == user_key {
@@ -199,26 +200,24 @@ impl Service {
                         } else {
                             key
                         };
-                        let locked = entry(AuditAction::LoginLocked)
-                            .detail(format!("{what} locked for {} s", wait_secs(until)));
-                        write(store, &locked).await;
+                        locks.push(format!("{what} locked for {} s", wait_secs(until)));
                     }
+                }
+                write(store, &entry(AuditAction::LoginFailed)).await;
+                for lock in locks {
+                    write(store, &entry(AuditAction::LoginLocked).detail(lock)).await;
                 }
                 Ok(None)
             }
             Err(e @ ServiceError::Forbidden(_)) => {
-                let _ = store.throttle_clear(&user_key).await;
-                release_addr().await;
-                let refused = entry(AuditAction::Login, username)
-                    .outcome("refused")
-                    .detail("the user is disabled");
-                write(store, &refused).await;
+                right_password(login.outcome("refused").detail("the user is disabled"));
                 Err(e)
             }
             // Not checked (busy, database down): the slots are given back, not counted.
             Err(e) => {
-                let _ = store.throttle_release(&user_key).await;
-                release_addr().await;
+                for key in std::iter::once(&user_key).chain(addr_key.as_ref()) {
+                    let _ = store.throttle_release(key).await;
+                }
                 Err(e)
             }
         }

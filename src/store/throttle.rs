@@ -11,12 +11,6 @@ const IDLE_MS: i64 = 3_600_000;
 /// request at most 30 s): its slot is given back.
 const STALE_MS: i64 = 30_000;
 
-// Failures and in-flight checks as they count now: a lock that expired or a key idle for an
-// hour starts from none; slots of a key untouched for STALE_MS are lost.
-const FAILURES_NOW: &str = "(CASE WHEN t.updated_ms < $2 - 3600000 \
-     OR (t.locked_until_ms > 0 AND t.locked_until_ms <= $2) THEN 0 ELSE t.failures END)";
-const IN_FLIGHT_NOW: &str = "(CASE WHEN t.updated_ms < $2 - 30000 THEN 0 ELSE t.in_flight END)";
-
 /// Takes a slot on each key given ($1 the user, $5 the address or NULL), in key order (so
 /// concurrent logins lock the rows in one order), unless it is
 /// locked or its failures and checks in flight reach its limit ($4, $6). Returns the keys
@@ -34,6 +28,14 @@ fn reserve_sql(pg: bool) -> String {
     } else {
         ("", "", " AND true")
     };
+    // Failures and in-flight checks as they count now: a lock that expired or a key idle for
+    // IDLE_MS starts from none; slots of a key untouched for STALE_MS were lost.
+    let failures_now = format!(
+        "(CASE WHEN t.updated_ms < $2 - {IDLE_MS} \
+         OR (t.locked_until_ms > 0 AND t.locked_until_ms <= $2) THEN 0 ELSE t.failures END)"
+    );
+    let in_flight_now =
+        format!("(CASE WHEN t.updated_ms < $2 - {STALE_MS} THEN 0 ELSE t.in_flight END)");
     format!(
         "{cfg_cte}INSERT INTO login_throttle AS t \
            (key, failures, in_flight, next_lock_ms, locked_until_ms, updated_ms, max_failures) \
@@ -41,13 +43,13 @@ fn reserve_sql(pg: bool) -> String {
            FROM (SELECT $1 AS key, $4 AS lim UNION ALL SELECT $5, $6) AS v{cfg_from} \
           WHERE v.key IS NOT NULL{filter} ORDER BY v.key \
          ON CONFLICT (key) DO UPDATE SET \
-           failures = {FAILURES_NOW}, \
-           in_flight = {IN_FLIGHT_NOW} + 1, \
-           next_lock_ms = CASE WHEN t.updated_ms < $2 - 3600000 THEN $3 ELSE t.next_lock_ms END, \
+           failures = {failures_now}, \
+           in_flight = {in_flight_now} + 1, \
+           next_lock_ms = CASE WHEN t.updated_ms < $2 - {IDLE_MS} THEN $3 ELSE t.next_lock_ms END, \
            locked_until_ms = CASE WHEN t.locked_until_ms <= $2 THEN 0 ELSE t.locked_until_ms END, \
            updated_ms = $2, \
            max_failures = excluded.max_failures \
-         WHERE t.locked_until_ms <= $2 AND {FAILURES_NOW} + {IN_FLIGHT_NOW} < excluded.max_failures \
+         WHERE t.locked_until_ms <= $2 AND {failures_now} + {in_flight_now} < excluded.max_failures \
          RETURNING key"
     )
 }
@@ -221,7 +223,7 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the key: a correct password, or an admin lifting a lock. True when it existed.
+    /// Forgets the key: an admin lifting a lock. True when it existed.
     pub async fn throttle_clear(&self, key: &str) -> Result<bool> {
         let n = on_pool!(self, |pool, pg| {
             sqlx::query(CLEAR)
@@ -236,7 +238,7 @@ impl Store {
     /// Drops keys idle for an hour and not locked.
     pub async fn throttle_prune(&self, now_ms: i64) -> Result<u64> {
         Ok(on_pool!(self, |pool, pg| sqlx::query(PRUNE)
-            .bind(now_ms - IDLE_MS.max(STALE_MS))
+            .bind(now_ms - IDLE_MS)
             .execute(pool)
             .await?
             .rows_affected()))

@@ -10,6 +10,23 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// The TUI on the embedded defaults (whatever database or broker the test runner points
+    /// at is unset), data in `data`, `env` added (`NAME=value ...`), in a `w`x`h` session;
+    /// the shell says `EXITED <code>` when it ends.
+    pub fn start_tui(name: &str, data: &str, env: &str, w: u16, h: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("dataflow-{name}-{}", std::process::id()),
+        };
+        let cmd = format!(
+            "env -u DATABASE_URL -u DATABASE -u DATABASE_HOST -u DATABASE_USER -u DATABASE_PASSWORD \
+             -u KAFKA_HOST DATAFLOW_DATA_DIR={data} {env} {} ; echo EXITED $? ; sleep 60",
+            env!("CARGO_BIN_EXE_dataflow")
+        );
+        let (w, h) = (w.to_string(), h.to_string());
+        tmux.run(&["new-session", "-d", "-s", "e2e", "-x", &w, "-y", &h, &cmd]);
+        tmux
+    }
+
     pub fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
