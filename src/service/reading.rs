@@ -123,8 +123,6 @@ pub struct Tail {
     stop: Arc<AtomicBool>,
     failure: Arc<std::sync::Mutex<Option<String>>>,
     partitions: Arc<std::sync::atomic::AtomicI32>,
-    /// The partition count a front end was last told (its own bookkeeping).
-    pub told_partitions: Option<i32>,
 }
 
 impl Tail {
@@ -286,7 +284,6 @@ impl Service {
             stop,
             failure,
             partitions,
-            told_partitions: None,
         })
     }
 

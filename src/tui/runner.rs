@@ -27,6 +27,8 @@ pub struct Runner {
     actions: mpsc::UnboundedSender<Action>,
     service: watch::Receiver<Option<Service>>,
     pub tail: Option<Tail>,
+    /// The tail's partition count the app was last told.
+    told_partitions: Option<i32>,
     acks: Option<JoinHandle<()>>,
     status_busy: Arc<AtomicBool>,
     /// The pipeline pane's readings: one at a time, with their history.
@@ -112,6 +114,7 @@ impl Runner {
             actions,
             service: rx,
             tail: None,
+            told_partitions: None,
             acks: None,
             status_busy: Arc::new(AtomicBool::new(false)),
             pipeline: Arc::new(tokio::sync::Mutex::new(
@@ -355,9 +358,9 @@ impl Runner {
             return Vec::new();
         };
         if let Some(n) = tail.partitions()
-            && tail.told_partitions != Some(n)
+            && self.told_partitions != Some(n)
         {
-            tail.told_partitions = Some(n);
+            self.told_partitions = Some(n);
             let _ = self.actions.send(Action::TopicPartitions(n));
         }
         let mut batch = vec![first];
