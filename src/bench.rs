@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::config::Settings;
-use crate::domain::ProductDraft;
+use crate::domain::{Position, ProductDraft};
 use crate::service::Service;
 use crate::store::{Order, ProductQuery};
 
@@ -139,6 +139,7 @@ pub async fn run(settings: Settings, count: usize, seed: i64) -> ExitCode {
             "a page of 50 from the middle, by key: {:.2} ms",
             t.elapsed().as_secs_f64() * 1e3
         );
+        follow_pages(&svc, last / 2).await;
     }
     let t = Instant::now();
     let _ = svc.count_products(None).await;
@@ -168,6 +169,43 @@ pub async fn run(settings: Settings, count: usize, seed: i64) -> ExitCode {
     logins(&svc).await;
     svc.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// product/all with `cursor`: a page from the middle in commit order, and the page a follower
+/// asks for at the end (nothing new), to set beside the pages by key above.
+async fn follow_pages(svc: &Service, middle: i64) {
+    let Ok(first) = svc.follow(Position::START, 1, None).await else {
+        return;
+    };
+    let writer = first.first().map_or(0, |(_, at)| at.writer);
+    let t = Instant::now();
+    let page = svc
+        .follow(Position { writer, id: middle }, 50, None)
+        .await
+        .unwrap_or_default();
+    println!(
+        "a page of 50 from the middle, by commit position (cursor): {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let Ok(end) = svc.follow_start().await else {
+        return;
+    };
+    let end = page.last().map_or(end, |(_, at)| (*at).max(end));
+    let t = Instant::now();
+    let _ = svc
+        .follow(
+            Position {
+                id: i64::MAX,
+                ..end
+            },
+            50,
+            None,
+        )
+        .await;
+    println!(
+        "a follower's page at the end (nothing new), by cursor: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 /// The consumer route's use case: a first call (creates the group's reader), a call with

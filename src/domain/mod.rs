@@ -6,6 +6,7 @@ mod audit;
 mod body;
 mod change;
 mod message;
+mod position;
 mod product;
 mod role;
 mod seek;
@@ -17,6 +18,7 @@ pub use audit::{AuditAction, AuditEntry, AuditRecord, Origin};
 pub use body::product_from_json;
 pub use change::{EventKind, HEADER_EVENT, HEADER_VERSION, Revision};
 pub use message::{ProductMessage, SCHEMA, matches_schema};
+pub use position::Position;
 pub use product::{
     Currency, FieldError, NewProduct, Product, ProductDraft, PublishState, ValidationErrors,
 };

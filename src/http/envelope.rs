@@ -36,6 +36,12 @@ pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
+/// The response with its `ETag` set to the product's version.
+pub fn with_etag(mut resp: Response, version: i64) -> Response {
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
 pub fn ok<T: Serialize>(message: &str, result: Option<T>) -> Response {
     Json(Envelope {
         code: "200".into(),

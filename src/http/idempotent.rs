@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::AppState;
-use super::envelope::{ApiError, FieldProblem, ok};
+use super::envelope::{ApiError, FieldProblem, ok, with_etag};
 use super::json::{DeletedOut, ProductOut, PublishOut};
 use crate::domain::{NewProduct, Product};
 use crate::service::{Edit, IDEMPOTENCY_KEY, Keyed, parse_idempotency_key};
@@ -52,7 +52,7 @@ async fn product_answer(
         }),
     };
     Ok(match out {
-        Some((out, version)) => super::product::with_etag(ok(message, Some(out)), version),
+        Some((out, version)) => with_etag(ok(message, Some(out)), version),
         // The row is never removed; this is only for a database that lost it.
         None => return Err(crate::service::ServiceError::NotFound(id).into()),
     })

@@ -7,7 +7,7 @@ use axum::response::Response;
 use super::AppState;
 use super::auth::{AuthUser, Editor};
 use super::caller::Caller;
-use super::envelope::{ApiError, Envelope, FieldProblem, etag, ok};
+use super::envelope::{ApiError, Envelope, FieldProblem, ok, with_etag};
 use super::json::{DeletedOut, JsonBody, ProductOut, PublishOut, draft_from_json};
 use crate::service::{Edit, ServiceError};
 
@@ -46,11 +46,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
                 message: "must be a version in quotes as ETag gives it, e.g. \"3\", or *".into(),
             }])
         })
-}
-
-pub(super) fn with_etag(mut resp: Response, version: i64) -> Response {
-    resp.headers_mut().insert(header::ETAG, etag(version));
-    resp
 }
 
 #[utoipa::path(get, path = "/api/vert/product/{id}", params(("id" = i64, Path, description = "Product id")),

@@ -8,9 +8,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{AuthUser, Editor};
@@ -21,12 +21,9 @@ use super::json::{
     draft_from_json,
 };
 use super::metrics::{Answered, RequestStart};
-use super::pager::Pager;
+use super::pager::{Cursor, Pager};
 use crate::domain::{HEADER_TRACEPARENT, TraceParent};
 use crate::stages::{self, Stage};
-
-/// Products per database round trip while streaming product/all.
-pub(super) const PAGE: i64 = 500;
 
 #[utoipa::path(get, path = "/", responses((status = 200, description = "Welcome", example = json!({"message": "Welcome to Vert API"}))))]
 pub async fn root() -> Response {
@@ -201,16 +198,44 @@ pub struct Page {
     /// At most this many products (default: all of them, streamed).
     #[param(minimum = 0)]
     pub limit: Option<i64>,
-    /// Only products with an id greater than this (keyset paging).
+    /// Only products with an id greater than this, in id order (the original's order). While
+    /// products are being written, one can commit after a higher id was already returned: a
+    /// client that follows the table should page with `cursor` instead.
     #[param(minimum = 0)]
     pub after: Option<i64>,
+    /// Follow the table in commit order: `0` to start, then the `next` of the previous answer.
+    /// Every committed product comes exactly once, whatever order writers commit in; the answer
+    /// then carries `next` beside `result`. Not with `after`.
+    #[param(value_type = Option<String>, example = "0")]
+    pub cursor: Option<String>,
+}
+
+/// The answer of product/all when paging with `cursor` (`next` is absent otherwise).
+#[derive(Serialize, ToSchema)]
+pub struct ProductPage {
+    #[schema(example = "200")]
+    pub code: String,
+    #[schema(example = "Ok")]
+    pub status: String,
+    pub message: String,
+    pub result: Vec<ProductOut>,
+    /// The cursor of the next page (with `cursor` only); the same one when nothing was new.
+    #[schema(example = "1234.5678")]
+    pub next: Option<String>,
+}
+
+fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid(vec![FieldProblem {
+        field: field.into(),
+        message: message.into(),
+    }])
 }
 
 #[utoipa::path(get, path = "/api/vert/product/all", params(Page), security(("bearer" = [])),
     responses(
-        (status = 200, body = Envelope<Vec<ProductOut>>, description = "Retrieve products successfully, oldest first, streamed"),
+        (status = 200, body = ProductPage, description = "Retrieve products successfully, streamed: oldest id first, or in commit order with `cursor` (then `next` follows `result`)"),
         (status = 401, body = Envelope<String>, description = "Missing, invalid, expired or revoked token (password changed, user disabled)"),
-        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad limit or after"),
+        (status = 422, body = Envelope<Vec<FieldProblem>>, description = "Bad limit, after or cursor, or both after and cursor"),
         (status = 503, body = Envelope<String>, description = "Database unavailable"),
     ))]
 pub async fn all_products(
@@ -218,29 +243,21 @@ pub async fn all_products(
     _user: AuthUser,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(page) = page.map_err(|e| {
-        ApiError::invalid(vec![FieldProblem {
-            field: "query".into(),
-            message: e.body_text(),
-        }])
-    })?;
+    let Query(page) = page.map_err(|e| bad_query("query", e.body_text()))?;
     for (field, value) in [("limit", page.limit), ("after", page.after)] {
         if value.is_some_and(|v| v < 0) {
-            return Err(ApiError::invalid(vec![FieldProblem {
-                field: field.into(),
-                message: "must be >= 0".into(),
-            }]));
+            return Err(bad_query(field, "must be >= 0"));
         }
     }
-    // The first page is read before answering, so an unreachable database is a 503.
-    let mut pager = Pager {
-        svc: state.service.clone(),
-        cursor: page.after,
-        remaining: page.limit,
-        first: None,
-        wrote_any: false,
-        done: false,
+    let cursor = match (page.after, page.cursor.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err(bad_query("cursor", "give either after or cursor, not both"));
+        }
+        (after, None) => Cursor::Id(after),
+        (None, Some(c)) => Cursor::Position(c.parse().map_err(|e| bad_query("cursor", e))?),
     };
+    // The first page is read before answering, so an unreachable database is a 503.
+    let mut pager = Pager::new(state.service.clone(), cursor, page.limit);
     pager.first = Some(pager.fetch().await?);
     let head = Bytes::from_static(
         br#"{"code":"200","status":"Ok","message":"Retrieve products successfully","result":["#,
@@ -248,11 +265,7 @@ pub async fn all_products(
     let pages = futures::stream::unfold(pager, |mut p| async move {
         p.next_chunk().await.map(|c| (c, p))
     });
-    let body = futures::stream::once(async { Ok(head) })
-        .chain(pages)
-        .chain(futures::stream::once(async {
-            Ok(Bytes::from_static(b"]}"))
-        }));
+    let body = futures::stream::once(async { Ok(head) }).chain(pages);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(body),

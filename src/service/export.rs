@@ -104,11 +104,14 @@ async fn export_to<W: Write>(
         }
         ExportFormat::Jsonl => json_out = Some(out),
     }
+    // Paging by id alone would skip a row committed mid-export below the cursor (ids are
+    // drawn before commit on PostgreSQL); the snapshot holds the table still.
+    let mut snapshot = store.snapshot().await?;
     let mut cursor = None;
     let mut n = 0u64;
     loop {
-        let page = store
-            .list_products(&ProductQuery {
+        let page = snapshot
+            .products(&ProductQuery {
                 order: Order::Ascending,
                 cursor,
                 limit: PAGE,

@@ -37,6 +37,7 @@ pub use auth::{hash_password, verify_password};
 pub use login::{LoginRules, UnlockKey, unlock, user_key};
 // What the front ends need from the layers below, so they import only `service` and `domain`.
 pub use crate::config::Settings;
+pub use crate::domain::Position;
 pub use crate::kafka::{TailMessage, TailOptions, TailStart};
 pub use crate::store::{AuditQuery, Creation, Order, ProductQuery, PublishedAck};
 pub use broker::{cluster_destination, embedded_destination};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::{Service, ServiceError};
-use crate::domain::Product;
+use crate::domain::{Position, Product};
 use crate::kafka::{self, TailMessage, TailOptions};
 use crate::store::{DestinationPending, ProductQuery, served_by};
 
@@ -172,6 +172,31 @@ impl Service {
             acked.overlay(p);
         }
         Ok(all)
+    }
+
+    /// Products committed after `after`, in commit order, each with its position: a reader
+    /// that passes back the last position sees every committed product once.
+    pub async fn follow(
+        &self,
+        after: Position,
+        limit: i64,
+        filter: Option<&str>,
+    ) -> Result<Vec<(Product, Position)>, ServiceError> {
+        let acked = self.inner.relay_link.acked();
+        let mut all = self
+            .inner
+            .store
+            .follow_products(after, limit, filter)
+            .await?;
+        for (p, _) in &mut all {
+            acked.overlay(p);
+        }
+        Ok(all)
+    }
+
+    /// Where to start following so that nothing visible later is missed.
+    pub async fn follow_start(&self) -> Result<Position, ServiceError> {
+        Ok(self.inner.store.follow_start().await?)
     }
 
     pub async fn product(&self, id: i64) -> Result<Option<Product>, ServiceError> {

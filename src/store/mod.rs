@@ -6,6 +6,7 @@ mod change;
 mod cluster;
 mod destination;
 mod error;
+mod follow;
 mod held;
 mod idem;
 mod outbox;
@@ -33,6 +34,7 @@ pub use change::{ChangeOf, Changed};
 pub use cluster::{DestinationPending, served_by};
 pub use destination::BrokerOwner;
 pub use error::StoreError;
+pub use follow::Snapshot;
 pub use idem::IdemRecord;
 pub use outbox::{OutboxEvent, PublishedAck};
 pub use pipeline::{Backlog, PublishTimes};
@@ -116,7 +118,8 @@ impl Store {
             Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
             Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
         };
-        r.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+        r.map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
+        self.settle_restored_positions().await
     }
 
     pub fn backend(&self) -> &'static str {

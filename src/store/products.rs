@@ -26,7 +26,7 @@ pub struct ProductQuery {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ProductRow {
-    id: i64,
+    pub(super) id: i64,
     name: String,
     description: String,
     category: String,
@@ -86,22 +86,28 @@ impl TryFrom<ProductRow> for Product {
 /// subquery), then joins only those rows: the planners otherwise merge-join whole tables.
 macro_rules! select_products {
     ($page:expr, $order:literal) => {
+        select_products!("", "", $page, concat!("ORDER BY p.id ", $order))
+    };
+    // `$inner` and `$outer` add columns to the page's subquery and to the result.
+    ($inner:literal, $outer:literal, $page:expr, $order_by:expr) => {
         concat!(
             "SELECT p.id, p.name, p.description, p.category, pr.id AS pricing_id, ",
             "CAST(pr.ammount AS TEXT) AS ammount, pr.currency, a.id AS availability_id, a.quantity, ",
             "a.\"timestamp\" AS ts, o.kafka_partition, o.kafka_offset, ",
-            "p.version, p.created_by, p.updated_by, p.updated_at ",
-            "FROM (SELECT id, name, description, category, version, created_by, updated_by, updated_at ",
-            "FROM tb_product p ",
+            "p.version, p.created_by, p.updated_by, p.updated_at",
+            $outer,
+            " FROM (SELECT id, name, description, category, version, created_by, updated_by, updated_at",
+            $inner,
+            " FROM tb_product p ",
             $page,
             ") p JOIN tb_pricing pr ON pr.product_id = p.id ",
             "JOIN tb_availability a ON a.product_id = p.id ",
             "LEFT JOIN outbox o ON o.id = (SELECT max(id) FROM outbox WHERE product_id = p.id) ",
-            "ORDER BY p.id ",
-            $order
+            $order_by
         )
     };
 }
+pub(super) use select_products;
 
 /// Case-insensitive substring of name or category; `$p` is the pattern's placeholder.
 macro_rules! filter_clause {
@@ -115,6 +121,8 @@ macro_rules! filter_clause {
         )
     };
 }
+
+pub(super) use filter_clause;
 
 /// SQLite's lower() and LIKE fold ASCII only (`ÁGUA` would not find `água`): there the
 /// filter is a case-insensitive regular expression of the escaped term (sqlx's `regexp`, Rust's
@@ -130,6 +138,8 @@ macro_rules! filter_clause_sqlite {
         )
     };
 }
+
+pub(super) use filter_clause_sqlite;
 
 // $1 cursor, $2 limit, $3 filter pattern. The cursor is always bound (a sentinel past either
 // end when paging starts) and the filter has queries of its own: `$n IS NULL OR ...` would
@@ -207,7 +217,7 @@ fn like_pattern(filter: Option<&str>) -> Option<String> {
 /// The filter's pattern for the back end: LIKE's on PostgreSQL, a regular expression on SQLite.
 /// Control characters other than line breaks and tabs are dropped first: no stored text holds
 /// them, and PostgreSQL refuses NUL in a parameter with an error (a pasted filter did that).
-fn filter_pattern(filter: Option<&str>, pg: bool) -> Option<String> {
+pub(super) fn filter_pattern(filter: Option<&str>, pg: bool) -> Option<String> {
     let clean: String = filter?
         .chars()
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
@@ -219,31 +229,40 @@ fn filter_pattern(filter: Option<&str>, pg: bool) -> Option<String> {
     (!f.is_empty()).then(|| format!("(?i){}", regex::escape(f)))
 }
 
+/// The statement of a page and its cursor's value (a sentinel past the end when starting).
+pub(super) fn list_sql(q: &ProductQuery, pg: bool, filtered: bool) -> (&'static str, i64) {
+    let low = q.cursor.unwrap_or(i64::MIN);
+    let high = q.cursor.unwrap_or(i64::MAX);
+    match (q.order, filtered, pg) {
+        (Order::Ascending, false, _) => (LIST_ASC, low),
+        (Order::Descending, false, _) => (LIST_DESC, high),
+        (Order::Ascending, true, true) => (LIST_ASC_FILTERED, low),
+        (Order::Descending, true, true) => (LIST_DESC_FILTERED, high),
+        (Order::Ascending, true, false) => (LIST_ASC_FILTERED_SQLITE, low),
+        (Order::Descending, true, false) => (LIST_DESC_FILTERED_SQLITE, high),
+    }
+}
+
+/// Runs a page's statement on `$exec` (a pool or a transaction).
+macro_rules! fetch_page {
+    ($exec:expr, $q:expr, $pg:expr) => {{
+        let pattern = $crate::store::products::filter_pattern($q.filter.as_deref(), $pg);
+        let (sql, cursor) = $crate::store::products::list_sql($q, $pg, pattern.is_some());
+        let query = sqlx::query_as(sql).bind(cursor).bind($q.limit.max(0));
+        let rows: Vec<$crate::store::products::ProductRow> = match &pattern {
+            Some(p) => query.bind(p).fetch_all($exec).await?,
+            None => query.fetch_all($exec).await?,
+        };
+        rows.into_iter()
+            .map($crate::domain::Product::try_from)
+            .collect::<$crate::store::Result<Vec<_>>>()
+    }};
+}
+pub(super) use fetch_page;
+
 impl Store {
     pub async fn list_products(&self, q: &ProductQuery) -> Result<Vec<Product>> {
-        let rows: Vec<ProductRow> = on_pool!(self, |pool, pg| {
-            let pattern = filter_pattern(q.filter.as_deref(), pg);
-            let (sql, cursor) = match (q.order, pattern.is_some(), pg) {
-                (Order::Ascending, false, _) => (LIST_ASC, q.cursor.unwrap_or(i64::MIN)),
-                (Order::Descending, false, _) => (LIST_DESC, q.cursor.unwrap_or(i64::MAX)),
-                (Order::Ascending, true, true) => (LIST_ASC_FILTERED, q.cursor.unwrap_or(i64::MIN)),
-                (Order::Descending, true, true) => {
-                    (LIST_DESC_FILTERED, q.cursor.unwrap_or(i64::MAX))
-                }
-                (Order::Ascending, true, false) => {
-                    (LIST_ASC_FILTERED_SQLITE, q.cursor.unwrap_or(i64::MIN))
-                }
-                (Order::Descending, true, false) => {
-                    (LIST_DESC_FILTERED_SQLITE, q.cursor.unwrap_or(i64::MAX))
-                }
-            };
-            let query = sqlx::query_as(sql).bind(cursor).bind(q.limit.max(0));
-            match &pattern {
-                Some(p) => query.bind(p).fetch_all(pool).await?,
-                None => query.fetch_all(pool).await?,
-            }
-        });
-        rows.into_iter().map(Product::try_from).collect()
+        on_pool!(self, |pool, pg| fetch_page!(pool, q, pg))
     }
 
     pub async fn get_product(&self, id: i64) -> Result<Option<Product>> {

@@ -7,7 +7,7 @@ use super::form::ChangeError;
 use super::import::ImportUpdate;
 use super::pipeline::PipelineView;
 use super::prompt::Prompt;
-use super::table::TableRequest;
+use super::table::{Loaded, TableRequest};
 use crate::domain::Role;
 use crate::domain::{Product, ProductDraft};
 use crate::service::{ExportFormat, Principal, PublishedAck, Status, TailMessage, TailStart};
@@ -119,7 +119,7 @@ pub enum Action {
     },
     Page {
         request: TableRequest,
-        result: Result<(Vec<Product>, Option<i64>), String>,
+        result: Result<Loaded, String>,
     },
     Count {
         filter: Option<String>,

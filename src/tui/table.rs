@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::text::plain;
-use crate::domain::{Product, PublishState};
+use crate::domain::{Position, Product, PublishState};
 
 mod render;
 
@@ -27,6 +27,29 @@ pub enum Fetch {
     Bottom,
     /// The page starting at this product (a jump from the tail).
     At(i64),
+    /// Products committed after this position, whatever their ids (new products arriving).
+    Since(Position),
+}
+
+/// A page's answer.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Newest first; for `Since`, in commit order.
+    pub rows: Vec<Product>,
+    /// Absolute index of the first row, when known.
+    pub position: Option<i64>,
+    /// Where following new products resumes (`Top`: taken before the page was read).
+    pub follow: Option<Position>,
+}
+
+impl Loaded {
+    pub fn page(rows: Vec<Product>, position: Option<i64>) -> Loaded {
+        Loaded {
+            rows,
+            position,
+            follow: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +74,9 @@ pub struct TablePane {
     /// A product to select once its page arrives.
     pending_select: Option<i64>,
     page_height: usize,
+    /// Where new products are followed from: ids are not in commit order, so "newer than the
+    /// top row" would miss a product committed after it with a lower id.
+    follow: Option<Position>,
 }
 
 impl Default for TablePane {
@@ -68,6 +94,7 @@ impl Default for TablePane {
             has_older: true,
             pending_select: None,
             page_height: 10,
+            follow: None,
         }
     }
 }
@@ -179,6 +206,9 @@ impl TablePane {
         if self.loading || self.window_start != 0 {
             return None;
         }
+        if let Some(at) = self.follow {
+            return Some(self.request(Fetch::Since(at)));
+        }
         match self.rows.first() {
             Some(p) => {
                 let id = p.id;
@@ -189,16 +219,16 @@ impl TablePane {
     }
 
     /// Merges a page; `position` is the absolute index of its first row when known.
-    pub fn on_page(
-        &mut self,
-        req: TableRequest,
-        result: Result<(Vec<Product>, Option<i64>), String>,
-    ) {
+    pub fn on_page(&mut self, req: TableRequest, result: Result<Loaded, String>) {
         if req.generation != self.generation {
             return; // an answer to a filter or jump that was since replaced
         }
         self.loading = false;
-        let (page, position) = match result {
+        let Loaded {
+            rows: page,
+            position,
+            follow,
+        } = match result {
             Ok(r) => r,
             Err(e) => {
                 self.error = Some(e);
@@ -209,6 +239,7 @@ impl TablePane {
         let full = page.len() as i64 >= PAGE;
         match req.fetch {
             Fetch::Top | Fetch::At(_) => {
+                self.follow = follow;
                 self.rows = page;
                 self.window_start = position.unwrap_or(0);
                 self.selected = 0;
@@ -246,17 +277,54 @@ impl TablePane {
                 } else {
                     self.window_start = (self.window_start - n as i64).max(0);
                 }
-                if self.rows.len() > WINDOW {
-                    self.rows.truncate(WINDOW);
-                    self.has_older = true;
-                    self.selected = self.selected.min(WINDOW - 1);
+                self.keep_window();
+            }
+            Fetch::Since(_) => {
+                if follow.is_some() {
+                    self.follow = follow;
                 }
+                self.merge_new(page);
             }
         }
         if let Some(id) = self.pending_select.take()
             && let Some(i) = self.rows.iter().position(|p| p.id == id)
         {
             self.selected = i;
+        }
+    }
+
+    /// Products committed since the last look, placed by id (a lower id than the top's can
+    /// arrive late). One already shown is not shown twice.
+    fn merge_new(&mut self, page: Vec<Product>) {
+        let following_top = self.window_start == 0 && self.selected == 0;
+        for p in page {
+            if self.rows.iter().any(|r| r.id == p.id) {
+                continue;
+            }
+            self.total += 1;
+            let at = self
+                .rows
+                .iter()
+                .position(|r| r.id < p.id)
+                .unwrap_or(self.rows.len());
+            // Older than the window's last row, with more below it: its place is outside.
+            if at == self.rows.len() && self.has_older {
+                continue;
+            }
+            self.rows.insert(at, p);
+            // The selected row moved down one: keep it selected (at the very top, the newest).
+            if !following_top && at <= self.selected && self.selected + 1 < self.rows.len() {
+                self.selected += 1;
+            }
+        }
+        self.keep_window();
+    }
+
+    fn keep_window(&mut self) {
+        if self.rows.len() > WINDOW {
+            self.rows.truncate(WINDOW);
+            self.has_older = true;
+            self.selected = self.selected.min(WINDOW - 1);
         }
     }
 

@@ -69,6 +69,15 @@ impl TestServer {
         }
     }
 
+    /// The database's URL (the first server's).
+    pub fn db_url(&self) -> &str {
+        &self
+            .db
+            .as_ref()
+            .expect("the first server owns the database")
+            .url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -3,7 +3,7 @@
 use crossterm::event::KeyCode;
 
 use super::super::app::{Action, App, Effect, Pane, Screen};
-use super::super::table::{Fetch, TableRequest};
+use super::super::table::{Fetch, Loaded, TableRequest};
 use super::*;
 use crate::service::TailStart;
 
@@ -93,7 +93,7 @@ fn filter_is_server_side_and_stale_answers_are_dropped() {
     assert!(new.generation > old.generation);
     app.on_action(Action::Page {
         request: old.clone(),
-        result: Ok((vec![product(99)], Some(0))),
+        result: Ok(Loaded::page(vec![product(99)], Some(0))),
     });
     assert!(
         !screen(&mut app, 80, 24).contains("Blusa 99"),
@@ -101,7 +101,7 @@ fn filter_is_server_side_and_stale_answers_are_dropped() {
     );
     app.on_action(Action::Page {
         request: new.clone(),
-        result: Ok((vec![product(2)], Some(0))),
+        result: Ok(Loaded::page(vec![product(2)], Some(0))),
     });
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("filter: bl") && s.contains("Blusa 2"), "{s}");
@@ -249,7 +249,7 @@ fn new_products_appear_on_top_without_moving_a_selection_elsewhere() {
         assert_eq!(req.fetch, Fetch::Newer(m.table.rows[0].id));
         app.on_action(Action::Page {
             request: req,
-            result: Ok((ids.into_iter().map(product).collect(), None)),
+            result: Ok(Loaded::page(ids.into_iter().map(product).collect(), None)),
         });
     };
     newer(&mut app, vec![4]);
@@ -266,4 +266,68 @@ fn new_products_appear_on_top_without_moving_a_selection_elsewhere() {
         "kept on its row"
     );
     assert!(screen(&mut app, 80, 24).contains("row 4 of 6"));
+}
+
+/// Ids are drawn before commit: product 5 can commit after 6 is shown. Following by position
+/// (not "newer than the top id") places it by id, once, and keeps the selection on its row.
+#[test]
+fn a_product_committed_late_with_a_lower_id_still_appears_once() {
+    use crate::domain::Position;
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    let at = |writer, id| Position { writer, id };
+    // The first page comes with where following starts.
+    let generation = {
+        let Screen::Main(m) = &mut app.screen else {
+            panic!()
+        };
+        m.table.request(Fetch::Top).generation
+    };
+    app.on_action(Action::Page {
+        request: TableRequest {
+            generation,
+            fetch: Fetch::Top,
+            filter: None,
+        },
+        result: Ok(Loaded {
+            rows: (1..=4).rev().map(product).collect(),
+            position: Some(0),
+            follow: Some(at(100, 0)),
+        }),
+    });
+    app.on_action(Action::Count {
+        filter: None,
+        result: Ok(4),
+    });
+    let since = |app: &mut App, ids: Vec<(i64, Position)>, expect: Position| {
+        let Screen::Main(m) = &mut app.screen else {
+            panic!()
+        };
+        let req = m
+            .table
+            .refresh()
+            .expect("at the top: a look for new products");
+        assert_eq!(req.fetch, Fetch::Since(expect));
+        let follow = ids.last().map(|(_, p)| *p);
+        app.on_action(Action::Page {
+            request: req,
+            result: Ok(Loaded {
+                rows: ids.into_iter().map(|(id, _)| product(id)).collect(),
+                position: None,
+                follow,
+            }),
+        });
+    };
+    // 4 was visible on the first page but written at or after the horizon: it comes again.
+    since(&mut app, vec![(4, at(100, 4)), (6, at(101, 6))], at(100, 0));
+    app.on_key(key(KeyCode::Char('j')));
+    let selected = |app: &App| main(app).table.selected_product().map(|p| p.id);
+    assert_eq!(selected(&app), Some(4));
+    since(&mut app, vec![(5, at(102, 5))], at(101, 6));
+    let ids: Vec<i64> = main(&app).table.rows.iter().map(|p| p.id).collect();
+    assert_eq!(ids, vec![6, 5, 4, 3, 2, 1], "5 in its place, 4 once");
+    assert_eq!(selected(&app), Some(4), "the selection stays on its row");
+    since(&mut app, Vec::new(), at(102, 5));
+    assert!(screen(&mut app, 80, 24).contains("of 6"));
 }

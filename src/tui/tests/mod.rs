@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::app::{Action, App, Effect, Overlay, Pane, Screen};
-use super::table::{Fetch, TableRequest};
+use super::table::{Fetch, Loaded, TableRequest};
 use crate::domain::{Amount, Product, PublishState};
 use crate::service::Status;
 use crate::service::{TailMessage, TailStart};
@@ -138,7 +138,7 @@ pub(super) fn load_page(app: &mut App, ids: std::ops::RangeInclusive<i64>, total
     };
     app.on_action(Action::Page {
         request,
-        result: Ok((rows, Some(0))),
+        result: Ok(Loaded::page(rows, Some(0))),
     });
     app.on_action(Action::Count {
         filter: None,
