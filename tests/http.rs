@@ -300,9 +300,11 @@ async fn health_metrics_docs(s: &TestServer) {
     let start = std::time::Instant::now();
     let (status, metrics) = loop {
         let (status, metrics) = get(s, "/metrics", None).await;
-        if metrics.contains("dataflow_outbox_pending 0")
-            || start.elapsed() > std::time::Duration::from_secs(10)
-        {
+        // Figures are read in the background every 5 s.
+        let read = metrics.contains("dataflow_outbox_pending 0")
+            && metrics.contains("dataflow_events_published_total 1")
+            && !metrics.contains("dataflow_pipeline_database_read_timestamp_seconds 0.0");
+        if read || start.elapsed() > std::time::Duration::from_secs(15) {
             break (status, metrics);
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

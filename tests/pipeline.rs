@@ -190,23 +190,34 @@ async fn tansu_status_and_metrics_show_each_group_lag() {
     assert_eq!(r["broker"]["up"], true);
     assert_eq!(r["pending"], 0);
 
-    // And on /metrics of a serving process.
-    let server = dataflow::http::router(dataflow::http::AppState::new(
+    // And on /metrics of a serving process, once its background reading came.
+    let state = dataflow::http::AppState::new(
         svc.clone(),
         dataflow::http::Jwt::new(b"pipeline-test-secret-pipeline-test"),
         Default::default(),
-    ));
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, server).await });
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    tokio::spawn(dataflow::http::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let text = loop {
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("dataflow_consumer_group_lag{") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     for (p, n) in &counts {
         let want = format!(
             "dataflow_consumer_group_lag{{group=\"consumer-group\",partition=\"{p}\"}} {}",

@@ -86,6 +86,8 @@ pub struct Settings {
     pub audit_retention: Duration,
     /// Reverse proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A bearer token /metrics requires (METRICS_TOKEN); None: /metrics is open.
+    pub metrics_token: Option<Secret>,
     pub paths: Paths,
 }
 
@@ -104,7 +106,12 @@ pub const PUBLISHED_SECRETS: &[&str] = &[
     "a long secret",
 ];
 
-const SECRETS: &[&str] = &["PASSWORD_API", "DATABASE_PASSWORD", "JWT_SECRET"];
+const SECRETS: &[&str] = &[
+    "PASSWORD_API",
+    "DATABASE_PASSWORD",
+    "JWT_SECRET",
+    "METRICS_TOKEN",
+];
 
 impl Settings {
     /// Reads every layer from the real environment, then applies `flags` on top.
@@ -200,6 +207,9 @@ impl Settings {
                 86_400 * number(l, "AUDIT_RETENTION_DAYS", 365, 1, 36_500)?,
             ),
             trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES").unwrap_or(""))?,
+            metrics_token: get("METRICS_TOKEN")
+                .filter(|t| !t.is_empty())
+                .map(Secret::from),
             paths,
         };
         settings.check_api_password(l.get("PASSWORD_API").is_some())?;
@@ -243,6 +253,7 @@ impl Settings {
         for (var, value) in [
             ("PASSWORD_API", Some(&self.password_api)),
             ("JWT_SECRET", self.jwt_secret.as_ref()),
+            ("METRICS_TOKEN", self.metrics_token.as_ref()),
         ] {
             if value.is_some_and(|v| PUBLISHED_SECRETS.contains(&v.expose())) {
                 return Err(bad(

@@ -109,6 +109,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "days the audit trail keeps an entry (1 or more)",
     ),
     (
+        "METRICS_TOKEN",
+        "",
+        "bearer token /metrics requires (Prometheus: `authorization: {credentials: ...}`); unset = open",
+    ),
+    (
         "TRUSTED_PROXIES",
         "",
         "comma-separated IPs of reverse proxies whose X-Forwarded-For names the caller in the audit trail",

@@ -95,11 +95,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The text exposition, with the outbox and relay figures read now.
-    pub fn render(&self, pending: Option<i64>, published_total: u64) -> String {
+    /// This process's pending events as last read (the refresher's); None (the database did
+    /// not answer) keeps the last figure, whose age the database read timestamp tells.
+    pub fn set_pending(&self, pending: Option<i64>) {
         if let Some(p) = pending {
             self.pending.set(p);
         }
+    }
+
+    /// The text exposition: what the refresher last read, and the relay's count now.
+    pub fn render(&self, published_total: u64) -> String {
         let seen = self.published.get();
         if published_total > seen {
             self.published.inc_by(published_total - seen);

@@ -108,5 +108,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header = state.limits.header;
-    limits::serve_connections(listener, router(state), header, shutdown).await
+    // Ends by itself once the server is gone (it holds the metrics weakly).
+    let refresher = pipeline_metrics::spawn_refresher(&state.metrics, state.service.clone());
+    let served = limits::serve_connections(listener, router(state), header, shutdown).await;
+    refresher.abort();
+    served
 }

@@ -1,9 +1,11 @@
 //! The pipeline's figures on `/metrics`: backlog and its oldest event per destination, the
 //! topic's high marks, every consumer group's lag per partition, and the commit-to-ack
-//! histogram. Read when scraped (at most one reading at a time), so they cost nothing unless
-//! someone scrapes.
+//! histogram. A background task reads them every REFRESH, the database side and the broker's
+//! apart: a scrape only encodes what is there, so it answers at once whatever the broker's
+//! state, and any number of scrapes cost one reading per period.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,7 +16,9 @@ use prometheus_client::registry::Registry;
 use crate::service::Service;
 use crate::service::pipeline::{Reading, Watch};
 
-/// A scrape waits this long for the broker's side at most; the database side comes anyway.
+/// How often the figures are read.
+pub const REFRESH: Duration = Duration::from_secs(5);
+/// A reading that takes longer is given up (the next one starts on time).
 const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,22 +38,42 @@ struct LagLabels {
 }
 
 pub struct PipelineGauges {
-    watch: tokio::sync::Mutex<Watch>,
     pending: Family<DestinationLabels, Gauge>,
     oldest: Family<DestinationLabels, Gauge<f64, AtomicU64>>,
     high: Family<PartitionLabels, Gauge>,
     lag: Family<LagLabels, Gauge>,
+    /// When each side was last read whole (Unix seconds): `time() - x` is the figures' age.
+    database_read: Gauge<f64, AtomicU64>,
+    broker_read: Gauge<f64, AtomicU64>,
+    broker_up: Gauge,
 }
 
 impl PipelineGauges {
     pub fn register(registry: &mut Registry) -> PipelineGauges {
         let g = PipelineGauges {
-            watch: tokio::sync::Mutex::new(Watch::new(2)),
             pending: Family::default(),
             oldest: Family::default(),
             high: Family::default(),
             lag: Family::default(),
+            database_read: Gauge::default(),
+            broker_read: Gauge::default(),
+            broker_up: Gauge::default(),
         };
+        registry.register(
+            "dataflow_pipeline_database_read_timestamp_seconds",
+            "When the outbox figures were last read (Unix time); they are absent until then",
+            g.database_read.clone(),
+        );
+        registry.register(
+            "dataflow_pipeline_broker_read_timestamp_seconds",
+            "When the topic's marks and the groups' lag were last read (Unix time)",
+            g.broker_read.clone(),
+        );
+        registry.register(
+            "dataflow_pipeline_broker_up",
+            "1 when the last reading reached the broker; 0: marks and lag are absent, not stale",
+            g.broker_up.clone(),
+        );
         registry.register(
             "dataflow_outbox_destination_pending",
             "Events waiting for each destination (every process on this database)",
@@ -78,22 +102,15 @@ impl PipelineGauges {
         g
     }
 
-    /// Reads the pipeline now and sets the gauges from it; what could not be read is left
-    /// out rather than shown stale.
-    pub async fn refresh(&self, service: &Service) {
-        let mut watch = self.watch.lock().await;
-        let Ok(r) = tokio::time::timeout(READ_TIMEOUT, service.read_pipeline(&mut watch)).await
-        else {
-            return;
-        };
-        self.set(&r);
-    }
-
+    /// Sets the gauges from a reading: a side that could not be read is left out, never
+    /// shown as it was.
     fn set(&self, r: &Reading) {
+        let now = r.at.timestamp_millis() as f64 / 1000.0;
         self.pending.clear();
         self.oldest.clear();
-        self.high.clear();
-        self.lag.clear();
+        if r.database_error.is_none() {
+            self.database_read.set(now);
+        }
         for d in &r.destinations {
             let l = DestinationLabels {
                 destination: d.name.clone(),
@@ -102,6 +119,12 @@ impl PipelineGauges {
             self.oldest
                 .get_or_create(&l)
                 .set(d.oldest_age_s.unwrap_or(0.0));
+        }
+        self.high.clear();
+        self.lag.clear();
+        self.broker_up.set(i64::from(r.broker.up));
+        if r.broker.up {
+            self.broker_read.set(now);
         }
         for p in &r.partitions {
             let l = PartitionLabels {
@@ -119,4 +142,35 @@ impl PipelineGauges {
             }
         }
     }
+}
+
+/// Reads the pipeline every REFRESH while the metrics live (the server holds them); sets
+/// `pending` (this process's view of the outbox) and the pipeline's gauges.
+pub fn spawn_refresher(
+    metrics: &Arc<super::metrics::Metrics>,
+    service: Service,
+) -> tokio::task::JoinHandle<()> {
+    let weak: Weak<super::metrics::Metrics> = Arc::downgrade(metrics);
+    tokio::spawn(async move {
+        let mut watch = Watch::new(2);
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(m) = weak.upgrade() else {
+                return;
+            };
+            let read = async {
+                let pending = service.status().await.pending;
+                (pending, service.read_pipeline(&mut watch).await)
+            };
+            match tokio::time::timeout(READ_TIMEOUT, read).await {
+                Ok((pending, r)) => {
+                    m.set_pending(pending);
+                    m.pipeline.set(&r);
+                }
+                Err(_) => tracing::warn!("the pipeline's metrics took over 3 s to read"),
+            }
+        }
+    })
 }

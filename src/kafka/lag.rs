@@ -3,6 +3,8 @@
 //! client per group between readings (a client per reading would reconnect every time).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -44,36 +46,54 @@ type Ask = (
     oneshot::Sender<Result<TopicReading, KafkaError>>,
 );
 
+/// Requests waiting for the thread besides the one it is on: a caller that gave up on a slow
+/// broker leaves its request behind, and those must not pile up.
+const QUEUE: usize = 1;
+
 /// Reads the topic and its groups on its own thread; the thread ends with the reader.
 pub struct LagReader {
-    tx: std::sync::mpsc::Sender<Ask>,
+    tx: std::sync::mpsc::SyncSender<Ask>,
+    kept: Arc<AtomicUsize>,
 }
 
 impl LagReader {
     pub fn start(cfg: &KafkaConfig) -> Result<LagReader, KafkaError> {
-        let (tx, rx) = std::sync::mpsc::channel::<Ask>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Ask>(QUEUE);
         let cfg = cfg.clone();
+        let kept = Arc::new(AtomicUsize::new(0));
+        let count = kept.clone();
         std::thread::Builder::new()
             .name("kafka-lag".into())
-            .spawn(move || serve(&cfg, &rx))
+            .spawn(move || serve(&cfg, &rx, &count))
             .map_err(|e| KafkaError::Other(format!("cannot start the lag reader: {e}")))?;
-        Ok(LagReader { tx })
+        Ok(LagReader { tx, kept })
+    }
+
+    /// Clients kept between readings after the last one (its own included).
+    pub fn kept_clients(&self) -> usize {
+        self.kept.load(Ordering::Relaxed)
     }
 
     /// The topic's marks, and the offsets of `groups` and of the other groups that committed
     /// on the topic (those the cluster lists, up to 16 more).
     pub async fn read(&self, groups: Vec<String>) -> Result<TopicReading, KafkaError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((groups, reply))
-            .map_err(|_| KafkaError::Other("the lag reader has stopped".into()))?;
+        self.tx.try_send((groups, reply)).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                KafkaError::Other("the broker is still answering an earlier reading".into())
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                KafkaError::Other("the lag reader has stopped".into())
+            }
+        })?;
         rx.await
             .map_err(|_| KafkaError::Other("the lag reader ended without an answer".into()))?
     }
 }
 
-/// Clients kept between readings, and the listed groups found reading other topics (looked
-/// at again every RECHECK readings, not every time).
+/// Clients kept between readings (the reader's own, the asked groups', and those of listed
+/// groups that have members), and the listed groups found reading other topics (looked at
+/// again every RECHECK readings, not every time).
 #[derive(Default)]
 struct Clients {
     by_group: HashMap<String, BaseConsumer<super::quiet::Quiet>>,
@@ -83,14 +103,16 @@ struct Clients {
 
 const RECHECK: u32 = 30;
 
-fn serve(cfg: &KafkaConfig, rx: &std::sync::mpsc::Receiver<Ask>) {
+fn serve(cfg: &KafkaConfig, rx: &std::sync::mpsc::Receiver<Ask>, kept: &AtomicUsize) {
     let mut clients = Clients::default();
     while let Ok((groups, reply)) = rx.recv() {
         clients.readings += 1;
         if clients.readings % RECHECK == 0 {
             clients.elsewhere.clear();
         }
-        let _ = reply.send(read(cfg, &mut clients, groups));
+        let r = read(cfg, &mut clients, groups);
+        kept.store(clients.by_group.len(), Ordering::Relaxed);
+        let _ = reply.send(r);
     }
 }
 
@@ -126,20 +148,36 @@ fn read(
             })
             .collect();
         // Not every broker lists groups (the embedded one may not): then only the asked ones.
-        let listed: Vec<String> = own
+        let listed: Vec<(String, bool)> = own
             .fetch_group_list(None, TIMEOUT)
-            .map(|l| l.groups().iter().map(|g| g.name().to_string()).collect())
+            .map(|l| {
+                l.groups()
+                    .iter()
+                    .map(|g| (g.name().to_string(), !g.members().is_empty()))
+                    .collect()
+            })
             .unwrap_or_default();
         (marks, listed)
     };
     let asked = groups.len();
+    let active: HashSet<String> = listed
+        .iter()
+        .filter(|(_, members)| *members)
+        .map(|(g, _)| g.clone())
+        .collect();
     let mut more: Vec<String> = listed
         .into_iter()
+        .map(|(g, _)| g)
         .filter(|g| g != OWN_GROUP && !groups.contains(g) && !clients.elsewhere.contains(g))
         .collect();
     more.sort();
     more.truncate(MORE_GROUPS);
     groups.extend(more);
+    // A group that left (no longer listed, or listed without members) keeps no client: one
+    // that committed once and went away would otherwise hold a connection for good.
+    clients
+        .by_group
+        .retain(|g, _| g == OWN_GROUP || groups[..asked].contains(g) || active.contains(g));
     let mut out = Vec::new();
     for (i, group) in groups.into_iter().enumerate() {
         let mut list = TopicPartitionList::new();
@@ -153,7 +191,11 @@ fn read(
             });
             continue;
         }
-        let got = client(cfg, clients, &group)?.committed_offsets(list, TIMEOUT)?;
+        let got = if i < asked || active.contains(&group) {
+            client(cfg, clients, &group)?.committed_offsets(list, TIMEOUT)?
+        } else {
+            base_consumer(cfg, &group)?.committed_offsets(list, TIMEOUT)?
+        };
         let committed = committed_of(&got);
         // A listed group that never committed on this topic reads something else.
         if i < asked || committed.iter().any(|(_, c)| c.is_some()) {
