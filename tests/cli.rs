@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -111,21 +110,12 @@ fn config_shows_sources_and_paths_and_hides_secrets() {
 #[test]
 fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = dataflow(dir.path())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let common::server::Served {
+        mut child,
+        port,
+        line,
+        ..
+    } = common::server::spawn_serve(dir.path(), &[], None);
     assert!(
         line.starts_with(&format!(
             "dataflow listening on http://127.0.0.1:{port} kafka 127.0.0.1:"

@@ -187,6 +187,7 @@ async fn followers_see_every_product_once(backend: Backend, rows: usize) {
         tokio::spawn(async move {
             let (mut seen, mut by_id) = (Vec::new(), Vec::new());
             let (mut cursor, mut after) = ("0".to_string(), 0i64);
+            let mut empty_since = None;
             loop {
                 let done = !writing.load(Ordering::SeqCst);
                 let url = format!("{base}/api/vert/product/all?cursor={cursor}&limit=500");
@@ -214,11 +215,21 @@ async fn followers_see_every_product_once(backend: Backend, rows: usize) {
                 let old = ids(&old);
                 after = old.iter().copied().max().unwrap_or(after);
                 by_id.extend(old);
+                // Done once writers are and pages stayed empty for a second (a relay's
+                // short transaction can hold rows back for a moment).
                 if got.is_empty() {
-                    if done {
+                    if !done {
+                        empty_since = None;
+                    } else if empty_since
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed()
+                        > Duration::from_secs(1)
+                    {
                         return (seen, by_id);
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                } else {
+                    empty_since = None;
                 }
                 seen.extend(got);
             }
@@ -369,4 +380,99 @@ async fn restored_positions_ahead_of_the_server_are_settled_at_start() {
     store.migrate().await.unwrap();
     assert_eq!(follow_until(&srv, &token, "0", 1).await.0, vec![id]);
     srv.stop().await;
+}
+
+/// Two real `dataflow serve` processes on one PostgreSQL database, each registering over
+/// HTTP from two clients, while a client follows product/all by cursor on the first: every
+/// product once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_sees_every_product_of_two_serve_processes_once() {
+    let db = common::TestDb::new(Backend::Postgres).await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // One secret, so a token from one process is good on the other.
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("JWT_SECRET", "follow-test-secret-follow-test-secret-0123"),
+    ];
+    let a = common::server::spawn_serve(one.path(), &env, None);
+    let b = common::server::spawn_serve(two.path(), &env, None);
+    let client = reqwest::Client::new();
+    let token = common::login(&client, &a.base).await;
+    let writing = Arc::new(AtomicBool::new(true));
+    let writers: Vec<_> = [&a.base, &b.base, &a.base, &b.base]
+        .into_iter()
+        .map(|base| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let (status, v) = common::register_http(&client, &base, &token).await;
+                    assert_eq!(status, 200, "{v}");
+                }
+            })
+        })
+        .collect();
+    let follower = {
+        let (client, base, token, writing) = (
+            client.clone(),
+            a.base.clone(),
+            token.clone(),
+            writing.clone(),
+        );
+        tokio::spawn(async move {
+            let (mut seen, mut cursor) = (Vec::new(), "0".to_string());
+            let mut empty_since = None;
+            loop {
+                let done = !writing.load(Ordering::SeqCst);
+                let url = format!("{base}/api/vert/product/all?cursor={cursor}&limit=100");
+                let page: Value = client
+                    .get(url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let got = ids(&page);
+                cursor = page["next"].as_str().unwrap().to_string();
+                if got.is_empty() {
+                    if !done {
+                        empty_since = None;
+                    } else if empty_since
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed()
+                        > Duration::from_secs(1)
+                    {
+                        return seen;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                } else {
+                    empty_since = None;
+                }
+                seen.extend(got);
+            }
+        })
+    };
+    for w in writers {
+        w.await.unwrap();
+    }
+    writing.store(false, Ordering::SeqCst);
+    let seen = follower.await.unwrap();
+    let page = client
+        .get(format!("{}/api/vert/product/all", a.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let all = ids(&page);
+    assert_eq!(all.len(), 400);
+    assert_once_each(&seen, &all);
+    for mut p in [a.child, b.child] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    db.drop_db().await;
 }

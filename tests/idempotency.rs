@@ -439,3 +439,40 @@ async fn concurrent_keyed_changes_sqlite() {
 async fn concurrent_keyed_changes_postgres() {
     concurrent_keyed_changes_never_hear_they_lost(Backend::Postgres).await;
 }
+
+/// A keyed change whose client went away mid-request (the future dropped at a different
+/// point each round), then retried with the same key and If-Match: the retry gets the change
+/// (made now, or replayed), never 412 for the version its own first attempt wrote; the
+/// product changed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_change_whose_client_left_is_replayed_on_retry() {
+    common::with_service(Backend::Postgres, |svc| async move {
+        for i in 0..20u64 {
+            let id = svc.register(&blusa()).await.unwrap().product.id;
+            let key = format!("gone-{i}");
+            let item = blusa().validate().unwrap();
+            let edit = || dataflow::service::Edit {
+                id,
+                expected: Some(1),
+                by: Some("vert"),
+                origin: None,
+            };
+            let first = svc.update_keyed(edit(), &key, &item);
+            let _ = tokio::time::timeout(std::time::Duration::from_micros(200 * i), first).await;
+            loop {
+                match svc.update_keyed(edit(), &key, &item).await {
+                    Err(ServiceError::InProgress(_)) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                    other => {
+                        assert!(other.is_ok(), "round {i}: {:?}", other.err());
+                        break;
+                    }
+                }
+            }
+            let p = svc.product(id).await.unwrap().unwrap();
+            assert_eq!(p.revision.version, 2, "round {i}: changed once");
+        }
+    })
+    .await;
+}

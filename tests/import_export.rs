@@ -431,3 +431,56 @@ fn cli_exit_codes() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["name"], "Blusa");
 }
+
+/// The import's final wait is for its own events: one pending for another topic (another
+/// process's to publish) neither holds it for the stall time nor is reported as its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_waits_for_its_own_events_only() {
+    let db = common::TestDb::new(common::Backend::Postgres).await;
+    let store = db.store().await;
+    let svc = Service::start(db.settings(&[])).await.unwrap();
+    let id = svc.register(&common::blusa()).await.unwrap().product.id;
+    svc.shutdown().await;
+    sqlx::query(
+        "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination)
+         SELECT product_id, msg_key, payload, created_at, 'embedded:another-topic'
+         FROM outbox WHERE product_id = $1",
+    )
+    .bind(id)
+    .execute(match &store {
+        dataflow::store::Store::Postgres(p) => p,
+        _ => unreachable!(),
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .args(["import", file.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("not yet published"),
+        "another topic's event is not this import's: {stderr}"
+    );
+    assert_eq!(
+        common::scalar(
+            &store,
+            "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"
+        )
+        .await,
+        1,
+        "the other topic's event still waits, the import's was published"
+    );
+    db.drop_db().await;
+}

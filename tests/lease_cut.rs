@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -124,26 +123,16 @@ fn serve_in(ns: &Netns, db: &TestDb, kafka: &str) -> (Child, String) {
     url.set_host(Some("localhost")).unwrap();
     url.query_pairs_mut()
         .append_pair("host", "/var/run/postgresql");
-    let bind = format!("{}:{}", ns.ns_ip, free_port());
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_dataflow")])
-        .args(["serve", "--bind", &bind])
-        .env("DATABASE_URL", url.as_str())
-        .env("KAFKA_HOST", kafka)
-        .env("TOPIC_PRODUCTS", TOPIC)
-        .env("PUBLISH_WAIT_MS", "0")
-        .env("DATAFLOW_DATA_DIR", db.dir.path().join("replica-a"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(kafka), "replica A started: {line}");
-    wait_accepting(&bind);
-    (child, format!("http://{bind}"))
+    let data = db.dir.path().join("replica-a");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("KAFKA_HOST", kafka),
+        ("TOPIC_PRODUCTS", TOPIC),
+        ("PUBLISH_WAIT_MS", "0"),
+    ];
+    let s = common::server::spawn_serve(&data, &env, Some((&ns.name, &ns.ns_ip)));
+    assert!(s.line.contains(kafka), "replica A started: {}", s.line);
+    (s.child, s.base)
 }
 
 async fn register_on(client: &reqwest::Client, base: &str, token: &str) -> i64 {

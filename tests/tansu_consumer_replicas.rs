@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::tansu::{free_port, start_tansu_memory};
@@ -15,32 +14,16 @@ use common::{Backend, TestDb};
 const TOPIC: &str = "replica-products";
 
 fn serve(db: &TestDb, kafka: &str, name: &str) -> (Child, String) {
-    let bind = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-        .args(["serve", "--bind", &bind])
-        .env("DATABASE_URL", &db.url)
-        .env("KAFKA_HOST", kafka)
-        .env("TOPIC_PRODUCTS", TOPIC)
-        .env("PUBLISH_WAIT_MS", "0")
-        .env("DATAFLOW_DATA_DIR", db.dir.path().join(name))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(kafka), "{name} started: {line}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&bind).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{name} never accepted"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, format!("http://{bind}"))
+    let data = db.dir.path().join(name);
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("KAFKA_HOST", kafka),
+        ("TOPIC_PRODUCTS", TOPIC),
+        ("PUBLISH_WAIT_MS", "0"),
+    ];
+    let s = common::server::spawn_serve(&data, &env, None);
+    assert!(s.line.contains(kafka), "{name} started: {}", s.line);
+    (s.child, s.base)
 }
 
 /// One consumer-route call: the product ids it returned (committed once the body is read).

@@ -4,29 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 fn serve(data: &std::path::Path) -> (Child, u16, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dataflow"))
-        .env_remove("DATABASE_URL")
-        .env_remove("KAFKA_HOST")
-        .env("DATAFLOW_DATA_DIR", data)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, port, line)
+    let s = common::server::spawn_serve(data, &[], None);
+    (s.child, s.port, s.line)
 }
 
 fn stop(mut child: Child) {

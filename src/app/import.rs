@@ -101,8 +101,13 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
             pb.enable_steady_tick(Duration::from_millis(200));
             pb
         });
+        // Its own events only: others' (another cluster's, say) are not this command's wait.
+        let own = match &result {
+            Ok(c) | Err(ImportError::Stopped { counts: c, .. }) => c.events,
+            Err(_) => None,
+        };
         let left = svc
-            .drain(DRAIN_STALL, |n| {
+            .drain_events(own.or(Some((0, -1))), DRAIN_STALL, |n| {
                 if let Some(pb) = &pb {
                     pb.set_message(format!("publishing · {n} events to go"));
                 }

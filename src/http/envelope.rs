@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::service::ServiceError;
+use crate::store::StoreError;
 
 /// `{"code": "200", "status": "Ok", "message": "...", "result": ...}`; `code` equals the
 /// HTTP status, `result` is left out when empty.
@@ -97,6 +98,18 @@ impl From<ServiceError> for ApiError {
                     })
                     .collect(),
             ),
+            // The commit was sent and its answer lost for good: it may have been saved.
+            ServiceError::Unavailable(detail @ StoreError::Unsettled { .. }) => {
+                tracing::warn!(error = %detail, "a commit's outcome is unknown");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database stopped answering during the commit: whether it was saved is \
+                     unknown. Retry with the same Idempotency-Key (it registers at most once), \
+                     or look the product up before sending it again without one",
+                );
+                e.retry_after = Some(5);
+                e
+            }
             ServiceError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, source = ?std::error::Error::source(&detail), "database unavailable");
                 ApiError::new(
@@ -193,5 +206,26 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit whose answer was lost for good may have saved the product: the 503 says so
+    /// and how to retry safely, unlike a database that was simply down.
+    #[test]
+    fn an_unknown_outcome_is_not_called_unavailable() {
+        let unknown = ApiError::from(ServiceError::Unavailable(StoreError::Unsettled {
+            reason: "gone".into(),
+            token: 7,
+        }));
+        assert_eq!(unknown.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(unknown.message.contains("whether it was saved is unknown"));
+        assert!(unknown.message.contains("same Idempotency-Key"));
+        assert_eq!(unknown.retry_after, Some(5));
+        let down = ApiError::from(ServiceError::Unavailable(StoreError::unavailable("down")));
+        assert_eq!(down.message, "Database unavailable, try again later");
     }
 }

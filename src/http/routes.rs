@@ -350,14 +350,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !same_secret(given.as_bytes(), want.expose().as_bytes()) {
-            let mut resp =
-                ApiError::new(StatusCode::UNAUTHORIZED, "/metrics needs its bearer token")
-                    .into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            return resp;
+            return ApiError::new(StatusCode::UNAUTHORIZED, "/metrics needs its bearer token")
+                .into_response();
         }
     }
     let text = state.metrics.render(state.service.published_total());

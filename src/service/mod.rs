@@ -330,14 +330,29 @@ impl Service {
     /// Waits until nothing is pending in the outbox, for as long as the count keeps falling
     /// (`stall` without progress ends the wait); `progress` hears the count as it goes.
     /// What is left when it returns (0: everything reached the broker).
-    pub async fn drain(&self, stall: Duration, mut progress: impl FnMut(i64)) -> i64 {
+    pub async fn drain(&self, stall: Duration, progress: impl FnMut(i64)) -> i64 {
+        self.drain_events(None, stall, progress).await
+    }
+
+    /// Like `drain`, for the events with outbox ids in `events` (inclusive) that this
+    /// process publishes; all pending events when None.
+    pub async fn drain_events(
+        &self,
+        events: Option<(i64, i64)>,
+        stall: Duration,
+        mut progress: impl FnMut(i64),
+    ) -> i64 {
         let mut best = i64::MAX;
         let mut since = tokio::time::Instant::now();
         loop {
-            let left = match self.inner.store.pending_count().await {
-                Ok(n) => n,
-                Err(_) => best,
+            let count = match events {
+                Some((lo, hi)) => {
+                    let store = &self.inner.store;
+                    store.pending_between(self.destination(), lo, hi).await
+                }
+                None => self.inner.store.pending_count().await,
             };
+            let left = count.unwrap_or(best);
             progress(left);
             if left == 0 {
                 return 0;

@@ -128,6 +128,8 @@ const HOLD_AGAIN_SQLITE: &str = "UPDATE outbox
 const RELEASE: &str = "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
   WHERE claimed_by = $1 AND published_at IS NULL";
 const PENDING: &str = "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL";
+const PENDING_BETWEEN: &str = "SELECT COUNT(*) FROM outbox
+    WHERE published_at IS NULL AND destination = $1 AND id BETWEEN $2 AND $3";
 const STATE: &str = "SELECT kafka_partition, kafka_offset FROM outbox WHERE id = $1";
 const RECENT: &str = "SELECT id, product_id, msg_key, payload, event, version, traceparent FROM (
     SELECT id, product_id, msg_key, payload, event, version, traceparent FROM outbox
@@ -299,6 +301,18 @@ impl Store {
         Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(PENDING)
             .fetch_one(pool)
             .await?))
+    }
+
+    /// Pending events of `destination` with ids in `lo..=hi` (one import's, say).
+    pub async fn pending_between(&self, destination: &str, lo: i64, hi: i64) -> Result<i64> {
+        Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(
+            PENDING_BETWEEN
+        )
+        .bind(destination)
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(pool)
+        .await?))
     }
 
     pub async fn event_state(&self, outbox_id: i64) -> Result<Option<PublishState>> {

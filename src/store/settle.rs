@@ -40,12 +40,15 @@ impl Store {
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 Err(e) if e.is_unavailable() => {
-                    return Err(StoreError::unavailable(format!(
-                        "the database stopped answering during the commit and has not answered \
-                         for {}s since ({e}): whether the products were saved is unknown; look \
-                         them up before registering them again",
-                        patience.as_secs()
-                    )));
+                    return Err(StoreError::Unsettled {
+                        reason: format!(
+                            "the database stopped answering during the commit and has not \
+                             answered for {}s since ({e}): whether the products were saved is \
+                             unknown; look them up before registering them again",
+                            patience.as_secs()
+                        ),
+                        token,
+                    });
                 }
                 Err(e) => return Err(e),
             }

@@ -114,17 +114,42 @@ impl TestServer {
     }
 }
 
-/// A real `dataflow serve` process on the embedded broker, data in `data`, with `env` set;
-/// returns once it has printed its address line.
-pub fn serve_process(data: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+/// A `dataflow serve` process a test started.
+pub struct Served {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// `http://HOST:PORT`.
+    pub base: String,
+    /// The line it printed first (its addresses and broker).
+    pub line: String,
+}
+
+/// Starts `dataflow serve` on a free port with its data in `data` and `env` set (the
+/// caller's DATABASE_URL and KAFKA_HOST are not inherited), inside the network namespace
+/// `netns` = (name, address) when given; returns once it printed its line and accepts. Every
+/// test that runs a serving process starts it here.
+pub fn spawn_serve(
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+    netns: Option<(&str, &str)>,
+) -> Served {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     let port = super::tansu::free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+    let host = netns.map_or("127.0.0.1", |(_, ip)| ip);
+    let bind = format!("{host}:{port}");
+    let mut cmd = match netns {
+        Some((name, _)) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", name, env!("CARGO_BIN_EXE_dataflow")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_dataflow")),
+    };
     cmd.env_remove("DATABASE_URL")
         .env_remove("KAFKA_HOST")
         .env("DATAFLOW_DATA_DIR", data)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--bind", &bind])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in env {
@@ -135,6 +160,26 @@ pub fn serve_process(data: &std::path::Path, env: &[(&str, &str)]) -> (std::proc
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.contains("(embedded)"), "{line}");
-    (child, port)
+    let start = std::time::Instant::now();
+    while !line.is_empty() && std::net::TcpStream::connect(&bind).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{bind} never accepted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Served {
+        child,
+        port,
+        base: format!("http://{bind}"),
+        line,
+    }
+}
+
+/// A real `dataflow serve` process on the embedded broker, data in `data`, with `env` set;
+/// returns once it has printed its address line.
+pub fn serve_process(data: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    let s = spawn_serve(data, env, None);
+    assert!(s.line.contains("(embedded)"), "{}", s.line);
+    (s.child, s.port)
 }

@@ -53,6 +53,9 @@ pub struct Counts {
     /// Bytes read of `total_bytes`.
     pub bytes: u64,
     pub total_bytes: u64,
+    /// The lowest and highest outbox ids of the events this import wrote: what its final
+    /// wait for the broker waits for (not other writers' events, nor other clusters').
+    pub events: Option<(i64, i64)>,
 }
 
 impl Counts {
@@ -334,7 +337,15 @@ impl Service {
         failure: &mut Option<ServiceError>,
     ) {
         match result {
-            Ok(_) => counts.imported += 1,
+            Ok(w) => {
+                counts.imported += 1;
+                let id = w.saved.event.id;
+                counts.events = Some(
+                    counts
+                        .events
+                        .map_or((id, id), |(lo, hi)| (lo.min(id), hi.max(id))),
+                );
+            }
             // Another row (or import) took the key meanwhile.
             Err(StoreError::Conflict { .. }) => counts.duplicates += 1,
             Err(e @ StoreError::Constraint { .. }) => {

@@ -209,6 +209,7 @@ fn import_shows_progress_then_the_report_and_rejected_rows() {
         rejected: 1,
         bytes: 500,
         total_bytes: 1000,
+        events: None,
     };
     app.on_action(Action::Import(ImportUpdate {
         counts,
