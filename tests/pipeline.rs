@@ -278,3 +278,39 @@ both_backends!(
         assert_eq!(r.pending, Some(1));
     }
 );
+
+/// A group that committed once on the topic and went away is still listed by the cluster
+/// (its offsets are kept): its lag is read, but the reader keeps no client for it (it kept
+/// one for the life of the process before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tansu_a_group_that_committed_and_left_keeps_no_client() {
+    const TOPIC: &str = "leaver-products";
+    let db = TestDb::new(Backend::Postgres).await;
+    let port = free_port();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let vars = [("KAFKA_HOST", host.as_str()), ("TOPIC_PRODUCTS", TOPIC)];
+    let svc = Service::start(db.settings(&vars)).await.expect("service");
+    for _ in 0..6 {
+        svc.register(&blusa()).await.expect("registered");
+    }
+    let counts = per_partition(&svc, 6).await;
+    commit(&host, TOPIC, "one-off", &halves(&counts));
+    let reader = dataflow::kafka::LagReader::start(&svc.kafka()).expect("reader");
+    for _ in 0..3 {
+        let r = reader.read(Vec::new()).await.expect("a reading");
+        assert!(
+            r.groups.iter().any(|g| g.group == "one-off"),
+            "found by listing: {r:?}"
+        );
+        assert_eq!(
+            reader.kept_clients(),
+            1,
+            "only the reader's own client is kept"
+        );
+    }
+    svc.shutdown().await;
+    let _ = broker.kill();
+    let _ = broker.wait();
+    db.drop_db().await;
+}
