@@ -1,5 +1,6 @@
 //! Prometheus metrics and the access log, both from one middleware.
 
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -13,6 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::service::Service;
 use crate::stages::{self, Stage};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -154,4 +156,32 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
         .observe(elapsed.as_secs_f64());
     tracing::info!(target: "access", %method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0);
     resp
+}
+
+/// Reads the pipeline every REFRESH while the metrics live (the server holds them); sets
+/// `pending` (this process's view of the outbox) and the pipeline's gauges.
+pub fn spawn_refresher(metrics: &Arc<Metrics>, service: Service) -> tokio::task::JoinHandle<()> {
+    let weak: Weak<Metrics> = Arc::downgrade(metrics);
+    tokio::spawn(async move {
+        let mut watch = crate::service::pipeline::Watch::new(2);
+        let mut tick = tokio::time::interval(super::pipeline_metrics::REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(m) = weak.upgrade() else {
+                return;
+            };
+            let read = async {
+                let pending = service.status().await.pending;
+                (pending, service.read_pipeline(&mut watch).await)
+            };
+            match tokio::time::timeout(super::pipeline_metrics::READ_TIMEOUT, read).await {
+                Ok((pending, r)) => {
+                    m.set_pending(pending);
+                    m.pipeline.set(&r);
+                }
+                Err(_) => tracing::warn!("the pipeline's metrics took over 3 s to read"),
+            }
+        }
+    })
 }

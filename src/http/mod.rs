@@ -109,7 +109,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let header = state.limits.header;
     // Ends by itself once the server is gone (it holds the metrics weakly).
-    let refresher = pipeline_metrics::spawn_refresher(&state.metrics, state.service.clone());
+    let refresher = metrics::spawn_refresher(&state.metrics, state.service.clone());
     let served = limits::serve_connections(listener, router(state), header, shutdown).await;
     refresher.abort();
     served

@@ -5,7 +5,6 @@
 //! state, and any number of scrapes cost one reading per period.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,13 +12,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::service::Service;
-use crate::service::pipeline::{Reading, Watch};
+use crate::service::pipeline::Reading;
 
 /// How often the figures are read.
 pub const REFRESH: Duration = Duration::from_secs(5);
 /// A reading that takes longer is given up (the next one starts on time).
-const READ_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DestinationLabels {
@@ -104,7 +102,7 @@ impl PipelineGauges {
 
     /// Sets the gauges from a reading: a side that could not be read is left out, never
     /// shown as it was.
-    fn set(&self, r: &Reading) {
+    pub(super) fn set(&self, r: &Reading) {
         let now = r.at.timestamp_millis() as f64 / 1000.0;
         self.pending.clear();
         self.oldest.clear();
@@ -142,35 +140,4 @@ impl PipelineGauges {
             }
         }
     }
-}
-
-/// Reads the pipeline every REFRESH while the metrics live (the server holds them); sets
-/// `pending` (this process's view of the outbox) and the pipeline's gauges.
-pub fn spawn_refresher(
-    metrics: &Arc<super::metrics::Metrics>,
-    service: Service,
-) -> tokio::task::JoinHandle<()> {
-    let weak: Weak<super::metrics::Metrics> = Arc::downgrade(metrics);
-    tokio::spawn(async move {
-        let mut watch = Watch::new(2);
-        let mut tick = tokio::time::interval(REFRESH);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(m) = weak.upgrade() else {
-                return;
-            };
-            let read = async {
-                let pending = service.status().await.pending;
-                (pending, service.read_pipeline(&mut watch).await)
-            };
-            match tokio::time::timeout(READ_TIMEOUT, read).await {
-                Ok((pending, r)) => {
-                    m.set_pending(pending);
-                    m.pipeline.set(&r);
-                }
-                Err(_) => tracing::warn!("the pipeline's metrics took over 3 s to read"),
-            }
-        }
-    })
 }
