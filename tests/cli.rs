@@ -65,6 +65,33 @@ fn bad_settings_stop_with_one_line_and_exit_2() {
     }
 }
 
+/// `.env` is read from the working directory: a line that does not parse is named by the
+/// file's path and its line number, not blamed on DATAFLOW_CONFIG_DIR.
+#[test]
+fn a_malformed_dotenv_is_named_by_path_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cwd.path().join(".env"),
+        "TOPIC_PRODUCTS=fine\n# a comment\nTHIS LINE IS NOT NAME=VALUE\n",
+    )
+    .unwrap();
+    for sub in ["serve", "config"] {
+        let out = dataflow(dir.path())
+            .current_dir(cwd.path())
+            .arg(sub)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        let path = cwd.path().canonicalize().unwrap().join(".env");
+        let want = format!("dataflow: .env: {} line 3: ", path.display());
+        assert!(err.starts_with(&want), "{sub}: {err}");
+        assert!(!err.contains("DATAFLOW_CONFIG_DIR"), "{err}");
+    }
+}
+
 #[test]
 fn config_shows_sources_and_paths_and_hides_secrets() {
     let dir = tempfile::tempdir().unwrap();

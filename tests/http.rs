@@ -434,6 +434,28 @@ async fn openapi_document_parses_and_matches_the_routes() {
     for p in ["/", "/healthz", "/metrics"] {
         assert_eq!(get(&s, p, None).await.0, 200);
     }
+    // The fallbacks answer in the envelope too: an unknown path, a method a path does not take.
+    for (method, path, code) in [
+        (reqwest::Method::GET, "/no/such/path", 404),
+        (reqwest::Method::DELETE, "/", 405),
+        (reqwest::Method::POST, "/api/vert/product/all", 405),
+    ] {
+        let r = s
+            .client
+            .request(method.clone(), s.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), code, "{method} {path}");
+        if code == 405 {
+            assert!(
+                r.headers().contains_key("allow"),
+                "{method} {path} keeps Allow"
+            );
+        }
+        let v: Value = r.json().await.expect("a JSON envelope");
+        assert_eq!(v["code"], code.to_string(), "{method} {path}: {v}");
+    }
     s.stop().await;
 }
 

@@ -54,6 +54,26 @@ fn split_properties(pairs: Vec<(String, String)>) -> (Pairs, Pairs) {
     (vars, props)
 }
 
+/// A `.env` that does not parse, named by its path and line (it is read from the working
+/// directory, whatever DATAFLOW_CONFIG_DIR says).
+fn dotenv_problem(e: dotenvy::Error) -> ConfigError {
+    let path = std::env::current_dir()
+        .map(|d| d.join(".env"))
+        .unwrap_or_else(|_| ".env".into());
+    let at = match &e {
+        dotenvy::Error::LineParse(content, _) => std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| {
+                let first = content.lines().next().unwrap_or_default().trim();
+                text.lines().position(|l| l.trim() == first)
+            })
+            .map(|i| format!(" line {}", i + 1))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    bad(".env", format!("{}{at}: {e}", path.display()))
+}
+
 impl Layers {
     /// Reads the config file, `.env` in the working directory and the process environment.
     pub fn gather(paths: &Paths, flags: &BTreeMap<String, String>) -> Result<Layers, ConfigError> {
@@ -77,7 +97,7 @@ impl Layers {
         if let Ok(iter) = dotenvy::from_path_iter(".env") {
             let mut dot = Vec::new();
             for item in iter {
-                let (k, v) = item.map_err(|e| bad("DATAFLOW_CONFIG_DIR", format!(".env: {e}")))?;
+                let (k, v) = item.map_err(dotenv_problem)?;
                 dot.push((k, v));
             }
             let (vars, props) = split_properties(dot);

@@ -164,9 +164,7 @@ impl Settings {
             ));
         }
         let bind = match get("BIND") {
-            Some(b) => b
-                .parse()
-                .map_err(|_| bad("BIND", format!("'{b}' is not HOST:PORT with a numeric IP")))?,
+            Some(b) => bind_address(b).map_err(|why| bad("BIND", why))?,
             None if environ == Environ::Prd => SocketAddr::from(([0, 0, 0, 0], 80)),
             None => SocketAddr::from(([127, 0, 0, 1], 8001)),
         };
@@ -302,6 +300,29 @@ impl Settings {
     pub fn is_secret(var: &str) -> bool {
         SECRETS.contains(&var)
     }
+}
+
+/// HOST:PORT with an IP, or a host name resolved once, here (the first address it has,
+/// IPv4 first: `localhost` binds 127.0.0.1).
+fn bind_address(b: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = b.parse() {
+        return Ok(a);
+    }
+    let rule = format!("'{b}' is not HOST:PORT (an IP or a host name, and a port)");
+    let (host, port) = b.rsplit_once(':').ok_or_else(|| rule.clone())?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(rule);
+    }
+    use std::net::ToSocketAddrs;
+    let all: Vec<SocketAddr> = b
+        .to_socket_addrs()
+        .map_err(|e| format!("'{b}': the host name does not resolve ({e})"))?
+        .collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
+        .ok_or_else(|| format!("'{b}': the host name has no address"))
 }
 
 fn number<T>(l: &Layers, var: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>

@@ -88,6 +88,24 @@ fn prd_binds_everywhere_on_80() {
             .to_string(),
         "127.0.0.1:9"
     );
+    // A host name is resolved once, at start; a bad one names BIND and the rule.
+    assert_eq!(
+        with(&[("BIND", "localhost:18560")])
+            .unwrap()
+            .bind
+            .to_string(),
+        "127.0.0.1:18560"
+    );
+    for bad in [
+        "localhost",
+        "localhost:http",
+        ":80",
+        "no-such-host.invalid:80",
+    ] {
+        let e = with(&[("BIND", bad)]).unwrap_err();
+        assert_eq!(e.var, "BIND", "{bad}");
+        assert!(e.to_string().contains(bad), "{bad}: {e}");
+    }
 }
 
 #[test]

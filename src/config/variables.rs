@@ -76,7 +76,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "BIND",
         "",
-        "HTTP listen address HOST:PORT; default from ENVIRON",
+        "HTTP listen address HOST:PORT (an IP, or a host name resolved at start); default from ENVIRON",
     ),
     (
         "JWT_SECRET",

@@ -13,7 +13,8 @@ use super::{product, routes};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "dataflow (Vert API)", description = "Register products, list them, read what reached Kafka. \
-        Every answer is the envelope {code, status, message, result}; `code` equals the HTTP status."),
+        Every answer is the envelope {code, status, message, result}; `code` equals the HTTP status, \
+        also for an unknown path (404) and a method a path does not take (405, with `Allow`)."),
     paths(routes::root, routes::login, routes::register, routes::all_products, product::one_product,
           product::update_product, product::delete_product,
           super::consume::consume, super::users::list, super::users::add, super::users::one,

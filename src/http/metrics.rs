@@ -171,16 +171,16 @@ pub fn spawn_refresher(metrics: &Arc<Metrics>, service: Service) -> tokio::task:
             let Some(m) = weak.upgrade() else {
                 return;
             };
-            let read = async {
-                let pending = service.status().await.pending;
-                (pending, service.read_pipeline(&mut watch).await)
-            };
-            match tokio::time::timeout(super::pipeline_metrics::READ_TIMEOUT, read).await {
-                Ok((pending, r)) => {
-                    m.set_pending(pending);
-                    m.pipeline.set(&r);
+            let limit = super::pipeline_metrics::READ_TIMEOUT;
+            if let Ok(s) = tokio::time::timeout(limit, service.status()).await {
+                m.set_pending(s.pending);
+            }
+            match tokio::time::timeout(limit, service.read_pipeline(&mut watch)).await {
+                Ok(r) => m.pipeline.set(&r),
+                Err(_) => {
+                    tracing::warn!("the pipeline's metrics took over 3 s to read");
+                    m.pipeline.unread();
                 }
-                Err(_) => tracing::warn!("the pipeline's metrics took over 3 s to read"),
             }
         }
     })

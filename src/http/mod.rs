@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(routes::not_found)
+        .layer(axum::middleware::map_response(routes::method_not_allowed))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(l.body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -124,6 +124,7 @@ impl Pager {
             self.wrote_any = true;
             if let Err(e) = serde_json::to_writer(&mut chunk, &ProductOut::of(p, &self.svc, false))
             {
+                self.closed = true;
                 return Some(Err(std::io::Error::other(e)));
             }
         }

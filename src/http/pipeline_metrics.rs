@@ -100,6 +100,16 @@ impl PipelineGauges {
         g
     }
 
+    /// A reading that did not finish: nothing of it is known now, so nothing is shown (the
+    /// read timestamps keep saying when each side was last read).
+    pub(super) fn unread(&self) {
+        self.pending.clear();
+        self.oldest.clear();
+        self.high.clear();
+        self.lag.clear();
+        self.broker_up.set(0);
+    }
+
     /// Sets the gauges from a reading: a side that could not be read is left out, never
     /// shown as it was.
     pub(super) fn set(&self, r: &Reading) {

@@ -373,3 +373,20 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "Not found")
 }
+
+/// The router's own 405 (a known path, another method) has an empty body: it gets the
+/// envelope too, keeping its `Allow` header.
+pub async fn method_not_allowed(resp: Response) -> Response {
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let (envelope, body) = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        .into_response()
+        .into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(envelope.headers);
+    Response::from_parts(parts, body)
+}

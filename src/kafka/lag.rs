@@ -98,6 +98,9 @@ impl LagReader {
 struct Clients {
     by_group: HashMap<String, BaseConsumer<super::quiet::Quiet>>,
     elsewhere: HashSet<String>,
+    /// What listed groups without members had committed, read with a client of the moment
+    /// and kept until the next RECHECK (they have nobody to commit more).
+    idle: HashMap<String, Vec<(i32, Option<i64>)>>,
     readings: u32,
 }
 
@@ -109,6 +112,7 @@ fn serve(cfg: &KafkaConfig, rx: &std::sync::mpsc::Receiver<Ask>, kept: &AtomicUs
         clients.readings += 1;
         if clients.readings % RECHECK == 0 {
             clients.elsewhere.clear();
+            clients.idle.clear();
         }
         let r = read(cfg, &mut clients, groups);
         kept.store(clients.by_group.len(), Ordering::Relaxed);
@@ -191,12 +195,16 @@ fn read(
             });
             continue;
         }
-        let got = if i < asked || active.contains(&group) {
-            client(cfg, clients, &group)?.committed_offsets(list, TIMEOUT)?
+        let committed = if i < asked || active.contains(&group) {
+            clients.idle.remove(&group);
+            committed_of(&client(cfg, clients, &group)?.committed_offsets(list, TIMEOUT)?)
+        } else if let Some(known) = clients.idle.get(&group) {
+            known.clone()
         } else {
-            base_consumer(cfg, &group)?.committed_offsets(list, TIMEOUT)?
+            let c = committed_of(&base_consumer(cfg, &group)?.committed_offsets(list, TIMEOUT)?);
+            clients.idle.insert(group.clone(), c.clone());
+            c
         };
-        let committed = committed_of(&got);
         // A listed group that never committed on this topic reads something else.
         if i < asked || committed.iter().any(|(_, c)| c.is_some()) {
             out.push(GroupOffsets { group, committed });

@@ -137,16 +137,24 @@ impl Service {
         entries(&self.inner.store, q).await
     }
 
-    /// Prunes at start and every PRUNE_EVERY while the service runs.
+    /// Prunes at start and every PRUNE_EVERY while the service runs; every minute, gives rows
+    /// a dump restored meanwhile positions followers can reach (`settle_restored_positions`).
     pub(super) fn spawn_pruning(store: Store, retention: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(PRUNE_EVERY);
+            let mut positions = tokio::time::interval(Duration::from_secs(60));
             loop {
-                every.tick().await;
-                match prune(&store, retention, Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(entries = n, "audit entries past retention deleted"),
-                    Err(e) => tracing::warn!(error = %e, "cannot prune the audit trail"),
+                tokio::select! {
+                    _ = every.tick() => match prune(&store, retention, Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(entries = n, "audit entries past retention deleted"),
+                        Err(e) => tracing::warn!(error = %e, "cannot prune the audit trail"),
+                    },
+                    _ = positions.tick() => {
+                        if let Err(e) = store.settle_restored_positions().await {
+                            tracing::warn!(error = %e, "cannot settle restored rows' positions");
+                        }
+                    }
                 }
             }
         })

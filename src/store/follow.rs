@@ -148,11 +148,12 @@ impl Store {
     /// Rows restored from a logical dump keep the transaction ids of the server they came
     /// from, which may lie ahead of this one's: followers would not see them until this
     /// server's ids caught up. No row of this server can be written at or past the next id it
-    /// will assign, so those are counted as old (writer 0). Cheap: a range of the (tx, id) index.
-    pub(super) async fn settle_restored_positions(&self) -> Result<()> {
+    /// will assign, so those rows are given this statement's transaction: followers see them
+    /// once, as if committed now. Cheap when there are none: a range of the (tx, id) index.
+    pub async fn settle_restored_positions(&self) -> Result<()> {
         if let Store::Postgres(pool) = self {
             sqlx::query(
-                "UPDATE tb_product SET tx = 0 \
+                "UPDATE tb_product SET tx = pg_current_xact_id()::text::bigint \
                  WHERE tx >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
             )
             .execute(pool)

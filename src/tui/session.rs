@@ -138,7 +138,7 @@ pub fn on_main_action(main: &mut Main, action: Action) -> Vec<Effect> {
             let top = request.fetch == Fetch::Top;
             let filter = request.filter.clone();
             main.table.on_page(request, result);
-            if top {
+            if top || std::mem::take(&mut main.table.recount) {
                 vec![Effect::CountProducts(filter)]
             } else {
                 Vec::new()

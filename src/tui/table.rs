@@ -77,6 +77,8 @@ pub struct TablePane {
     /// Where new products are followed from: ids are not in commit order, so "newer than the
     /// top row" would miss a product committed after it with a lower id.
     follow: Option<Position>,
+    /// The total may be off (a row placed outside the window): ask for a count.
+    pub recount: bool,
 }
 
 impl Default for TablePane {
@@ -95,6 +97,7 @@ impl Default for TablePane {
             pending_select: None,
             page_height: 10,
             follow: None,
+            recount: false,
         }
     }
 }
@@ -239,7 +242,10 @@ impl TablePane {
         let full = page.len() as i64 >= PAGE;
         match req.fetch {
             Fetch::Top | Fetch::At(_) => {
-                self.follow = follow;
+                // A jump keeps following from where it was; a new top starts afresh.
+                if follow.is_some() || req.fetch == Fetch::Top {
+                    self.follow = follow;
+                }
                 self.rows = page;
                 self.window_start = position.unwrap_or(0);
                 self.selected = 0;
@@ -301,16 +307,18 @@ impl TablePane {
             if self.rows.iter().any(|r| r.id == p.id) {
                 continue;
             }
-            self.total += 1;
             let at = self
                 .rows
                 .iter()
                 .position(|r| r.id < p.id)
                 .unwrap_or(self.rows.len());
-            // Older than the window's last row, with more below it: its place is outside.
+            // Older than the window's last row, with more below it: its place is outside, and
+            // it may be one the count already had (seen before following began): count again.
             if at == self.rows.len() && self.has_older {
+                self.recount = true;
                 continue;
             }
+            self.total += 1;
             self.rows.insert(at, p);
             // The selected row moved down one: keep it selected (at the very top, the newest).
             if !following_top && at <= self.selected && self.selected + 1 < self.rows.len() {

@@ -331,3 +331,43 @@ fn a_product_committed_late_with_a_lower_id_still_appears_once() {
     since(&mut app, Vec::new(), at(102, 5));
     assert!(screen(&mut app, 80, 24).contains("of 6"));
 }
+
+/// A jump to a product (from the tail) keeps following by position: back at the top, new
+/// products are still looked for since the last position, not "newer than the top id".
+#[test]
+fn a_jump_keeps_following_by_position() {
+    use crate::domain::Position;
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    let follow = Position { writer: 100, id: 0 };
+    let Screen::Main(m) = &mut app.screen else {
+        panic!()
+    };
+    let top = m.table.request(Fetch::Top);
+    m.table.on_page(
+        top,
+        Ok(Loaded {
+            rows: (1..=3).rev().map(product).collect(),
+            position: Some(0),
+            follow: Some(follow),
+        }),
+    );
+    let jump = m.table.select_product(2).or_else(|| {
+        // Loaded already: jump to one that is not.
+        m.table.select_product(900)
+    });
+    let jump = jump.expect("a jump asks for its page");
+    m.table.on_page(
+        jump,
+        Ok(Loaded::page(
+            (898..=902).rev().map(product).collect(),
+            Some(0),
+        )),
+    );
+    let req = m
+        .table
+        .refresh()
+        .expect("at the top: a look for new products");
+    assert_eq!(req.fetch, Fetch::Since(follow));
+}
