@@ -189,6 +189,23 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
         (line["key"].as_str(), line["value"]["name"].as_str()),
         (Some("1"), Some("Blusa"))
     );
+    // `--since` on the embedded broker (no offsets-for-times there: searched by reading).
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    for (since, lines) in [
+        ("15m", 1),
+        ("1d", 1),
+        (hour_ago.as_str(), 1),
+        ("2999-01-01T00:00:00Z", 0),
+    ] {
+        let out = dataflow(dir.path())
+            .args(["tail", "--since", since])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--since {since}: {err}");
+        let got = String::from_utf8_lossy(&out.stdout).lines().count();
+        assert_eq!(got, lines, "--since {since}: {err}");
+    }
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -84,7 +84,8 @@ pub(super) fn broker_config(settings: &Settings) -> Result<KafkaConfig, String> 
         partitions: settings.partitions,
         replication: settings.replication,
         cleanup_policy: settings.cleanup_policy.clone(),
-        embedded: false,
+        // The mock broker has no offsets-for-times: `--since` searches by reading instead.
+        embedded: matches!(settings.kafka, KafkaTarget::Embedded),
         properties: match settings.kafka {
             KafkaTarget::External(_) => settings.kafka_properties.clone(),
             KafkaTarget::Embedded => Vec::new(),
