@@ -121,8 +121,24 @@ impl App {
             }
             return Vec::new();
         }
+        // Ctrl+S and Ctrl+O work over windows that only show something: the window closes
+        // and the key does what it does everywhere. Windows that ask (a prompt, a question,
+        // the import's report) keep their keys.
+        if (ctrl(&key, 's') || ctrl(&key, 'o'))
+            && matches!(
+                self.overlay,
+                Some(Overlay::Help | Overlay::Product(_) | Overlay::Message(_) | Overlay::Audit)
+            )
+        {
+            self.overlay = None;
+        }
         if let Some(overlay) = self.overlay.take() {
             return self.on_overlay_key(overlay, key);
+        }
+        if key.code == KeyCode::F(1) {
+            self.help_scroll = 0;
+            self.overlay = Some(Overlay::Help);
+            return Vec::new();
         }
         let main = match &mut self.screen {
             Screen::Login(login) => {
@@ -133,11 +149,6 @@ impl App {
             }
             Screen::Main(m) => m,
         };
-        if key.code == KeyCode::F(1) {
-            self.help_scroll = 0;
-            self.overlay = Some(Overlay::Help);
-            return Vec::new();
-        }
         if ctrl(&key, 'o') {
             // Logging out loses what is typed, as quitting does: ask first.
             if main.form.has_unsaved_input() {

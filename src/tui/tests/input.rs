@@ -220,3 +220,41 @@ fn seeks_and_partition_filters_name_what_the_topic_has() {
         app.on_key(key(KeyCode::Esc)); // clears the filter
     }
 }
+
+/// README's key table: F1 opens help on the login screen too; Ctrl+S and Ctrl+O act over a
+/// window that only shows something (it closes first), and not over one that asks.
+#[test]
+fn f1_ctrl_s_and_ctrl_o_work_where_the_table_says() {
+    let mut login = App::new(chrono_tz::UTC, "BRL", 1, 1);
+    login.on_key(key(KeyCode::F(1)));
+    assert!(
+        matches!(login.overlay, Some(Overlay::Help)),
+        "F1 on the login screen"
+    );
+    assert!(screen(&mut login, 80, 24).contains("Ctrl+S"));
+
+    let mut app = logged_in();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Char('2')));
+    load_page(&mut app, 1..=3, 3);
+    app.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(app.overlay, Some(Overlay::Product(_))),
+        "details open"
+    );
+    app.on_key(ctrl('s'));
+    assert!(app.overlay.is_none(), "the details window closed");
+    assert_eq!(
+        main(&app).pane,
+        Pane::Form,
+        "Ctrl+S went to the form to save"
+    );
+
+    app.on_key(key(KeyCode::F(1)));
+    assert!(matches!(app.overlay, Some(Overlay::Help)));
+    app.on_key(ctrl('o'));
+    assert!(
+        matches!(app.screen, Screen::Login(_)),
+        "Ctrl+O logged out over help"
+    );
+}
