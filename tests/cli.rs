@@ -417,3 +417,57 @@ fn completions_and_man_page() {
         "{text}"
     );
 }
+
+/// DATAFLOW_DATA_DIR set in `.env` or in config.toml is the data directory in effect: the
+/// database is created there, and `dataflow config` shows that directory.
+#[test]
+fn the_data_dir_from_dotenv_or_config_toml_is_in_effect() {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+            .env_remove("DATABASE_URL")
+            .env_remove("KAFKA_HOST")
+            .env_remove("DATAFLOW_DATA_DIR")
+            .env("DATAFLOW_CONFIG_DIR", &cfg)
+            .current_dir(cwd.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let from_dotenv = home.path().join("fromdotenv");
+    std::fs::write(
+        cwd.path().join(".env"),
+        format!("DATAFLOW_DATA_DIR={}\n", from_dotenv.display()),
+    )
+    .unwrap();
+    run(&["migrate"]);
+    assert!(
+        from_dotenv.join("dataflow.sqlite3").exists(),
+        "the database under .env's dir"
+    );
+    let shown = run(&["config"]);
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("data dir"))
+        .unwrap_or_default();
+    assert!(line.contains(&from_dotenv.display().to_string()), "{shown}");
+
+    std::fs::remove_file(cwd.path().join(".env")).unwrap();
+    let from_config = home.path().join("fromconfig");
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("dataflow_data_dir = \"{}\"\n", from_config.display()),
+    )
+    .unwrap();
+    run(&["migrate"]);
+    assert!(
+        from_config.join("dataflow.sqlite3").exists(),
+        "the database under config.toml's dir"
+    );
+}

@@ -9,7 +9,7 @@ mod variables;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use database::database_target;
@@ -122,6 +122,20 @@ impl Settings {
             .or_else(|| std::env::var("DATAFLOW_DATA_DIR").ok());
         let paths = Paths::discover(data_override.map(PathBuf::from))?;
         let layers = Layers::gather(&paths, flags)?;
+        // `.env` and config.toml may name the data directory too (they are read from the
+        // working and config directories, which do not depend on it): the winning layer's
+        // value is the one in effect, as `dataflow config` shows it.
+        let paths = match layers.value("DATAFLOW_DATA_DIR").filter(|d| !d.is_empty()) {
+            Some(d) if Path::new(d) != paths.data_dir => {
+                let config_dir = paths
+                    .config_file
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                Paths::under(PathBuf::from(d), config_dir)
+            }
+            _ => paths,
+        };
         let settings = Settings::from_layers(&layers, paths)?;
         Ok((settings, layers))
     }
