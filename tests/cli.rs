@@ -234,21 +234,67 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
     );
 }
 
-/// A database that feeds a real cluster refuses an embedded broker: one line naming
-/// KAFKA_HOST, exit 2.
+/// A database that fed a real cluster (an event published to it or waiting for it) refuses
+/// an embedded broker: one line naming KAFKA_HOST and the way out, exit 2. A cluster only
+/// named (a start with KAFKA_HOST, a reroute that moved nothing) does not count; `outbox
+/// retire` is the way out.
 #[test]
 fn embedded_broker_on_a_real_pipelines_database_exits_2() {
+    const REAL: &str = "kafka:kafka:9092/produtos-persistidos";
     let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
+    )
+    .unwrap();
+    let import = || {
+        dataflow(dir.path())
+            .args(["import", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
     let out = dataflow(dir.path()).arg("migrate").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let target = dataflow::config::DatabaseTarget::Sqlite(dir.path().join("dataflow.sqlite3"));
     rt.block_on(async {
-        let target = dataflow::config::DatabaseTarget::Sqlite(dir.path().join("dataflow.sqlite3"));
         let store = dataflow::store::Store::connect(&target).await.unwrap();
-        store
-            .register_destination("kafka:kafka:9092/produtos-persistidos", "kafka")
+        store.register_destination(REAL, "kafka").await.unwrap();
+        store.close().await;
+    });
+    let out = import();
+    assert_eq!(out.status.code(), Some(0), "only named, never fed: {out:?}");
+    let out = dataflow(dir.path())
+        .args([
+            "outbox",
+            "reroute",
+            "--from",
+            "embedded:produtos-persistidos",
+        ])
+        .args(["--to", "kafka:elsewhere:1/t"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("moved 0 pending events"), "{out:?}");
+    assert_eq!(
+        import().status.code(),
+        Some(0),
+        "a reroute of nothing ties nothing"
+    );
+
+    // One event published to the cluster: now the database feeds it.
+    rt.block_on(async {
+        let store = dataflow::store::Store::connect(&target).await.unwrap();
+        if let dataflow::store::Store::Sqlite(pool) = &store {
+            sqlx::query(
+                "UPDATE outbox SET destination = $1 WHERE id = (SELECT MIN(id) FROM outbox)",
+            )
+            .bind(REAL)
+            .execute(pool)
             .await
             .unwrap();
+        }
         store.close().await;
     });
     let out = dataflow(dir.path())
@@ -264,8 +310,19 @@ fn embedded_broker_on_a_real_pipelines_database_exits_2() {
         .collect();
     assert_eq!(lines.len(), 1, "{err}");
     assert!(
-        lines[0].starts_with("dataflow: KAFKA_HOST: not set, but this database feeds"),
+        lines[0].starts_with("dataflow: KAFKA_HOST: not set, but this database feeds")
+            && lines[0].contains("dataflow outbox retire --destination"),
         "{err}"
+    );
+    let out = dataflow(dir.path())
+        .args(["outbox", "retire", "--destination", REAL])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        import().status.code(),
+        Some(0),
+        "retired: the embedded broker may run"
     );
 }
 

@@ -207,6 +207,11 @@ async fn embedded_refused_on_a_real_pipelines_database(backend: Backend) {
     let store = db.store().await;
     let real = dataflow::service::cluster_destination("kafka:9092", "produtos-persistidos");
     store.register_destination(&real, "kafka").await.unwrap();
+    // Only named (a start with KAFKA_HOST whose broker never answered): not refused.
+    let svc = Service::start(db.settings(&[]))
+        .await
+        .expect("a cluster never fed does not refuse");
+    svc.shutdown().await;
     let route = EventRoute {
         destination: &real,
         holder: None,
@@ -229,6 +234,10 @@ async fn embedded_refused_on_a_real_pipelines_database(backend: Backend) {
         store.pending_count().await.unwrap(),
         1,
         "the real pipeline's event stays"
+    );
+    assert!(
+        !store.retire_destination(&real).await.unwrap(),
+        "not retired while an event waits for it"
     );
     store.close().await;
     db.drop_db().await;

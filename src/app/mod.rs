@@ -11,7 +11,7 @@ mod users;
 
 pub use audit::{AuditArgs, run_audit};
 pub use import::{ImportArgs, run_export, run_import};
-pub use outbox::{run_outbox, summary as outbox_summary};
+pub use outbox::{OutboxCommand, run_outbox, summary as outbox_summary};
 pub use status::run_status;
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};

@@ -40,7 +40,14 @@ pub fn lines(d: &Destinations) -> Vec<String> {
     out
 }
 
-pub fn run_outbox(settings: Settings, reroute: Option<(String, Option<String>)>) -> ExitCode {
+/// What `dataflow outbox` was asked to do.
+pub enum OutboxCommand {
+    List,
+    Reroute { from: String, to: Option<String> },
+    Retire { destination: String },
+}
+
+pub fn run_outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
     let _guard = init_logging(&settings.paths.log_dir, false);
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -55,8 +62,8 @@ pub fn run_outbox(settings: Settings, reroute: Option<(String, Option<String>)>)
                 1
             })
         };
-        match reroute {
-            None => match service::destinations(&settings).await {
+        match command {
+            OutboxCommand::List => match service::destinations(&settings).await {
                 Ok(d) => {
                     for l in lines(&d) {
                         println!("{l}");
@@ -65,12 +72,21 @@ pub fn run_outbox(settings: Settings, reroute: Option<(String, Option<String>)>)
                 }
                 Err(e) => failed(e),
             },
-            Some((from, to)) => {
+            OutboxCommand::Reroute { from, to } => {
                 match service::reroute(&settings, &service::Actor::operator(), &from, to.as_deref())
                     .await
                 {
                     Ok((to, moved)) => {
                         println!("moved {moved} pending events from {from} to {to}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            OutboxCommand::Retire { destination } => {
+                match service::retire(&settings, &service::Actor::operator(), &destination).await {
+                    Ok(()) => {
+                        println!("{destination} retired: this database no longer feeds it");
                         ExitCode::SUCCESS
                     }
                     Err(e) => failed(e),

@@ -176,6 +176,13 @@ pub enum OutboxAction {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Stop feeding a Kafka cluster for good (nothing may wait for it): a process without
+    /// KAFKA_HOST may then use this database
+    Retire {
+        /// The destination, as `dataflow outbox` lists it
+        #[arg(long)]
+        destination: String,
+    },
 }
 
 impl Flags {
@@ -237,7 +244,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config => print_config(&settings, &layers),
         Command::Outbox { action } => crate::app::run_outbox(
             settings,
-            action.map(|OutboxAction::Reroute { from, to }| (from, to)),
+            match action {
+                None => crate::app::OutboxCommand::List,
+                Some(OutboxAction::Reroute { from, to }) => {
+                    crate::app::OutboxCommand::Reroute { from, to }
+                }
+                Some(OutboxAction::Retire { destination }) => {
+                    crate::app::OutboxCommand::Retire { destination }
+                }
+            },
         ),
         Command::User { action } => crate::app::run_user(settings, action.into()),
         Command::Audit(flags) => crate::app::run_audit(settings, flags.into()),

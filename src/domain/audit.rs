@@ -73,10 +73,11 @@ pub enum AuditAction {
     Import,
     Export,
     OutboxReroute,
+    OutboxRetire,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -91,6 +92,7 @@ impl AuditAction {
         AuditAction::Import,
         AuditAction::Export,
         AuditAction::OutboxReroute,
+        AuditAction::OutboxRetire,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +111,7 @@ impl AuditAction {
             AuditAction::Import => "import",
             AuditAction::Export => "export",
             AuditAction::OutboxReroute => "outbox.reroute",
+            AuditAction::OutboxRetire => "outbox.retire",
         }
     }
 

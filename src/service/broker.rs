@@ -87,7 +87,8 @@ async fn embedded(
     if let Some(real) = store.real_destination().await? {
         return Err(ServiceError::Refused(format!(
             "KAFKA_HOST: not set, but this database feeds the Kafka cluster {real}; set \
-             KAFKA_HOST to that cluster (an embedded broker would take its events)"
+             KAFKA_HOST to that cluster (an embedded broker would take its events), or, to \
+             leave it for good, `dataflow outbox retire --destination '{real}'`"
         )));
     }
     let destination = embedded_destination(&settings.topic);

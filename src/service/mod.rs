@@ -46,7 +46,7 @@ pub use export::{CSV_COLUMNS, ExportFormat, export, open_store, product_json};
 pub use filter::MessageFilter;
 pub use idempotent::{IDEMPOTENCY_KEY, Keyed, form_key, parse_idempotency_key};
 pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Problem};
-pub use outbox::{Destinations, destination_of, destinations, reroute};
+pub use outbox::{Destinations, destination_of, destinations, reroute, retire};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
 pub use user_admin::{

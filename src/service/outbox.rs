@@ -66,8 +66,18 @@ pub async fn reroute(
             "--to: {to:?} is not a destination (kafka:HOSTS/TOPIC or embedded:TOPIC)"
         )));
     };
-    store.register_destination(&to, kind).await?;
-    let moved = store.reroute(from, &to).await?;
+    // Nothing to move: nothing is recorded (a destination named here would tie the database
+    // to a cluster it never fed).
+    let waiting = known
+        .iter()
+        .find(|d| d.name == from)
+        .map_or(0, |d| d.pending);
+    let moved = if waiting > 0 {
+        store.register_destination(&to, kind).await?;
+        store.reroute(from, &to).await?
+    } else {
+        0
+    };
     tracing::warn!(%from, %to, moved, "outbox rerouted");
     let entry = by
         .entry(
@@ -77,4 +87,34 @@ pub async fn reroute(
         .detail(format!("moved {moved} pending events"));
     super::audit::write(&store, &entry).await;
     Ok((to, moved))
+}
+
+/// Marks a Kafka cluster this database fed as left: a process without KAFKA_HOST (the
+/// embedded broker) may then use the database. Refused while events wait for it (reroute
+/// them first).
+pub async fn retire(
+    settings: &Settings,
+    by: &super::Actor,
+    destination: &str,
+) -> Result<(), ServiceError> {
+    let store = open_store(settings).await?;
+    if !store.retire_destination(destination).await? {
+        let waiting = store
+            .pending_by_destination()
+            .await?
+            .into_iter()
+            .find(|d| d.name == destination)
+            .map_or(0, |d| d.pending);
+        return Err(ServiceError::Refused(if waiting > 0 {
+            format!(
+                "--destination: {waiting} events still wait for {destination}; move them first \
+                 with `dataflow outbox reroute --from '{destination}'`"
+            )
+        } else {
+            format!("--destination: {destination:?} is not a Kafka destination this database feeds")
+        }));
+    }
+    let entry = by.entry(crate::domain::AuditAction::OutboxRetire, destination);
+    super::audit::write(&store, &entry).await;
+    Ok(())
 }

@@ -17,7 +17,15 @@ pub struct BrokerOwner {
 
 const REGISTER: &str =
     "INSERT INTO destination (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
-const REAL: &str = "SELECT name FROM destination WHERE kind = 'kafka' ORDER BY first_seen LIMIT 1";
+// A cluster counts once an event was published to it or waits for it (since it was retired,
+// if it was): a start or a reroute that only named it does not tie the database to it.
+const REAL: &str = "SELECT d.name FROM destination d WHERE d.kind = 'kafka'
+    AND EXISTS (SELECT 1 FROM outbox o WHERE o.destination = d.name
+                AND (d.retired_at IS NULL OR o.created_at > d.retired_at))
+    ORDER BY d.first_seen LIMIT 1";
+// Retired: the database no longer feeds it (nothing may wait for it). $2: now.
+const RETIRE: &str = "UPDATE destination SET retired_at = $2 WHERE name = $1 AND kind = 'kafka'
+    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.destination = $1 AND o.published_at IS NULL)";
 const ADOPT: &str = "UPDATE outbox SET destination = $1 WHERE destination IS NULL";
 // Taken when nobody owns it, the owner's lease ran out, or `$5` names an owner known dead.
 const TAKE_PG: &str = "UPDATE destination SET owner = $2, owner_host = $3, owner_pid = $4,
@@ -62,6 +70,18 @@ impl Store {
         Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(REAL)
             .fetch_optional(pool)
             .await?))
+    }
+
+    /// Marks the Kafka destination `name` as no longer fed, when nothing waits for it; false
+    /// when it is not a Kafka destination of this database or events still wait for it.
+    pub async fn retire_destination(&self, name: &str) -> Result<bool> {
+        Ok(on_pool!(self, |pool, pg| sqlx::query(RETIRE)
+            .bind(name)
+            .bind(chrono::Utc::now())
+            .execute(pool)
+            .await?
+            .rows_affected())
+            > 0)
     }
 
     /// Gives events written before destinations existed to `name`.
