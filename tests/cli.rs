@@ -314,6 +314,16 @@ fn embedded_broker_on_a_real_pipelines_database_exits_2() {
             && lines[0].contains("dataflow outbox retire --destination"),
         "{err}"
     );
+    // The default command (the TUI) is refused the same way: it ends, says why, exit 2.
+    let tui =
+        common::tmux::Tmux::start_tui("refused", &dir.path().display().to_string(), "", 100, 30);
+    let screen = tui.wait_for("EXITED");
+    tui.run(&["kill-server"]);
+    assert!(screen.contains("EXITED 2"), "{screen}");
+    assert!(
+        screen.contains("dataflow: KAFKA_HOST: not set, but this database feeds"),
+        "{screen}"
+    );
     let out = dataflow(dir.path())
         .args(["outbox", "retire", "--destination", REAL])
         .output()
@@ -527,4 +537,35 @@ fn the_data_dir_from_dotenv_or_config_toml_is_in_effect() {
         from_config.join("dataflow.sqlite3").exists(),
         "the database under config.toml's dir"
     );
+}
+
+/// README's table of exit codes: a database that does not answer is 3 (retry later), not 2
+/// (usage), for every command that needs it.
+#[test]
+fn a_database_that_does_not_answer_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["import", file],
+        vec!["export"],
+        vec!["serve", "--bind", "127.0.0.1:0"],
+        vec!["migrate"],
+        vec!["status"],
+        vec!["outbox"],
+    ] {
+        let out = dataflow(dir.path())
+            .args(&args)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    }
 }

@@ -46,10 +46,7 @@ pub fn run_import(settings: Settings, args: ImportArgs) -> ExitCode {
         let by = Some(settings.username_api.clone());
         let svc = match Service::start(settings).await {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return super::start_failed(&e),
         };
         let opts = ImportOptions {
             path: args.path,
@@ -157,10 +154,7 @@ pub fn run_export(settings: Settings, format: ExportFormat, filter: Option<Strin
     rt.block_on(async move {
         let store = match crate::service::open_store(&settings).await {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return super::start_failed(&e),
         };
         let out = std::io::BufWriter::new(std::io::stdout().lock());
         let by = crate::service::Actor::operator();
@@ -170,10 +164,7 @@ pub fn run_export(settings: Settings, format: ExportFormat, filter: Option<Strin
         store.close().await;
         match result {
             Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => super::start_failed(&e),
         }
     })
 }

@@ -60,6 +60,24 @@ pub fn init_logging(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
     Some(guard)
 }
 
+/// README's exit codes: 2 when the configuration or the input is refused (nothing to retry
+/// until it changes), 3 when the database (or the broker a command needs) did not answer
+/// (retry later), 1 for any other failure.
+pub(crate) fn exit_code_of(e: &crate::service::ServiceError) -> ExitCode {
+    use crate::service::ServiceError;
+    ExitCode::from(match e {
+        ServiceError::Refused(_) => 2,
+        ServiceError::Unavailable(_) | ServiceError::Kafka(_) => 3,
+        _ => 1,
+    })
+}
+
+/// A start that failed: one line, and its exit code.
+pub(crate) fn start_failed(e: &crate::service::ServiceError) -> ExitCode {
+    eprintln!("dataflow: {e}");
+    exit_code_of(e)
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -79,20 +97,14 @@ pub fn run_migrate(settings: Settings) -> ExitCode {
     rt.block_on(async {
         let store = match crate::store::Store::connect(&settings.database).await {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                return ExitCode::from(1);
-            }
+            Err(e) => return start_failed(&e.into()),
         };
         match store.migrate().await {
             Ok(()) => {
                 println!("migrations applied ({})", store.backend());
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => start_failed(&e.into()),
         }
     })
 }
@@ -162,7 +174,12 @@ pub fn run_tui(settings: Settings) -> ExitCode {
         Err(code) => return code,
     };
     match rt.block_on(crate::tui::run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(None) => ExitCode::SUCCESS,
+        // Printed once the terminal is restored, so it stays on screen.
+        Ok(Some(refused)) => {
+            eprintln!("dataflow: {refused}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("dataflow: terminal error: {e}");
             ExitCode::from(1)

@@ -54,14 +54,7 @@ pub fn run_outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
         Err(code) => return code,
     };
     rt.block_on(async {
-        let failed = |e: ServiceError| {
-            eprintln!("dataflow: {e}");
-            ExitCode::from(if matches!(e, ServiceError::Refused(_)) {
-                2
-            } else {
-                1
-            })
-        };
+        let failed = |e: ServiceError| super::start_failed(&e);
         match command {
             OutboxCommand::List => match service::destinations(&settings).await {
                 Ok(d) => {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::config::{Secret, Settings};
 use crate::http::{AppState, Jwt, ThrottleRules, load_secret, serve};
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -50,14 +50,7 @@ pub async fn run(settings: Settings) -> ExitCode {
     };
     let service = match Service::start(settings).await {
         Ok(s) => s,
-        Err(ServiceError::Refused(why)) => {
-            eprintln!("dataflow: {why}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("dataflow: start-up failed: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return super::start_failed(&e),
     };
     let kafka = service.kafka();
     let kind = if kafka.embedded { " (embedded)" } else { "" };

@@ -23,10 +23,7 @@ pub fn run_status(settings: Settings, json: bool, watch: Option<u64>) -> ExitCod
     rt.block_on(async {
         let store = match open_store(&settings).await {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("dataflow: {e}");
-                return ExitCode::from(1);
-            }
+            Err(e) => return super::start_failed(&e),
         };
         let own = destination_of(&settings);
         let groups = [settings.consumer_group.clone()];

@@ -45,6 +45,8 @@ pub struct App {
     pub tail_last: usize,
     pub tail_buffer: usize,
     pub quit: bool,
+    /// Why the configuration refused the start (printed after the TUI ends, exit 2).
+    pub refused: Option<String>,
     /// The help window's first line shown (j/k scroll it on short terminals).
     pub help_scroll: usize,
     /// Text for the terminal's clipboard (OSC 52), written by the event loop.
@@ -66,6 +68,7 @@ impl App {
             tail_last,
             tail_buffer,
             quit: false,
+            refused: None,
             help_scroll: 0,
             clipboard: None,
             dirty: true,
@@ -299,6 +302,11 @@ impl App {
                     bootstrap,
                     embedded,
                 };
+                Vec::new()
+            }
+            Action::StartRefused(why) => {
+                self.refused = Some(why);
+                self.quit = true;
                 Vec::new()
             }
             Action::StartFailed(e) => {

@@ -100,6 +100,8 @@ pub enum Action {
         first_run: Option<String>,
     },
     StartFailed(String),
+    /// The configuration refuses the start: the TUI ends, and the reason is printed.
+    StartRefused(String),
     LoggedIn(Principal),
     /// The login no longer holds (password changed, user disabled): back to the login.
     SessionEnded(String),

@@ -47,7 +47,9 @@ const TAIL_BATCH: usize = 2000;
 const FRAME: Duration = Duration::from_millis(33);
 
 /// Runs the terminal UI until the user quits; the terminal is restored on every way out.
-pub async fn run(settings: Settings) -> std::io::Result<()> {
+/// Runs the TUI until the user quits; `Some(reason)` when the configuration refused the
+/// service's start (the caller prints it once the terminal is restored).
+pub async fn run(settings: Settings) -> std::io::Result<Option<String>> {
     let started = Instant::now();
     // Raw mode, alternate screen, and a panic hook that restores the terminal first.
     let mut terminal = ratatui::init();
@@ -69,7 +71,7 @@ async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     settings: Settings,
     started: Instant,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<String>> {
     let (tx, mut actions) = mpsc::unbounded_channel();
     let mut app = App::new(
         settings.timezone,
@@ -150,7 +152,7 @@ async fn event_loop(
         // Bounded: a stuck broker or database must not keep the terminal hostage.
         let _ = tokio::time::timeout(Duration::from_secs(5), svc.shutdown()).await;
     }
-    Ok(())
+    Ok(app.refused.take())
 }
 
 /// Terminal events handled at most between two redraws.

@@ -105,6 +105,11 @@ impl Runner {
                     });
                     let _ = tx.send(Some(svc));
                 }
+                // Refused by the configuration (another host's broker, a database tied to
+                // a cluster): nothing to wait for, the TUI exits 2 as `serve` does.
+                Err(e @ crate::service::ServiceError::Refused(_)) => {
+                    let _ = report.send(Action::StartRefused(e.to_string()));
+                }
                 Err(e) => {
                     let _ = report.send(Action::StartFailed(e.to_string()));
                 }
