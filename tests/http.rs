@@ -301,8 +301,10 @@ async fn health_metrics_docs(s: &TestServer) {
     let (status, metrics) = loop {
         let (status, metrics) = get(s, "/metrics", None).await;
         // Figures are read in the background every 5 s.
-        let read = metrics.contains("dataflow_outbox_pending 0")
-            && metrics.contains("dataflow_events_published_total 1")
+        let read = metrics.lines().any(|l| l == "dataflow_outbox_pending 0")
+            && metrics
+                .lines()
+                .any(|l| l == "dataflow_events_published_total 1")
             && !metrics.contains("dataflow_pipeline_database_read_timestamp_seconds 0.0");
         if read || start.elapsed() > std::time::Duration::from_secs(15) {
             break (status, metrics);
@@ -310,10 +312,17 @@ async fn health_metrics_docs(s: &TestServer) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(status, 200);
-    assert!(metrics.contains(r#"dataflow_http_requests_total{method="POST",route="/api/vert/register/product",status="200"} 1"#), "{metrics}");
+    // Whole lines: `_total 1` must not pass for `_total 13`.
+    let line = |want: &str| metrics.lines().any(|l| l == want);
+    assert!(
+        line(
+            r#"dataflow_http_requests_total{method="POST",route="/api/vert/register/product",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("dataflow_http_request_duration_seconds_bucket"));
-    assert!(metrics.contains("dataflow_outbox_pending 0"));
-    assert!(metrics.contains("dataflow_events_published_total 1"));
+    assert!(line("dataflow_outbox_pending 0"), "{metrics}");
+    assert!(line("dataflow_events_published_total 1"), "{metrics}");
     // Every stage of that registration was timed (histograms are per process: at least 1).
     for stage in [
         "parse", "queue", "commit", "handoff", "send", "ack", "mark", "answer",

@@ -1,5 +1,6 @@
-//! The product pipeline into Kafka, against the embedded broker (a real Kafka-protocol broker
-//! in-process; the messages go through the real rdkafka client).
+//! The product pipeline into Kafka, against the embedded broker: librdkafka's mock cluster,
+//! in-process, not a real broker (the messages go through the real rdkafka client). What the
+//! product relies on from a real broker is tested against Tansu in the `tansu_*` tests.
 
 mod common;
 

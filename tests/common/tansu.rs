@@ -5,9 +5,18 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Tansu as `.ci/run` finds it: TANSU_BIN, else `tansu` on PATH, else ~/.cargo/bin.
 pub fn tansu_bin() -> String {
     if let Ok(b) = std::env::var("TANSU_BIN") {
         return b;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("tansu"))
+            .find(|p| p.is_file())
+    });
+    if let Some(p) = on_path {
+        return p.display().to_string();
     }
     let home = std::env::var("HOME").unwrap_or_default();
     let cargo_bin = Path::new(&home).join(".cargo/bin/tansu");
@@ -15,7 +24,7 @@ pub fn tansu_bin() -> String {
         return cargo_bin.display().to_string();
     }
     panic!(
-        "Tansu not found: run `cargo install tansu --locked --features dynostore,postgres,libsql` or set TANSU_BIN"
+        "Tansu not found: run `cargo install tansu --version 0.6.0 --locked --features dynostore,postgres,libsql` or set TANSU_BIN"
     );
 }
 
