@@ -125,6 +125,51 @@ async fn a_product_committed_below_the_cursor_is_returned_once() {
     srv.stop().await;
 }
 
+/// A client following product/all by cursor (pages of `limit`) and, beside it, one paging by
+/// the highest id it saw, until `writing` is off and pages stayed empty for a second (a
+/// relay's short transaction can hold rows back for a moment): the ids each got.
+async fn follow_all(
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    writing: Arc<AtomicBool>,
+    limit: usize,
+) -> (Vec<i64>, Vec<i64>) {
+    let page = |query: String| {
+        let (client, token) = (client.clone(), token.clone());
+        let url = format!("{base}/api/vert/product/all?{query}&limit={limit}");
+        async move {
+            let r = client.get(url).bearer_auth(&token).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let (mut seen, mut by_id) = (Vec::new(), Vec::new());
+    let (mut cursor, mut after) = ("0".to_string(), 0i64);
+    let mut empty_since = None;
+    loop {
+        let done = !writing.load(Ordering::SeqCst);
+        let next = page(format!("cursor={cursor}")).await;
+        let got = ids(&next);
+        cursor = next["next"].as_str().unwrap().to_string();
+        let old = ids(&page(format!("after={after}")).await);
+        after = old.iter().copied().max().unwrap_or(after);
+        by_id.extend(old);
+        if !got.is_empty() || !done {
+            empty_since = None;
+        } else if empty_since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            > Duration::from_secs(1)
+        {
+            return (seen, by_id);
+        }
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen.extend(got);
+    }
+}
+
 fn catalogue(rows: usize) -> String {
     let mut csv = String::from("name,description,category,ammount,currency,quantity\n");
     for i in 0..rows {
@@ -177,64 +222,13 @@ async fn followers_see_every_product_once(backend: Backend, rows: usize) {
             }
         }));
     }
-    let follower = {
-        let (srv_client, base, token, writing) = (
-            srv.client.clone(),
-            srv.base.clone(),
-            token.clone(),
-            writing.clone(),
-        );
-        tokio::spawn(async move {
-            let (mut seen, mut by_id) = (Vec::new(), Vec::new());
-            let (mut cursor, mut after) = ("0".to_string(), 0i64);
-            let mut empty_since = None;
-            loop {
-                let done = !writing.load(Ordering::SeqCst);
-                let url = format!("{base}/api/vert/product/all?cursor={cursor}&limit=500");
-                let page: Value = srv_client
-                    .get(url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let got = ids(&page);
-                cursor = page["next"].as_str().unwrap().to_string();
-                let url = format!("{base}/api/vert/product/all?after={after}&limit=500");
-                let old: Value = srv_client
-                    .get(url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let old = ids(&old);
-                after = old.iter().copied().max().unwrap_or(after);
-                by_id.extend(old);
-                // Done once writers are and pages stayed empty for a second (a relay's
-                // short transaction can hold rows back for a moment).
-                if got.is_empty() {
-                    if !done {
-                        empty_since = None;
-                    } else if empty_since
-                        .get_or_insert_with(std::time::Instant::now)
-                        .elapsed()
-                        > Duration::from_secs(1)
-                    {
-                        return (seen, by_id);
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                } else {
-                    empty_since = None;
-                }
-                seen.extend(got);
-            }
-        })
-    };
+    let follower = tokio::spawn(follow_all(
+        srv.client.clone(),
+        srv.base.clone(),
+        token.clone(),
+        writing.clone(),
+        500,
+    ));
     let imported = import.await.unwrap();
     for w in writers {
         w.await.unwrap();
@@ -416,53 +410,18 @@ async fn a_follower_sees_every_product_of_two_serve_processes_once() {
             })
         })
         .collect();
-    let follower = {
-        let (client, base, token, writing) = (
-            client.clone(),
-            a.base.clone(),
-            token.clone(),
-            writing.clone(),
-        );
-        tokio::spawn(async move {
-            let (mut seen, mut cursor) = (Vec::new(), "0".to_string());
-            let mut empty_since = None;
-            loop {
-                let done = !writing.load(Ordering::SeqCst);
-                let url = format!("{base}/api/vert/product/all?cursor={cursor}&limit=100");
-                let page: Value = client
-                    .get(url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let got = ids(&page);
-                cursor = page["next"].as_str().unwrap().to_string();
-                if got.is_empty() {
-                    if !done {
-                        empty_since = None;
-                    } else if empty_since
-                        .get_or_insert_with(std::time::Instant::now)
-                        .elapsed()
-                        > Duration::from_secs(1)
-                    {
-                        return seen;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                } else {
-                    empty_since = None;
-                }
-                seen.extend(got);
-            }
-        })
-    };
+    let follower = tokio::spawn(follow_all(
+        client.clone(),
+        a.base.clone(),
+        token.clone(),
+        writing.clone(),
+        100,
+    ));
     for w in writers {
         w.await.unwrap();
     }
     writing.store(false, Ordering::SeqCst);
-    let seen = follower.await.unwrap();
+    let (seen, _) = follower.await.unwrap();
     let page = client
         .get(format!("{}/api/vert/product/all", a.base))
         .bearer_auth(&token)

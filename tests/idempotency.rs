@@ -286,10 +286,10 @@ async fn changes_replay_postgres() {
 }
 
 /// A keyed request dropped mid-way (its client gone) frees its key: the retry is not told
-/// "still being processed" forever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_request_frees_its_key() {
-    common::with_service(Backend::Postgres, |svc| async move {
+/// "still being processed" forever, and each key has one product in the end, however far
+/// its dropped first attempt got.
+async fn a_dropped_request_frees_its_key(backend: Backend) {
+    common::with_service(backend, |svc| async move {
         for i in 0..20u64 {
             let key = format!("largado-{i}");
             let first = svc.register_keyed("vert", &key, blusa().validate().unwrap());
@@ -302,8 +302,25 @@ async fn a_dropped_request_frees_its_key() {
                 "retry {i} after a dropped first: {retry:?}"
             );
         }
+        // Each retry's answer means its key's product is committed, and the key is unique
+        // with the product: one per key, whatever the dropped attempts did.
+        assert_eq!(
+            svc.count_products(None).await.unwrap(),
+            20,
+            "one product per key"
+        );
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_request_frees_its_key_sqlite() {
+    a_dropped_request_frees_its_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_request_frees_its_key_postgres() {
+    a_dropped_request_frees_its_key(Backend::Postgres).await;
 }
 
 /// A real `dataflow serve` killed (SIGKILL) after its transaction committed on the server

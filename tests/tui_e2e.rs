@@ -226,6 +226,21 @@ fn a_viewer_reads_and_is_logged_out_when_disabled() {
         &["add", "vera", "--role", "viewer", "--password-stdin"],
         "a long secret\n",
     );
+    // One product, so a write key on the table has something to act on.
+    let file = dir.path().join("one.csv");
+    std::fs::write(
+        &file,
+        "name,description,category,amount,currency,quantity\nSapato Viewer,,Calçados,1,BRL,1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
+        .env_remove("DATABASE_URL")
+        .env_remove("KAFKA_HOST")
+        .env("DATAFLOW_DATA_DIR", &data)
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let tmux = Tmux::start_tui("e2e-viewer", &data, "", 110, 30);
     tmux.wait_for("dataflow · log in");
     tmux.text("vera");
@@ -235,8 +250,10 @@ fn a_viewer_reads_and_is_logged_out_when_disabled() {
     tmux.wait_for("user vera (viewer)");
     tmux.keys(&["C-s"]);
     tmux.wait_for("Saving products needs the editor role; you are a viewer");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Sapato Viewer");
     tmux.keys(&["d"]);
-    tmux.wait_for("user vera (viewer)");
+    tmux.wait_for("Deleting products needs the editor role; you are a viewer");
 
     user(&["disable", "vera"], "");
     let s = tmux.wait_for("Logged out");
