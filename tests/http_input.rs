@@ -8,9 +8,9 @@ use common::server::TestServer;
 use dataflow::http::ThrottleRules;
 use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn amounts_are_exact_and_exponents_bounded() {
-    let s = TestServer::start(Backend::Sqlite, ThrottleRules::default()).await;
+/// On both back ends: amounts are TEXT on SQLite and NUMERIC on PostgreSQL.
+async fn amounts_are_exact_and_exponents_bounded(backend: Backend) {
+    let s = TestServer::start(backend, ThrottleRules::default()).await;
     let token = s.token().await;
     let send = |amount: &'static str| {
         let body = format!(
@@ -41,10 +41,35 @@ async fn amounts_are_exact_and_exponents_bounded() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["result"]["pricing"]["ammount"].to_string(), "1000.0");
+    // Read back from the database as it was stored.
+    let id = v["result"]["id"].as_i64().unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/api/vert/product/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["result"]["pricing"]["ammount"].to_string(),
+        "1000.0",
+        "{v}"
+    );
     assert_eq!(
         s.svc.count_products(None).await.unwrap(),
         1,
         "only the valid one saved"
     );
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_are_exact_and_exponents_bounded_sqlite() {
+    amounts_are_exact_and_exponents_bounded(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_are_exact_and_exponents_bounded_postgres() {
+    amounts_are_exact_and_exponents_bounded(Backend::Postgres).await;
 }

@@ -255,20 +255,26 @@ async fn embedded_refused_on_a_real_pipelines_database_postgres() {
 
 /// The broker goes away and the database fails right after the commit: the caller still hears
 /// "saved, pending", never an error that would make it register the product again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trouble_after_the_commit_answers_pending() {
-    let db = TestDb::new(Backend::Postgres).await;
+async fn trouble_after_the_commit_answers_pending(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let owner = Service::start(db.settings(&[])).await.unwrap();
     let joined = Service::start(db.settings(&[("PUBLISH_WAIT_MS", "3000")]))
         .await
         .unwrap();
     owner.shutdown().await; // the embedded broker is gone
-    let before = owner_count(&db).await;
+    let counter = db.store().await; // a connection of the test's own
+    let count = || common::scalar(&counter, "SELECT COUNT(*) FROM tb_product");
+    let before = count().await;
     let job = {
         let joined = joined.clone();
         tokio::spawn(async move { joined.register(&blusa()).await })
     };
-    while owner_count(&db).await == before {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count().await == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registration never committed"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     joined.store().close().await; // committed; now the database is unreachable from here
@@ -278,15 +284,16 @@ async fn trouble_after_the_commit_answers_pending() {
         .expect("no error after the commit")
         .product;
     assert_eq!(p.publish, PublishState::Pending);
+    counter.close().await;
     db.drop_db().await;
 }
 
-/// Products counted over a connection of the test's own.
-async fn owner_count(db: &TestDb) -> i64 {
-    use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query_scalar("SELECT COUNT(*) FROM tb_product")
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trouble_after_the_commit_answers_pending_sqlite() {
+    trouble_after_the_commit_answers_pending(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trouble_after_the_commit_answers_pending_postgres() {
+    trouble_after_the_commit_answers_pending(Backend::Postgres).await;
 }
