@@ -16,13 +16,19 @@ use common::tansu::{dataflow_tail, free_port, start_tansu};
 async fn wait_until_published(svc: &Service, bound: Duration) {
     let start = Instant::now();
     loop {
-        let pending = svc.status().await.pending;
-        if pending == Some(0) {
+        let s = svc.status().await;
+        if s.pending == Some(0) {
             return;
         }
+        // What the process itself says of its broker, for a run that stays pending (seen
+        // once; RELIABILITY): the broker back or not, and the relay's last note.
         assert!(
             start.elapsed() < bound,
-            "still {pending:?} pending after {bound:?}"
+            "still {:?} pending after {bound:?}; broker ok {}, note {:?}, refused {:?}",
+            s.pending,
+            s.broker_ok,
+            s.broker_note,
+            s.refused
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
