@@ -242,12 +242,7 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
 fn embedded_broker_on_a_real_pipelines_database_exits_2() {
     const REAL: &str = "kafka:kafka:9092/produtos-persistidos";
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("one.csv");
-    std::fs::write(
-        &file,
-        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
-    )
-    .unwrap();
+    let file = common::one_product_csv(dir.path());
     let import = || {
         dataflow(dir.path())
             .args(["import", file.to_str().unwrap()])
@@ -544,12 +539,7 @@ fn the_data_dir_from_dotenv_or_config_toml_is_in_effect() {
 #[test]
 fn a_database_that_does_not_answer_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("one.csv");
-    std::fs::write(
-        &file,
-        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
-    )
-    .unwrap();
+    let file = common::one_product_csv(dir.path());
     let file = file.to_str().unwrap();
     for args in [
         vec!["import", file],

@@ -372,12 +372,7 @@ fn cli_exit_codes() {
             .output()
             .unwrap()
     };
-    let good = dir.path().join("good.csv");
-    std::fs::write(
-        &good,
-        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
-    )
-    .unwrap();
+    let good = common::one_product_csv(dir.path());
     let out = run(&["import", good.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
@@ -454,12 +449,7 @@ async fn the_import_waits_for_its_own_events_only() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("one.csv");
-    std::fs::write(
-        &file,
-        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
-    )
-    .unwrap();
+    let file = common::one_product_csv(dir.path());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dataflow"))
         .args(["import", file.to_str().unwrap()])
         .env("DATABASE_URL", &db.url)

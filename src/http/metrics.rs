@@ -172,11 +172,13 @@ pub fn spawn_refresher(metrics: &Arc<Metrics>, service: Service) -> tokio::task:
                 return;
             };
             let limit = super::pipeline_metrics::READ_TIMEOUT;
-            if let Ok(s) = tokio::time::timeout(limit, service.status()).await {
-                m.set_pending(s.pending);
-            }
+            // The reading has the outbox's pending events already (`status()` would probe the
+            // broker again on top of it, every period).
             match tokio::time::timeout(limit, service.read_pipeline(&mut watch)).await {
-                Ok(r) => m.pipeline.set(&r),
+                Ok(r) => {
+                    m.set_pending(r.pending);
+                    m.pipeline.set(&r);
+                }
                 Err(_) => {
                     tracing::warn!("the pipeline's metrics took over 3 s to read");
                     m.pipeline.unread();

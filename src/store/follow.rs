@@ -90,14 +90,16 @@ impl Store {
         let limit = limit.max(0);
         let rows: Vec<FollowRow> = match self {
             Store::Postgres(pool) => {
-                let q = sqlx::query_as(match filter_pattern(filter, true) {
-                    Some(_) => FOLLOW_PG_FILTERED,
-                    None => FOLLOW_PG,
+                let pattern = filter_pattern(filter, true);
+                let q = sqlx::query_as(if pattern.is_some() {
+                    FOLLOW_PG_FILTERED
+                } else {
+                    FOLLOW_PG
                 })
                 .bind(after.writer)
                 .bind(after.id)
                 .bind(limit);
-                match filter_pattern(filter, true) {
+                match pattern {
                     Some(p) => q.bind(p).fetch_all(pool).await?,
                     None => q.fetch_all(pool).await?,
                 }

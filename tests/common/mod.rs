@@ -142,6 +142,17 @@ macro_rules! both_backends {
     };
 }
 
+/// A CSV file of one valid product (`one.csv` in `dir`), for commands that import.
+pub fn one_product_csv(dir: &std::path::Path) -> PathBuf {
+    let file = dir.join("one.csv");
+    std::fs::write(
+        &file,
+        "name,description,category,amount,currency,quantity\nBlusa,,V,1,BRL,1\n",
+    )
+    .expect("write one.csv");
+    file
+}
+
 pub fn blusa() -> ProductDraft {
     ProductDraft {
         name: "Blusa".into(),
