@@ -26,10 +26,9 @@ async fn health(client: &reqwest::Client, base: &str, token: &str) -> serde_json
         .unwrap()
 }
 
-async fn register_for(client: &reqwest::Client, base: &str, token: &str, d: Duration) -> Vec<i64> {
-    let start = Instant::now();
+async fn register_n(client: &reqwest::Client, base: &str, token: &str, n: usize) -> Vec<i64> {
     let mut ids = Vec::new();
-    while start.elapsed() < d {
+    for _ in 0..n {
         let (status, v) = common::register_http(client, base, token).await;
         assert_eq!(status, 200, "{v}");
         ids.push(v["result"]["id"].as_i64().unwrap());
@@ -46,11 +45,12 @@ fn taken_over_after(signal: &str) {
     let ids = rt.block_on(async {
         let client = reqwest::Client::new();
         let token = common::login(&client, &base).await;
-        let mut ids = register_for(&client, &base, &token, Duration::from_secs(1)).await;
+        let mut ids = register_n(&client, &base, &token, 20).await;
         let pid = owner.id().to_string();
         Command::new("kill").args([signal, &pid]).status().unwrap();
         owner.wait().unwrap(); // reaped: its pid is gone
-        ids.extend(register_for(&client, &base, &token, Duration::from_secs(2)).await);
+        // Saved while nobody owns the broker, published once the joiner has taken it over.
+        ids.extend(register_n(&client, &base, &token, 40).await);
         let start = Instant::now();
         loop {
             let h = health(&client, &base, &token).await;
@@ -68,7 +68,7 @@ fn taken_over_after(signal: &str) {
         }
         ids
     });
-    assert!(ids.len() > 10, "only {} registered", ids.len());
+    assert_eq!(ids.len(), 60);
     // A third process finds the new broker through the data directory.
     let out = Command::new(env!("CARGO_BIN_EXE_dataflow"))
         .env_remove("DATABASE_URL")

@@ -186,14 +186,24 @@ async fn load_is_shed_and_slow_bodies_time_out() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
-    let r = s.client.get(s.url("/")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
+    // The slot is taken once a request is shed; the first one shed was refused at once, not
+    // after waiting for the slot: the slow request is still unanswered then.
+    let start = std::time::Instant::now();
+    let r = loop {
+        let r = s.client.get(s.url("/")).send().await.unwrap();
+        if r.status() == 503 {
+            break r;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the slow request takes the slot"
+        );
+    };
     assert_eq!(r.headers()["retry-after"], "1");
+    let mut peek = [0u8; 1];
     assert!(
-        started.elapsed() < std::time::Duration::from_millis(400),
-        "refused at once"
+        matches!(slow.try_read(&mut peek), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "refused while the slot was still held, not after it was freed"
     );
     let mut answer = vec![0u8; 512];
     let n = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
@@ -207,8 +217,36 @@ async fn load_is_shed_and_slow_bodies_time_out() {
     s.stop().await;
 }
 
-/// A client that goes away before its answer (here: while an earlier call holds the group)
-/// gets nothing committed; the next call returns the messages.
+/// `dataflow_http_requests_in_flight` of the consumer route, as /metrics says now.
+async fn consumers_in_flight(s: &TestServer) -> i64 {
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let name = r#"dataflow_http_requests_in_flight{route="/api/vert/kafka/consumer/product"} "#;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+async fn wait_consumers_in_flight(s: &TestServer, n: i64, what: &str) {
+    let start = std::time::Instant::now();
+    while consumers_in_flight(s).await != n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A client that goes away while its call waits for the group (an earlier call holds it) gets
+/// nothing committed; the next call returns the messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_route_client_gone_before_the_answer_commits_nothing() {
     use tokio::io::AsyncWriteExt;
@@ -225,10 +263,10 @@ async fn consumer_route_client_gone_before_the_answer_commits_nothing() {
         "GET /api/vert/kafka/consumer/product HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
     );
     conn.write_all(req.as_bytes()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_consumers_in_flight(&s, 1, "the call reaches the server and waits for the group").await;
     drop(conn); // gone while waiting
     drop(held); // the earlier call is abandoned too
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    wait_consumers_in_flight(&s, 0, "the abandoned call ends").await;
     let r = s
         .client
         .get(s.url("/api/vert/kafka/consumer/product"))

@@ -135,6 +135,30 @@ fn serve_in(ns: &Netns, db: &TestDb, kafka: &str) -> (Child, String) {
     (s.child, s.base)
 }
 
+/// Until A's health check says its broker is down: its relay is in failure rounds.
+async fn wait_broker_down(client: &reqwest::Client, base: &str, token: &str) {
+    let start = Instant::now();
+    loop {
+        let h: serde_json::Value = client
+            .get(format!("{base}/healthz"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if h["result"]["broker"]["ok"] == false {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "A never saw the cut: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn register_on(client: &reqwest::Client, base: &str, token: &str) -> i64 {
     let (status, v) = common::register_http(client, base, token).await;
     assert_eq!(status, 200, "saved while the broker is cut off: {v}");
@@ -173,7 +197,7 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
     // the product registered then waits in A's memory, under A's lease.
     ns.cut();
     let stuck = register_on(&client, &base, &token).await;
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    wait_broker_down(&client, &base, &token).await;
     let product = register_on(&client, &base, &token).await;
     let edit = |expected| Edit {
         id: product,
@@ -183,9 +207,30 @@ async fn a_replica_cut_off_past_its_lease_keeps_a_products_order() {
     };
     b.update(edit(1), &blusa()).await.expect("B edits v1");
     b.update(edit(2), &blusa()).await.expect("B edits v2");
-    // Longer than the lease: a relay that let it lapse would lose the events to B, which
-    // would publish v1..v3, and A would then send its stale v1 after them.
-    tokio::time::sleep(Duration::from_secs(38)).await;
+    // Past the lease A held then, by the database's clock: a relay that let it lapse would
+    // lose the events to B, which would publish v1..v3, and A would then send its stale v1.
+    let store = db.store().await;
+    let v1 = format!("product_id = {product} AND version = 1 AND published_at IS NULL");
+    let lease_end = common::scalar(
+        &store,
+        &format!("SELECT CEIL(EXTRACT(EPOCH FROM claimed_until))::BIGINT FROM outbox WHERE {v1}"),
+    )
+    .await;
+    let start = Instant::now();
+    while common::scalar(
+        &store,
+        &format!("SELECT (now() > to_timestamp({lease_end}))::INT::BIGINT"),
+    )
+    .await
+        == 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the lease runs out"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    store.close().await;
     ns.restore();
     // TCP's retransmission backoff after 45 s of drops can take a while to reconnect.
     let start = Instant::now();

@@ -148,35 +148,41 @@ async fn concurrent_orphan_claims_are_disjoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_lease_hands_over_and_the_stale_mark_is_void() {
     on_both(|store| async move {
-        let short = Duration::from_millis(800);
+        let lease = Duration::from_secs(60);
         let saved = store
-            .insert_products(&items(5), Utc::now(), &route(Some("a"), short))
+            .insert_products(&items(5), Utc::now(), &route(Some("a"), lease))
             .await
             .unwrap();
         let events: Vec<_> = saved.iter().map(|s| s.event.clone()).collect();
         let b_lease = Duration::from_secs(60);
+        let b_claims = || store.claim_orphans("b", DEST, b_lease, 100);
         assert!(
-            store
-                .claim_orphans("b", DEST, b_lease, 100)
-                .await
-                .unwrap()
-                .is_empty(),
+            b_claims().await.unwrap().is_empty(),
             "held while the lease runs"
         );
         // Renewal keeps them: a live relay never loses its events.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(store.renew_leases("a", short).await.unwrap(), 5);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
+        assert_eq!(store.renew_leases("a", lease).await.unwrap(), 5);
+        assert!(b_claims().await.unwrap().is_empty(), "held after renewal");
+        // Stalled: its last renewal runs out (a lease of 50 ms), and b takes all of them.
+        assert_eq!(
             store
-                .claim_orphans("b", DEST, b_lease, 100)
+                .renew_leases("a", Duration::from_millis(50))
                 .await
-                .unwrap()
-                .is_empty()
+                .unwrap(),
+            5
         );
-        // Stalled: no renewal. After the lease, b takes all of them.
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        let taken = store.claim_orphans("b", DEST, b_lease, 100).await.unwrap();
+        let start = std::time::Instant::now();
+        let taken = loop {
+            let got = b_claims().await.unwrap();
+            if !got.is_empty() {
+                break got;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "b takes the events"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(taken, events);
         assert_eq!(store.mark_published("a", &acks(&events)).await.unwrap(), 0);
         assert_eq!(store.mark_published("b", &acks(&events)).await.unwrap(), 5);

@@ -6,12 +6,16 @@
 mod common;
 
 use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tansu::{free_port, start_tansu_memory};
 use common::{Backend, TestDb};
 
 const TOPIC: &str = "replica-products";
+/// Products each HTTP writer registers while the callers read.
+const PER_WRITER: usize = 40;
 
 fn serve(db: &TestDb, kafka: &str, name: &str) -> (Child, String) {
     let data = db.dir.path().join(name);
@@ -57,13 +61,13 @@ async fn two_serve_processes_return_each_message_once() {
         bases.push((base.clone(), common::login(&client, base).await));
     }
 
-    let until = Instant::now() + Duration::from_secs(4);
+    let writing = Arc::new(AtomicBool::new(true));
     let mut writers = Vec::new();
     for (base, token) in bases.iter().chain(bases.iter()) {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         writers.push(tokio::spawn(async move {
             let mut ids = Vec::new();
-            while Instant::now() < until {
+            for _ in 0..PER_WRITER {
                 let (status, v) = common::register_http(&client, &base, &token).await;
                 assert_eq!(status, 200, "{v}");
                 ids.push(v["result"]["id"].as_i64().unwrap());
@@ -73,10 +77,10 @@ async fn two_serve_processes_return_each_message_once() {
     }
     let mut readers = Vec::new();
     for (base, token) in bases.clone() {
-        let client = client.clone();
+        let (client, writing) = (client.clone(), writing.clone());
         readers.push(tokio::spawn(async move {
             let mut ids = Vec::new();
-            while Instant::now() < until {
+            while writing.load(Ordering::Relaxed) {
                 ids.extend(consume(&client, &base, &token).await);
             }
             ids
@@ -86,6 +90,7 @@ async fn two_serve_processes_return_each_message_once() {
     for w in writers {
         registered.extend(w.await.unwrap());
     }
+    writing.store(false, Ordering::Relaxed);
     let mut returned = Vec::new();
     for r in readers {
         let ids = r.await.unwrap();
@@ -120,11 +125,7 @@ async fn two_serve_processes_return_each_message_once() {
         returned.extend(got);
     }
 
-    assert!(
-        registered.len() > 100,
-        "only {} registered",
-        registered.len()
-    );
+    assert_eq!(registered.len(), 4 * PER_WRITER);
     common::assert_once_each(&returned, &registered);
 
     for (mut child, _) in replicas {

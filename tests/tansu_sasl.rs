@@ -50,11 +50,17 @@ async fn publishes_and_reads_with_scram() {
     );
     let msgs = read_at_least(&svc, 1).await;
     assert_eq!(msgs[0].key, Some(p.id.to_string()));
-    svc.shutdown().await;
 
     let mut vars = vec![("KAFKA_HOST", host.as_str())];
     vars.extend(sasl("wrong"));
-    common::assert_nothing_gets_through(&vars, "a wrong password gets nothing through").await;
+    common::assert_refused(
+        &svc,
+        &vars,
+        &["Authentication", "authentication"],
+        "a wrong password gets nothing through",
+    )
+    .await;
+    svc.shutdown().await;
     broker.kill().ok();
     broker.wait().ok();
 }

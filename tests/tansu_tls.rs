@@ -93,14 +93,17 @@ async fn publishes_and_reads_over_tls() {
     let msgs = read_at_least(&svc, 1).await;
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].key, Some(p.id.to_string()));
-    svc.shutdown().await;
 
-    // The same broker without the TLS properties: nothing gets through.
-    common::assert_nothing_gets_through(
+    // The same broker without the TLS properties: the TLS port drops a plaintext client during
+    // its first request (ApiVersion), and the status says so.
+    common::assert_refused(
+        &svc,
         &[("KAFKA_HOST", host.as_str())],
+        &["security.protocol", "in state APIVERSION_QUERY"],
         "plaintext cannot talk to the TLS port",
     )
     .await;
+    svc.shutdown().await;
     proxy.kill().ok();
     proxy.wait().ok();
     broker.kill().ok();

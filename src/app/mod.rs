@@ -8,6 +8,7 @@ mod serve;
 mod status;
 mod tail;
 mod users;
+mod verify;
 
 pub use audit::{AuditArgs, run_audit};
 pub use import::{ImportArgs, run_export, run_import};
@@ -16,6 +17,7 @@ pub use status::run_status;
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};
 pub use users::{UserAction, run_user};
+pub use verify::{VerifyArgs, run_verify};
 
 use std::path::Path;
 use std::process::ExitCode;

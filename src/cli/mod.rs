@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod user;
+mod verify;
 pub use user::UserAction;
 
 use crate::config::{
@@ -86,6 +87,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Compare the topic with the outbox: per partition, the published events present where
+    /// recorded, missing (below the low watermark: expired), records no event explains,
+    /// second copies and versions after a higher one. Exit 0 clean, 1 problems found, 2 bad
+    /// usage or no such topic, 3 the database or the broker did not answer
+    Verify(verify::VerifyFlags),
     /// Print the JSON Schema of the topic's messages (key and value)
     Schema,
     /// Print a completion script for SHELL to stdout (bash, zsh, fish, elvish, powershell)
@@ -257,6 +263,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::User { action } => crate::app::run_user(settings, action.into()),
         Command::Audit(flags) => crate::app::run_audit(settings, flags.into()),
         Command::Status { json, watch } => crate::app::run_status(settings, json, watch),
+        Command::Verify(flags) => crate::app::run_verify(settings, flags.into()),
         Command::Schema => {
             print!("{}", crate::domain::SCHEMA);
             ExitCode::SUCCESS

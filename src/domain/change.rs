@@ -41,6 +41,9 @@ impl fmt::Display for EventKind {
 /// Kafka header names of every event.
 pub const HEADER_EVENT: &str = "event";
 pub const HEADER_VERSION: &str = "version";
+/// The outbox id of the event: one per event, the same on a record sent twice, so a consumer
+/// (and `dataflow verify`) can tell a second copy from a new event.
+pub const HEADER_EVENT_ID: &str = "event-id";
 
 /// Which version of a product this is (1 when created, +1 per change) and who made it so.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -323,4 +323,9 @@ pub struct BrokerHealth {
     /// What last happened to the broker (a take-over of the embedded broker, say).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Why it is down, as the Kafka client said: refused credentials and a missing TLS read
+    /// differently from a broker that is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "SASL authentication error: Authentication failed")]
+    pub error: Option<String>,
 }

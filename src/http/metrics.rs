@@ -45,6 +45,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    in_flight: Family<RouteLabels, Gauge>,
     pending: Gauge,
     published: Counter,
     pub pipeline: super::pipeline_metrics::PipelineGauges,
@@ -57,6 +58,7 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
         );
+        let in_flight = Family::<RouteLabels, Gauge>::default();
         let pending = Gauge::default();
         let published = Counter::default();
         registry.register(
@@ -68,6 +70,11 @@ impl Default for Metrics {
             "dataflow_http_request_duration_seconds",
             "HTTP request latency",
             latency.clone(),
+        );
+        registry.register(
+            "dataflow_http_requests_in_flight",
+            "HTTP requests being handled now, by route (a caller gone counts no more)",
+            in_flight.clone(),
         );
         registry.register(
             "dataflow_write_stage_seconds",
@@ -90,6 +97,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            in_flight,
             pending,
             published,
         }
@@ -134,7 +142,10 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let resp = next.run(req).await;
+    let resp = {
+        let _handling = InFlight::enter(&state.metrics, &route);
+        next.run(req).await
+    };
     if let Some(Answered(at)) = resp.extensions().get::<Answered>() {
         stages::record(Stage::Answer, *at);
     }
@@ -156,6 +167,29 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
         .observe(elapsed.as_secs_f64());
     tracing::info!(target: "access", %method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0);
     resp
+}
+
+/// One request in `dataflow_http_requests_in_flight`, until it is answered or dropped (the
+/// server drops a request whose caller went away).
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(metrics: &Metrics, route: &str) -> InFlight {
+        let g = metrics
+            .in_flight
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .clone();
+        g.inc();
+        InFlight(g)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Reads the pipeline every REFRESH while the metrics live (the server holds them); sets

@@ -275,7 +275,7 @@ pub async fn all_products(
 
 #[utoipa::path(get, path = "/healthz",
     responses(
-        (status = 200, body = Envelope<HealthOut>, description = "Database reachable. Without a bearer token the reasons (`database.error`, `broker.note`, `outbox_refused.reason`) are left out: they go to the log and to callers with a valid token"),
+        (status = 200, body = Envelope<HealthOut>, description = "Database reachable. Without a bearer token the reasons (`database.error`, `broker.note`, `broker.error`, `outbox_refused.reason`) are left out: they go to the log and to callers with a valid token"),
         (status = 503, body = Envelope<HealthOut>, description = "Database unreachable"),
     ))]
 pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -285,6 +285,7 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
             tracing::warn!(error = %why, "health check: database unreachable");
         }
         s.broker_note = None;
+        s.broker_error = None;
         s.refused = s
             .refused
             .map(|(events, _)| (events, "(log in to see why)".into()));
@@ -300,6 +301,7 @@ pub async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Respo
             embedded: s.broker_embedded,
             bootstrap: s.bootstrap,
             note: s.broker_note,
+            error: s.broker_error,
         },
         outbox_pending: s.pending,
         outbox_elsewhere: s

@@ -231,3 +231,21 @@ pub async fn committed_offsets(
     })
     .await
 }
+
+/// The topic's partitions with their (low, high) watermarks; an error when the topic is
+/// missing (a reader that must say what it could not read).
+pub async fn partition_marks(cfg: &KafkaConfig) -> Result<Vec<(i32, i64, i64)>, KafkaError> {
+    let (cfg, topic) = (cfg.clone(), cfg.topic.clone());
+    on_thread(move || {
+        let c = base_consumer(&cfg, &format!("dataflow-marks-{}", std::process::id()))?;
+        let marks = watermarks(&c, &topic)?;
+        if marks.is_empty() {
+            return Err(KafkaError::Other(format!(
+                "topic {topic} not found on {}",
+                cfg.bootstrap
+            )));
+        }
+        Ok(marks)
+    })
+    .await
+}

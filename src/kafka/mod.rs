@@ -18,10 +18,10 @@ mod replay;
 mod send_span;
 mod tail;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets};
+pub use consumer::{TailMessage, TailOptions, TailStart, committed_offsets, partition_marks};
 pub use embedded::EmbeddedBroker;
 pub use flood::flood;
 pub use group::{Fetched, GroupReader};
@@ -62,6 +62,9 @@ pub struct Health {
     /// 0 (unknown), UP or DOWN.
     state: AtomicU8,
     published: AtomicU64,
+    /// Why it is down, as the client put it: a refused password reads differently from a
+    /// broker that is gone, and the operator must see which.
+    why: Mutex<Option<String>>,
 }
 
 const UP: u8 = 1;
@@ -86,12 +89,47 @@ impl Health {
         if self.state.swap(UP, Ordering::Relaxed) == DOWN {
             tracing::info!("kafka broker reachable again");
         }
+        if let Ok(mut w) = self.why.lock() {
+            *w = None;
+        }
     }
 
     pub fn set_down(&self, why: &str) {
         if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
             tracing::warn!(reason = why, "kafka broker unreachable");
         }
+        if let Ok(mut w) = self.why.lock() {
+            *w = Some(why.to_string());
+        }
+    }
+
+    /// Down with a summary or a consequence ("1/1 brokers are down", a failed send): keeps a
+    /// reason that says more (a refused password, a TLS mismatch) given since it was last up.
+    pub fn set_down_summary(&self, summary: &str) {
+        if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
+            tracing::warn!(reason = summary, "kafka broker unreachable");
+        }
+        if let Ok(mut w) = self.why.lock()
+            && w.is_none()
+        {
+            *w = Some(summary.to_string());
+        }
+    }
+
+    /// A connection to the broker failed, as librdkafka logs it: the reason shown while the
+    /// broker is (or goes) down, its state unchanged.
+    pub fn note_failure(&self, why: &str) {
+        if let Ok(mut w) = self.why.lock() {
+            *w = Some(why.to_string());
+        }
+    }
+
+    /// The last reason the broker was marked down, while it stays down.
+    pub fn down_reason(&self) -> Option<String> {
+        if self.state.load(Ordering::Relaxed) != DOWN {
+            return None;
+        }
+        self.why.lock().ok().and_then(|w| w.clone())
     }
 }
 

@@ -11,46 +11,50 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{KafkaConfig, KafkaError, SharedHealth};
-use crate::domain::{HEADER_EVENT, HEADER_TRACEPARENT, HEADER_VERSION};
+use crate::domain::{HEADER_EVENT, HEADER_EVENT_ID, HEADER_TRACEPARENT, HEADER_VERSION};
 use crate::store::OutboxEvent;
 
-/// Records transport failures as "broker down"; successful deliveries set it back up.
+/// Records transport failures, and a broker that refuses our credentials or our TLS, as
+/// "broker down" with the client's reason; successful deliveries set it back up.
 pub struct HealthContext {
     pub health: SharedHealth,
 }
 
 impl ClientContext for HealthContext {
     fn error(&self, error: RdError, reason: &str) {
-        let down = matches!(
-            error.rdkafka_error_code(),
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => self.health.set_down_summary(reason),
             Some(
-                RDKafkaErrorCode::AllBrokersDown
-                    | RDKafkaErrorCode::BrokerTransportFailure
-                    | RDKafkaErrorCode::Resolve
-            )
-        );
-        if down {
-            self.health.set_down(reason);
-        } else {
-            super::quiet::log_error(&error, reason);
+                RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::SSL,
+            ) => self.health.set_down(reason),
+            _ => super::quiet::log_error(&error, reason),
         }
     }
 
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        // A failed connection says why here only ("might be caused by incorrect
+        // security.protocol"); the error callback then says "1/1 brokers are down".
+        if fac == "FAIL" {
+            self.health.note_failure(message);
+        }
         super::quiet::log_line(level, fac, message);
     }
 }
 
 pub type Producer = FutureProducer<HealthContext>;
 
-/// The record of an outbox event: keyed by product id, headers `event` and `version` (and
-/// `traceparent` when it has one), and a null value for a tombstone.
+/// The record of an outbox event: keyed by product id, headers `event`, `version` and
+/// `event-id` (and `traceparent` when it has one), and a null value for a tombstone.
 pub fn record<'a>(
     topic: &'a str,
     e: &'a OutboxEvent,
     traceparent: Option<&'a str>,
 ) -> FutureRecord<'a, str, [u8]> {
-    let mut headers = OwnedHeaders::new_with_capacity(3)
+    let mut headers = OwnedHeaders::new_with_capacity(4)
         .insert(Header {
             key: HEADER_EVENT,
             value: Some(e.event.as_str()),
@@ -58,6 +62,10 @@ pub fn record<'a>(
         .insert(Header {
             key: HEADER_VERSION,
             value: Some(e.version.to_string().as_str()),
+        })
+        .insert(Header {
+            key: HEADER_EVENT_ID,
+            value: Some(e.id.to_string().as_str()),
         });
     // The request's trace continues in whoever consumes the record.
     if let Some(t) = traceparent {
@@ -95,6 +103,9 @@ pub fn producer(cfg: &KafkaConfig, health: SharedHealth) -> Result<Producer, Kaf
             "message.timeout.ms",
             MESSAGE_TIMEOUT.as_millis().to_string(),
         )
+        // A connection closed during its handshake (a TLS port spoken to in plaintext) is
+        // logged at INFO only, with the only words that say why.
+        .set_log_level(RDKafkaLogLevel::Info)
         .create_with_context(HealthContext { health })?)
 }
 

@@ -244,7 +244,7 @@ impl Relay {
                             self.wake.notify_one(); // events of another spelling may be claimable
                         }
                         Err(e) => {
-                            self.health.set_down(&e.to_string());
+                            self.health.set_down_summary(&e.to_string());
                             backoff = self.pause(backoff).await;
                             continue;
                         }

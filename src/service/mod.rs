@@ -18,6 +18,7 @@ mod reading;
 mod register;
 mod user_admin;
 mod users;
+mod verify;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -53,6 +54,7 @@ pub use user_admin::{
     add_user, list_users, set_disabled, set_password, set_role, update_user, user_info,
 };
 pub use users::{ApiUser, Principal, USER_CACHE, UserInfo, UserUpdate, seed_api_user};
+pub use verify::{VerifyTarget, verify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

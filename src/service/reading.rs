@@ -151,6 +151,8 @@ pub struct Status {
     /// Why the database is not ok, in one line.
     pub database_error: Option<String>,
     pub broker_ok: bool,
+    /// Why the broker is down, as the client said (refused credentials, no TLS, gone).
+    pub broker_error: Option<String>,
     pub broker_embedded: bool,
     pub bootstrap: String,
     /// What last happened to the broker that a person should know (a take-over, say).
@@ -347,6 +349,7 @@ impl Service {
             database_ok: pending.is_some(),
             database_error,
             broker_ok: self.inner.health.is_up(),
+            broker_error: self.inner.health.down_reason(),
             broker_embedded: kafka.embedded,
             bootstrap: kafka.bootstrap,
             broker_note: self.broker_note(),

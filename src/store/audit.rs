@@ -62,7 +62,7 @@ type Row = (
 
 /// SQLite keeps `at` as RFC 3339 text in UTC with milliseconds: compared as text, a bound
 /// instant must be written the same way.
-fn sqlite_time(t: DateTime<Utc>) -> String {
+pub(super) fn sqlite_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 

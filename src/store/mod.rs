@@ -17,6 +17,7 @@ mod settle;
 mod throttle;
 mod turn;
 mod users;
+mod verify;
 mod write;
 
 use std::str::FromStr;
@@ -41,6 +42,7 @@ pub use pipeline::{Backlog, PublishTimes};
 pub use products::{Order, ProductQuery};
 pub use throttle::{Reserved, ThrottleLimit};
 pub use users::{UserChange, UserRow};
+pub use verify::PublishedFilter;
 pub use write::{Creation, EventRoute, IdemKey, SavedProduct};
 
 pub type Result<T> = std::result::Result<T, StoreError>;

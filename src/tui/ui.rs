@@ -150,6 +150,12 @@ fn app_status_line(app: &App) -> Line<'static> {
             printable(&user)
         )),
     ];
+    if let Some(why) = &s.broker_error {
+        spans.push(Span::styled(
+            format!(" │ broker: {}", printable(why)),
+            Style::default().fg(Color::Red),
+        ));
+    }
     if let Some(note) = &s.broker_note {
         spans.push(Span::styled(
             format!(" │ {}", printable(note)),

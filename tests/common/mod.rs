@@ -273,16 +273,51 @@ pub async fn wait_broker_up(svc: &Service) {
     }
 }
 
-/// A service on a fresh SQLite database with `vars` (a broker it cannot talk to): its
-/// registration is saved, and stays pending.
-pub async fn assert_nothing_gets_through(vars: &[(&str, &str)], why: &str) {
+/// A service on a fresh SQLite database with `vars`, which the broker refuses: its
+/// registration is saved and stays pending, the status gives the client's reason (one of
+/// `reasons`), and the topic, read by `reader` (a service the broker accepts), holds no record
+/// of it.
+pub async fn assert_refused(reader: &Service, vars: &[(&str, &str)], reasons: &[&str], why: &str) {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut all = vec![("PUBLISH_WAIT_MS", "1000")];
     all.extend_from_slice(vars);
     let svc = Service::start(db.settings(&all)).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let p = svc.register(&blusa()).await.unwrap().product;
-    assert_eq!(p.publish, dataflow::domain::PublishState::Pending, "{why}");
+    let mut draft = blusa();
+    draft.name = format!("refused-{}", rand_u64());
+    svc.register(&draft).await.unwrap();
+    let start = std::time::Instant::now();
+    let reason = loop {
+        let status = svc.status().await;
+        if let Some(e) = &status.broker_error
+            && reasons.iter().any(|r| e.contains(r))
+        {
+            break e.clone();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{why}: the broker's refusal ({reasons:?}) never reached the status: {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!svc.status().await.broker_ok, "{why}: {reason}");
+    assert_eq!(
+        svc.store().pending_count().await.unwrap(),
+        1,
+        "{why}: {reason}"
+    );
+    let on_topic = read_all(reader).await;
+    assert!(!on_topic.is_empty(), "the reader reads the topic");
+    let leaked = on_topic.iter().filter(|m| {
+        m.payload
+            .as_deref()
+            .is_some_and(|p| String::from_utf8_lossy(p).contains(&draft.name))
+    });
+    assert_eq!(leaked.count(), 0, "{why}: the product reached the topic");
+    assert_eq!(
+        svc.store().pending_count().await.unwrap(),
+        1,
+        "{why}: {reason}"
+    );
     svc.shutdown().await;
 }
 

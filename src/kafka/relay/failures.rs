@@ -38,7 +38,7 @@ impl Relay {
     }
 
     pub(super) async fn note_failure(&mut self) {
-        self.health.set_down(&self.error);
+        self.health.set_down_summary(&self.error);
         tracing::warn!(
             failed = self.failed.len(),
             error = self.error,

@@ -41,6 +41,7 @@ pub(super) fn status(db_ok: bool, broker_ok: bool, pending: i64) -> Status {
         database_ok: db_ok,
         database_error: None,
         broker_ok,
+        broker_error: None,
         broker_embedded: true,
         broker_note: None,
         elsewhere: Vec::new(),
