@@ -159,8 +159,9 @@ async fn tansu_status_and_metrics_show_each_group_lag() {
         .expect("status runs");
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let lag_of = |group: &str| {
@@ -313,6 +314,72 @@ async fn tansu_a_group_that_committed_and_left_keeps_no_client() {
             "only the reader's own client is kept"
         );
     }
+    svc.shutdown().await;
+    let _ = broker.kill();
+    let _ = broker.wait();
+    db.drop_db().await;
+}
+
+/// Lag in seconds, on Tansu: a group that stops reading while products arrive is behind by the
+/// age of the oldest record it has not committed, which grows with the clock between two
+/// readings (the record stays the same); once it has committed everything it is 0 behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tansu_lag_in_seconds_grows_with_the_clock_and_returns_to_zero() {
+    const TOPIC: &str = "seconds-products";
+    let db = TestDb::new(Backend::Postgres).await;
+    let port = free_port();
+    let mut broker = start_tansu_memory(port, db.dir.path());
+    let host = format!("127.0.0.1:{port}");
+    let vars = [
+        ("KAFKA_HOST", host.as_str()),
+        ("TOPIC_PRODUCTS", TOPIC),
+        ("TOPIC_PARTITIONS", "1"),
+    ];
+    let svc = Service::start(db.settings(&vars)).await.expect("service");
+    common::wait_broker_up(&svc).await;
+    for _ in 0..4 {
+        svc.register(&blusa()).await.expect("registered");
+    }
+    let counts = per_partition(&svc, 4).await;
+    let group = svc.settings().consumer_group.clone();
+    commit(&host, TOPIC, &group, &HashMap::from([(0, 1)])); // read one, then stopped
+
+    let mut w = Watch::new(10);
+    let lag_of = |r: &Reading| {
+        let g = r
+            .groups
+            .iter()
+            .find(|g| g.group == group)
+            .expect("the group");
+        (
+            g.lag,
+            g.lag_seconds.expect("its oldest record was read"),
+            r.at,
+        )
+    };
+    let (lag1, secs1, at1) = lag_of(&settled(&svc, &mut w, &counts).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (lag2, secs2, at2) = lag_of(&settled(&svc, &mut w, &counts).await);
+    assert_eq!((lag1, lag2), (3, 3));
+    let clock = (at2 - at1).num_milliseconds() as f64 / 1000.0;
+    assert!(
+        secs1 > 0.0 && (secs2 - secs1 - clock).abs() < 0.01,
+        "behind {secs1} s, then {secs2} s, {clock} s later"
+    );
+    let r = svc.read_pipeline(&mut w).await;
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.group == group)
+        .expect("the group");
+    assert!(
+        g.partitions[0].lag_seconds.is_some_and(|s| s >= secs2),
+        "{g:?}"
+    );
+
+    commit(&host, TOPIC, &group, &HashMap::from([(0, 4)]));
+    let (lag, secs, _) = lag_of(&settled(&svc, &mut w, &counts).await);
+    assert_eq!((lag, secs), (0, 0.0));
     svc.shutdown().await;
     let _ = broker.kill();
     let _ = broker.wait();

@@ -87,6 +87,8 @@ async fn finds_each_problem(backend: Backend) {
     for _ in 0..6 {
         ids.push(svc.register(&blusa()).await.unwrap().product.id);
     }
+    assert_eq!(drain_pending(&svc).await, 0);
+    let changes_from = chrono::Utc::now();
     svc.update(edit(ids[1]), &blusa()).await.unwrap();
     svc.update(edit(ids[1]), &blusa()).await.unwrap(); // version 3
     svc.update(edit(ids[2]), &blusa()).await.unwrap();
@@ -99,6 +101,20 @@ async fn finds_each_problem(backend: Backend) {
     let clean = verify(&svc, PublishedFilter::default()).await;
     assert!(clean.clean(), "{clean:?}");
     assert_eq!(clean.total(|p| p.present), events as u64);
+    let changes = verify(
+        &svc,
+        PublishedFilter {
+            since: Some(changes_from),
+            product: None,
+        },
+    )
+    .await;
+    assert!(changes.clean(), "{changes:?}");
+    assert_eq!(
+        changes.total(|p| p.present),
+        4,
+        "only the changes: {changes:?}"
+    );
     let (code, out) = verify_binary(&db, &host, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("clean"), "{out}");

@@ -130,12 +130,21 @@ pub fn text(r: &Reading) -> Vec<String> {
     }
     for g in &r.groups {
         let stalled = if g.stalled { "  STALLED" } else { "" };
-        out.push(format!("group    {}  lag {}{stalled}", g.group, g.lag));
+        let secs = |s: Option<f64>| s.map_or("?".into(), |s| format!("{s:.1} s"));
+        out.push(format!(
+            "group    {}  lag {} ({}){stalled}",
+            g.group,
+            g.lag,
+            secs(g.lag_seconds)
+        ));
         for p in &g.partitions {
             let c = p.committed.map_or("-".into(), |c| c.to_string());
             out.push(format!(
-                "         partition {:>3}  committed {:>10}  lag {:>8}",
-                p.partition, c, p.lag
+                "         partition {:>3}  committed {:>10}  lag {:>8}  {:>10}",
+                p.partition,
+                c,
+                p.lag,
+                secs(p.lag_seconds)
             ));
         }
     }

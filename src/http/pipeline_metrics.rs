@@ -1,5 +1,5 @@
 //! The pipeline's figures on `/metrics`: backlog and its oldest event per destination, the
-//! topic's high marks, every consumer group's lag per partition, and the commit-to-ack
+//! topic's high marks, every consumer group's lag per partition (messages and seconds), and the commit-to-ack
 //! histogram. A background task reads them every REFRESH, the database side and the broker's
 //! apart: a scrape only encodes what is there, so it answers at once whatever the broker's
 //! state, and any number of scrapes cost one reading per period.
@@ -40,6 +40,7 @@ pub struct PipelineGauges {
     oldest: Family<DestinationLabels, Gauge<f64, AtomicU64>>,
     high: Family<PartitionLabels, Gauge>,
     lag: Family<LagLabels, Gauge>,
+    lag_seconds: Family<LagLabels, Gauge<f64, AtomicU64>>,
     /// When each side was last read whole (Unix seconds): `time() - x` is the figures' age.
     database_read: Gauge<f64, AtomicU64>,
     broker_read: Gauge<f64, AtomicU64>,
@@ -53,6 +54,7 @@ impl PipelineGauges {
             oldest: Family::default(),
             high: Family::default(),
             lag: Family::default(),
+            lag_seconds: Family::default(),
             database_read: Gauge::default(),
             broker_read: Gauge::default(),
             broker_up: Gauge::default(),
@@ -93,6 +95,11 @@ impl PipelineGauges {
             g.lag.clone(),
         );
         registry.register(
+            "dataflow_consumer_group_lag_seconds",
+            "Age of the oldest record a consumer group has not committed, per partition (0 when none waits)",
+            g.lag_seconds.clone(),
+        );
+        registry.register(
             "dataflow_commit_to_ack_seconds",
             "From a commit to the broker's acknowledgement of its event (this process's events)",
             crate::stages::commit_to_ack().clone(),
@@ -107,6 +114,7 @@ impl PipelineGauges {
         self.oldest.clear();
         self.high.clear();
         self.lag.clear();
+        self.lag_seconds.clear();
         self.broker_up.set(0);
     }
 
@@ -130,6 +138,7 @@ impl PipelineGauges {
         }
         self.high.clear();
         self.lag.clear();
+        self.lag_seconds.clear();
         self.broker_up.set(i64::from(r.broker.up));
         if r.broker.up {
             self.broker_read.set(now);
@@ -147,6 +156,10 @@ impl PipelineGauges {
                     partition: p.partition.to_string(),
                 };
                 self.lag.get_or_create(&l).set(p.lag);
+                // Unknown (its record not read in time): left out, not shown as 0.
+                if let Some(secs) = p.lag_seconds {
+                    self.lag_seconds.get_or_create(&l).set(secs);
+                }
             }
         }
     }

@@ -8,13 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use tokio::sync::oneshot;
 
-use super::consumer::{base_consumer, committed_of, watermarks};
+use super::consumer::{POLL, base_consumer, committed_of, watermarks};
 use super::{KafkaConfig, KafkaError};
 
 const TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the records' timestamps of one reading may take; unread, the next reading tries again.
+const STAMP_WAIT: Duration = Duration::from_millis(500);
 /// Groups found on the cluster that are read besides the ones asked for, at most.
 const MORE_GROUPS: usize = 16;
 /// The reader's own group id: it never joins it and never commits.
@@ -33,6 +36,9 @@ pub struct PartitionMarks {
 pub struct GroupOffsets {
     pub group: String,
     pub committed: Vec<(i32, Option<i64>)>,
+    /// Per partition, the timestamp (ms) of the oldest record the group has not committed:
+    /// None when nothing waits, or when it could not be read in time.
+    pub waiting_since: Vec<(i32, Option<i64>)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,6 +108,9 @@ struct Clients {
     /// and kept until the next RECHECK (they have nobody to commit more).
     idle: HashMap<String, Vec<(i32, Option<i64>)>>,
     readings: u32,
+    /// Record timestamps by (partition, offset), as last needed: a record never changes, and
+    /// a group that does not move asks for the same one every reading.
+    stamps: HashMap<(i32, i64), i64>,
 }
 
 const RECHECK: u32 = 30;
@@ -192,6 +201,7 @@ fn read(
             out.push(GroupOffsets {
                 group,
                 committed: Vec::new(),
+                waiting_since: Vec::new(),
             });
             continue;
         }
@@ -207,11 +217,105 @@ fn read(
         };
         // A listed group that never committed on this topic reads something else.
         if i < asked || committed.iter().any(|(_, c)| c.is_some()) {
-            out.push(GroupOffsets { group, committed });
+            out.push(GroupOffsets {
+                group,
+                committed,
+                waiting_since: Vec::new(),
+            });
         } else {
             clients.by_group.remove(&group);
             clients.elsewhere.insert(group);
         }
     }
+    stamp_waiting(cfg, clients, &marks, &mut out)?;
     Ok(TopicReading { marks, groups: out })
+}
+
+/// Sets each group's `waiting_since` from the records at its committed offsets (the low mark
+/// where it committed nothing), read with the reader's own client, which never commits. The
+/// records not read within STAMP_WAIT stay unknown for this reading (a reading must answer
+/// within a second); the next one reads them, and a known one is never read again.
+fn stamp_waiting(
+    cfg: &KafkaConfig,
+    clients: &mut Clients,
+    marks: &[PartitionMarks],
+    groups: &mut [GroupOffsets],
+) -> Result<(), KafkaError> {
+    let mut wanted: Vec<(i32, i64)> = Vec::new();
+    for g in groups.iter() {
+        for (p, c) in &g.committed {
+            if let Some(m) = marks.iter().find(|m| m.partition == *p) {
+                let from = c.unwrap_or(m.low).max(m.low);
+                if from < m.high && !wanted.contains(&(*p, from)) {
+                    wanted.push((*p, from));
+                }
+            }
+        }
+    }
+    let mut known: HashMap<(i32, i64), i64> = wanted
+        .iter()
+        .filter_map(|k| clients.stamps.get(k).map(|ts| (*k, *ts)))
+        .collect();
+    let missing: Vec<(i32, i64)> = wanted
+        .into_iter()
+        .filter(|k| !known.contains_key(k))
+        .collect();
+    if !missing.is_empty() {
+        let own = client(cfg, clients, OWN_GROUP)?;
+        known.extend(timestamps_at(own, &cfg.topic, &missing)?);
+    }
+    for g in groups.iter_mut() {
+        g.waiting_since = g
+            .committed
+            .iter()
+            .map(|(p, c)| {
+                let m = marks.iter().find(|m| m.partition == *p);
+                let from = m.map(|m| c.unwrap_or(m.low).max(m.low));
+                (*p, from.and_then(|f| known.get(&(*p, f)).copied()))
+            })
+            .collect();
+    }
+    clients.stamps = known;
+    Ok(())
+}
+
+/// The timestamps of the first records at or after each (partition, offset), one offset per
+/// partition at a time, all within STAMP_WAIT; those not read by then are left out.
+fn timestamps_at(
+    c: &BaseConsumer<super::quiet::Quiet>,
+    topic: &str,
+    wanted: &[(i32, i64)],
+) -> Result<HashMap<(i32, i64), i64>, KafkaError> {
+    let deadline = std::time::Instant::now() + STAMP_WAIT;
+    let mut found = HashMap::new();
+    let mut left: Vec<(i32, i64)> = wanted.to_vec();
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        // One offset per partition in this round.
+        let mut round: Vec<(i32, i64)> = Vec::new();
+        for k in &left {
+            if !round.iter().any(|(p, _)| *p == k.0) {
+                round.push(*k);
+            }
+        }
+        let mut list = TopicPartitionList::new();
+        for (p, o) in &round {
+            list.add_partition_offset(topic, *p, rdkafka::Offset::Offset(*o))?;
+        }
+        c.assign(&list)?;
+        let mut pending = round.clone();
+        while !pending.is_empty() && std::time::Instant::now() < deadline {
+            // Tansu may answer from the start of the batch holding the offset.
+            if let Some(Ok(m)) = c.poll(POLL)
+                && let Some(i) = pending
+                    .iter()
+                    .position(|(p, o)| m.partition() == *p && m.offset() >= *o)
+                && let Some(ts) = m.timestamp().to_millis()
+            {
+                found.insert(pending.remove(i), ts);
+            }
+        }
+        left.retain(|k| !round.contains(k));
+    }
+    c.unassign()?;
+    Ok(found)
 }

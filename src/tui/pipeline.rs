@@ -19,7 +19,7 @@ use crate::service::pipeline::{
 pub struct PipelineView {
     pub reading: Reading,
     pub pending: Vec<u64>,
-    /// Each group's total lag per reading, oldest first.
+    /// Each group's lag in seconds per reading, oldest first (the graph).
     pub lag: Vec<(String, Vec<u64>)>,
     pub changes: Vec<BrokerChange>,
 }
@@ -32,7 +32,7 @@ impl PipelineView {
             lag: reading
                 .groups
                 .iter()
-                .map(|g| (g.group.clone(), h.lag(&g.group)))
+                .map(|g| (g.group.clone(), h.lag_seconds(&g.group)))
                 .collect(),
             changes: h.changes().cloned().collect(),
             reading,
@@ -211,7 +211,13 @@ fn readers_block(f: &mut Frame, area: Rect, v: &PipelineView) {
             Layout::horizontal([Constraint::Min(30), Constraint::Length(graph_width(*row))])
                 .areas(*row);
         let mut head = vec![Span::styled(
-            format!("{}  lag {}", printable(&g.group), g.lag),
+            format!(
+                "{}  lag {}{}",
+                printable(&g.group),
+                g.lag,
+                g.lag_seconds
+                    .map_or(String::new(), |s| format!(", {} behind", behind(s)))
+            ),
             Style::default().add_modifier(Modifier::BOLD),
         )];
         if g.stalled {
@@ -243,6 +249,16 @@ fn readers_block(f: &mut Frame, area: Rect, v: &PipelineView) {
                 .style(Style::default().fg(if g.stalled { Color::Red } else { Color::Green })),
             graph,
         );
+    }
+}
+
+/// "0 s", "45 s", "3 min 20 s", "2 h 5 min": how far behind a reader is.
+pub(crate) fn behind(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }
 

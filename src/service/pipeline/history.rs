@@ -98,6 +98,20 @@ impl History {
             .collect()
     }
 
+    /// `group`'s lag in whole seconds per reading, oldest first (0 where it was not read).
+    pub fn lag_seconds(&self, group: &str) -> Vec<u64> {
+        self.readings
+            .iter()
+            .map(|r| {
+                r.groups
+                    .iter()
+                    .find(|g| g.group == group)
+                    .and_then(|g| g.lag_seconds)
+                    .map_or(0, |s| s.max(0.0) as u64)
+            })
+            .collect()
+    }
+
     /// The broker's state changes, oldest first.
     pub fn changes(&self) -> impl Iterator<Item = &BrokerChange> {
         self.changes.iter()

@@ -65,6 +65,9 @@ pub struct GroupPartition {
     pub committed: Option<i64>,
     /// High mark minus committed offset (all of the partition when nothing is committed).
     pub lag: i64,
+    /// How old the oldest record the group has not committed is, in seconds: 0 when nothing
+    /// waits, None when its timestamp could not be read.
+    pub lag_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,6 +75,8 @@ pub struct GroupLine {
     pub group: String,
     pub partitions: Vec<GroupPartition>,
     pub lag: i64,
+    /// The oldest of its partitions' `lag_seconds`.
+    pub lag_seconds: Option<f64>,
     /// Lag grew over the last readings while no committed offset moved.
     pub stalled: bool,
 }
@@ -240,16 +245,27 @@ async fn read(
                         let mark = reading.marks.iter().find(|m| m.partition == *p);
                         let high = mark.map_or(0, |m| m.high);
                         let from = c.unwrap_or_else(|| mark.map_or(0, |m| m.low));
+                        let lag = (high - from).max(0);
+                        let since = g.waiting_since.iter().find(|(q, _)| q == p);
                         GroupPartition {
                             partition: *p,
                             committed: *c,
-                            lag: (high - from).max(0),
+                            lag,
+                            lag_seconds: match since {
+                                _ if lag == 0 => Some(0.0),
+                                Some((_, Some(ms))) => Some(age_seconds(at, *ms)),
+                                _ => None,
+                            },
                         }
                     })
                     .collect();
                 GroupLine {
                     group: g.group.clone(),
                     lag: partitions.iter().map(|p| p.lag).sum(),
+                    lag_seconds: partitions
+                        .iter()
+                        .filter_map(|p| p.lag_seconds)
+                        .reduce(f64::max),
                     partitions,
                     stalled: false,
                 }
@@ -281,6 +297,11 @@ pub fn ms_text(v: Option<f64>) -> String {
 
 fn age_s(now: DateTime<Utc>, then: DateTime<Utc>) -> f64 {
     ((now - then).num_milliseconds().max(0) as f64) / 1000.0
+}
+
+/// Seconds from a record's timestamp (ms since the epoch) to `now`.
+fn age_seconds(now: DateTime<Utc>, ms: i64) -> f64 {
+    ((now.timestamp_millis() - ms).max(0) as f64) / 1000.0
 }
 
 /// Percentiles and bars of the events acknowledged in the last WINDOW_S, and the rate of the

@@ -30,8 +30,10 @@ fn reading(at: DateTime<Utc>, high: i64, committed: Option<i64>) -> Reading {
                 partition: 0,
                 committed,
                 lag: high - committed.unwrap_or(0),
+                lag_seconds: None,
             }],
             lag: high - committed.unwrap_or(0),
+            lag_seconds: None,
             stalled: false,
         }],
         broker: BrokerLine {
