@@ -262,7 +262,14 @@ fn stamp_waiting(
         .collect();
     if !missing.is_empty() {
         let own = client(cfg, clients, OWN_GROUP)?;
-        known.extend(timestamps_at(own, &cfg.topic, &missing)?);
+        // Only the seconds are lost when this fails: the offsets stand.
+        match timestamps_at(own, &cfg.topic, &missing) {
+            Ok(found) => known.extend(found),
+            Err(e) => {
+                tracing::debug!(error = %e, "lag reader: record timestamps not read");
+                let _ = own.unassign();
+            }
+        }
     }
     for g in groups.iter_mut() {
         g.waiting_since = g
@@ -309,9 +316,11 @@ fn timestamps_at(
                 && let Some(i) = pending
                     .iter()
                     .position(|(p, o)| m.partition() == *p && m.offset() >= *o)
-                && let Some(ts) = m.timestamp().to_millis()
             {
-                found.insert(pending.remove(i), ts);
+                let k = pending.remove(i);
+                if let Some(ts) = m.timestamp().to_millis() {
+                    found.insert(k, ts);
+                }
             }
         }
         left.retain(|k| !round.contains(k));

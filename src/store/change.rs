@@ -144,9 +144,96 @@ fn done(product: Product, kind: EventKind, payload: String, row: (i64, Option<St
     }
 }
 
+/// A change's inputs, owned, so that its transaction can run on a task of its own.
+struct Detached {
+    id: i64,
+    expected: Option<i64>,
+    by: Option<String>,
+    at: DateTime<Utc>,
+    idem: Option<super::IdemKey>,
+    origin: crate::domain::Origin,
+    destination: String,
+    holder: Option<String>,
+    lease: std::time::Duration,
+}
+
+impl Detached {
+    fn of(c: &ChangeOf<'_>, r: &EventRoute<'_>) -> Detached {
+        Detached {
+            id: c.id,
+            expected: c.expected,
+            by: c.by.map(str::to_string),
+            at: c.at,
+            idem: c.idem.cloned(),
+            origin: c.origin.clone(),
+            destination: r.destination.to_string(),
+            holder: r.holder.map(str::to_string),
+            lease: r.lease,
+        }
+    }
+
+    fn change(&self) -> ChangeOf<'_> {
+        ChangeOf {
+            id: self.id,
+            expected: self.expected,
+            by: self.by.as_deref(),
+            at: self.at,
+            idem: self.idem.as_ref(),
+            origin: &self.origin,
+        }
+    }
+
+    fn route(&self) -> EventRoute<'_> {
+        EventRoute {
+            destination: &self.destination,
+            holder: self.holder.as_deref(),
+            lease: self.lease,
+        }
+    }
+}
+
+/// Runs a change's transaction to its end on a task of its own: a caller that goes away
+/// (a client gone mid-request) must not cut it between two statements, which left the
+/// connection's protocol behind for its next user (a retry then read "no such product").
+async fn detached<F>(work: F) -> Result<Changed>
+where
+    F: std::future::Future<Output = Result<Changed>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| StoreError::Internal(format!("a change's task ended: {e}")))?
+}
+
 impl Store {
-    /// Replaces the product's fields, version + 1, with an `updated` event of its new state.
+    /// Replaces the product's fields, version + 1, with an `updated` event of its new state;
+    /// it completes even if the caller goes away.
     pub async fn update_product(
+        &self,
+        change: &ChangeOf<'_>,
+        item: &NewProduct,
+        route: &EventRoute<'_>,
+    ) -> Result<Changed> {
+        let (store, owned, item) = (self.clone(), Detached::of(change, route), item.clone());
+        detached(async move {
+            store
+                .update_now(&owned.change(), &item, &owned.route())
+                .await
+        })
+        .await
+    }
+
+    /// Takes the product off the catalogue (its row stays, marked deleted), version + 1, with a
+    /// `deleted` event: a tombstone. It completes even if the caller goes away.
+    pub async fn delete_product(
+        &self,
+        change: &ChangeOf<'_>,
+        route: &EventRoute<'_>,
+    ) -> Result<Changed> {
+        let (store, owned) = (self.clone(), Detached::of(change, route));
+        detached(async move { store.delete_now(&owned.change(), &owned.route()).await }).await
+    }
+
+    async fn update_now(
         &self,
         change: &ChangeOf<'_>,
         item: &NewProduct,
@@ -200,13 +287,7 @@ impl Store {
         })
     }
 
-    /// Takes the product off the catalogue (its row stays, marked deleted), version + 1, with a
-    /// `deleted` event: a tombstone.
-    pub async fn delete_product(
-        &self,
-        change: &ChangeOf<'_>,
-        route: &EventRoute<'_>,
-    ) -> Result<Changed> {
+    async fn delete_now(&self, change: &ChangeOf<'_>, route: &EventRoute<'_>) -> Result<Changed> {
         on_pool!(self, |pool, pg| {
             let mut tx = pool.begin().await?;
             let version: Option<i64> = sqlx::query_scalar(DELETE)

@@ -76,24 +76,27 @@ impl Store {
         .await?))
     }
 
-    /// Up to `limit` selected events of `partition` above `after`, by offset.
+    /// Up to `limit` selected events of `partition` after (offset, id) `after`, by offset
+    /// (two rows may claim one offset: both are read).
     pub async fn published_page(
         &self,
         dest: &str,
         f: PublishedFilter,
         partition: i32,
-        after: i64,
+        after: (i64, i64),
         limit: i64,
     ) -> Result<Vec<RecordedEvent>> {
         let sql = format!(
-            "{COLUMNS} WHERE {SELECTED} AND kafka_partition = $4 AND kafka_offset > $5 \
-             ORDER BY kafka_offset LIMIT $6"
+            "{COLUMNS} WHERE {SELECTED} AND kafka_partition = $4 \
+             AND (kafka_offset > $5 OR (kafka_offset = $5 AND id > $7)) \
+             ORDER BY kafka_offset, id LIMIT $6"
         );
         let sql = sqlx::AssertSqlSafe(sql);
         let rows: Vec<Row> = on_pool!(self, |pool, pg| selected!(sqlx::query_as(sql), pg, dest, f)
             .bind(partition)
-            .bind(after)
+            .bind(after.0)
             .bind(limit)
+            .bind(after.1)
             .fetch_all(pool)
             .await?);
         Ok(rows.into_iter().map(Into::into).collect())
@@ -179,7 +182,7 @@ impl Store {
         let sql = format!(
             "SELECT id, product_id, version, kafka_partition, kafka_offset, before FROM (\
                SELECT id, product_id, version, kafka_partition, kafka_offset, \
-                 MAX(version) OVER (PARTITION BY product_id ORDER BY kafka_partition, kafka_offset \
+                 MAX(version) OVER (PARTITION BY product_id, kafka_partition ORDER BY kafka_offset \
                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before \
                FROM outbox WHERE {SELECTED}) w \
              WHERE before > version ORDER BY kafka_partition, kafka_offset LIMIT $4"
