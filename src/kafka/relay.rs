@@ -6,6 +6,7 @@
 
 mod failures;
 mod lease;
+mod lookup;
 mod orphans;
 
 use lease::renew_due;
@@ -258,7 +259,20 @@ impl Relay {
                     retry_due = false;
                     let again = std::mem::take(&mut self.failed);
                     if let Some(held) = self.still_held(again).await {
-                        self.send_all(&producer, held);
+                        // A failed send may have reached the broker (a timeout after it
+                        // stored the record): looked for before it is sent again.
+                        let held = held
+                            .into_iter()
+                            .map(|mut h| {
+                                h.event.uncertain = true;
+                                h
+                            })
+                            .collect();
+                        let (on_topic, send) = self.found_on_topic(held).await;
+                        if !on_topic.is_empty() {
+                            let _ = marker.tx.send(on_topic);
+                        }
+                        self.send_all(&producer, send);
                     }
                 }
             }
@@ -307,11 +321,19 @@ impl Relay {
                     }
                     self.send_held(&producer, batch).await;
                 }
-                _ = self.wake.notified(), if accepting => self.take_orphans(&producer).await,
+                _ = self.wake.notified(), if accepting => {
+                    let on_topic = self.take_orphans(&producer).await;
+                    if !on_topic.is_empty() {
+                        let _ = marker.tx.send(on_topic);
+                    }
+                }
                 _ = orphans.tick(), if accepting => {
                     self.probe(&producer).await;
                     self.retry_refused(&producer).await;
-                    self.take_orphans(&producer).await;
+                    let on_topic = self.take_orphans(&producer).await;
+                    if !on_topic.is_empty() {
+                        let _ = marker.tx.send(on_topic);
+                    }
                 }
                 _ = self.stop.changed() => {}
                 Ok(()) = self.target.changed() => self.moved = true,

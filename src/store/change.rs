@@ -136,6 +136,8 @@ fn done(product: Product, kind: EventKind, payload: String, row: (i64, Option<St
         event: kind.as_str().to_string(),
         version: product.revision.version,
         traceparent: None,
+        uncertain: false,
+        created_ms: None,
     };
     Changed::Done {
         product: Box::new(product),

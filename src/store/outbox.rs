@@ -23,6 +23,13 @@ pub struct OutboxEvent {
     pub version: i64,
     /// The W3C trace context of the request that made it: the record's `traceparent`.
     pub traceparent: Option<String>,
+    /// Set on a claimed orphan that a relay held before, or whose send failed: the broker may
+    /// have it already, so the relay looks for it on the topic before sending it again.
+    #[sqlx(default)]
+    pub uncertain: bool,
+    /// Its commit time in ms since the epoch (claimed orphans): where that look starts.
+    #[sqlx(default)]
+    pub created_ms: Option<i64>,
 }
 
 impl OutboxEvent {
@@ -51,8 +58,11 @@ pub struct PublishedAck {
 // An orphan is claimable only while it is the oldest unpublished event of its product, so a
 // product's events reach the topic in commit order whoever publishes them. SKIP LOCKED keeps
 // two relays on one PostgreSQL database apart; SQLite serializes writers.
+// `attempts` counts the times its fate became unknown: a failed send, or a holder that
+// lapsed (the SET reads the row as it was, so a claim of a held row adds one).
 const CLAIM_PG: &str =
-    "UPDATE outbox SET claimed_by = $1, claimed_until = clock_timestamp() + make_interval(secs => $2)
+    "UPDATE outbox SET claimed_by = $1, claimed_until = clock_timestamp() + make_interval(secs => $2),
+    attempts = attempts + CASE WHEN claimed_until IS NULL THEN 0 ELSE 1 END
   WHERE id IN (
     SELECT o.id FROM outbox o
     WHERE (o.destination = $3 OR o.destination IN (SELECT d.name FROM destination d
@@ -62,9 +72,11 @@ const CLAIM_PG: &str =
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)
-  RETURNING id, product_id, msg_key, payload, event, version, traceparent";
+  RETURNING id, product_id, msg_key, payload, event, version, traceparent,
+    attempts > 0 AS uncertain, CAST(EXTRACT(EPOCH FROM created_at) * 1000 AS BIGINT) AS created_ms";
 const CLAIM_SQLITE: &str = "UPDATE outbox
-  SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2))
+  SET claimed_by = $1, claimed_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', $2)),
+    attempts = attempts + CASE WHEN claimed_until IS NULL THEN 0 ELSE 1 END
   WHERE id IN (
     SELECT o.id FROM outbox o
     WHERE (o.destination = $3 OR o.destination IN (SELECT d.name FROM destination d
@@ -74,7 +86,9 @@ const CLAIM_SQLITE: &str = "UPDATE outbox
       AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
                       AND e.published_at IS NULL)
     ORDER BY o.id LIMIT $4)
-  RETURNING id, product_id, msg_key, payload, event, version, traceparent";
+  RETURNING id, product_id, msg_key, payload, event, version, traceparent,
+    attempts > 0 AS uncertain,
+    CAST((julianday(created_at) - 2440587.5) * 86400000.0 AS INTEGER) AS created_ms";
 
 // One statement marks a batch, and only rows this relay still holds and nobody published.
 // MARK and RENEW lock their rows in id order (FOR UPDATE under ORDER BY), so the marker and

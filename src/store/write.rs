@@ -179,6 +179,8 @@ pub(super) fn saved(product: Product, outbox_id: i64, trace: Option<String>) -> 
         event: EventKind::Created.as_str().to_string(),
         version: 1,
         traceparent: trace,
+        uncertain: false,
+        created_ms: None,
     };
     SavedProduct { product, event }
 }

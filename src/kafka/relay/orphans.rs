@@ -4,8 +4,9 @@
 use super::*;
 
 impl Relay {
-    /// Orphans of this destination, claimed for this relay and put in flight.
-    pub(super) async fn take_orphans(&mut self, producer: &Producer) {
+    /// Orphans of this destination, claimed for this relay and put in flight; those of
+    /// unknown fate found on the topic already come back, for the marker.
+    pub(super) async fn take_orphans(&mut self, producer: &Producer) -> Vec<Acked> {
         let room = MAX_IN_FLIGHT
             .saturating_sub(self.in_flight.len())
             .min(BATCH);
@@ -22,11 +23,11 @@ impl Relay {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "relay cannot claim events");
-                return;
+                return Vec::new();
             }
         };
         if found.is_empty() {
-            return;
+            return Vec::new();
         }
         tracing::debug!(count = found.len(), "claimed orphaned events");
         // A newer event of the same product may wait behind each: claim again once marked.
@@ -45,7 +46,9 @@ impl Relay {
                 committed: None,
             })
             .collect();
-        self.send_all(producer, batch);
+        let (on_topic, send) = self.found_on_topic(batch).await;
+        self.send_all(producer, send);
+        on_topic
     }
 
     /// While the broker is not known to be up, asks it for metadata now and then.

@@ -1,0 +1,121 @@
+//! Before an event of unknown fate is sent again (its holder lapsed or died, or its own send
+//! failed), the relay looks for it on the topic from a little before its commit, matching by
+//! `event-id` (by key and `version` for records without it), and marks it where it is found
+//! instead of publishing it twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+use crate::domain::{HEADER_EVENT_ID, HEADER_VERSION};
+use crate::kafka::{TailOptions, TailStart, tail};
+
+/// How far before the oldest commit the look starts: the producer stamps a record when it
+/// is sent, after the commit, but clocks of two hosts differ.
+const SKEW_MS: i64 = 30_000;
+
+impl Relay {
+    /// Splits `batch` into the events already on the topic (as acknowledgements, for the
+    /// marker) and those to send. Events of known fate are never looked for; when the topic
+    /// cannot be read, all are sent (at least once still holds).
+    pub(super) async fn found_on_topic(&self, batch: Vec<Handoff>) -> (Vec<Acked>, Vec<Handoff>) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        // Claimed events carry their commit time; this process's own, when it committed.
+        let committed = |h: &Handoff| {
+            h.event.created_ms.or_else(|| {
+                h.committed
+                    .map(|c| now_ms - i64::try_from(c.elapsed().as_millis()).unwrap_or(i64::MAX))
+            })
+        };
+        let Some(since) = batch
+            .iter()
+            .filter(|h| h.event.uncertain)
+            .map(|h| committed(h).unwrap_or(now_ms - 3_600_000))
+            .min()
+        else {
+            return (Vec::new(), batch);
+        };
+        let wanted: Vec<&crate::store::OutboxEvent> = batch
+            .iter()
+            .filter(|h| h.event.uncertain)
+            .map(|h| &h.event)
+            .collect();
+        let found = match find(&self.cfg, since - SKEW_MS, &wanted).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for events on the topic; sending them again");
+                HashMap::new()
+            }
+        };
+        if !found.is_empty() {
+            tracing::info!(
+                found = found.len(),
+                looked = wanted.len(),
+                "events of unknown fate already on the topic: marked, not sent again"
+            );
+        }
+        let (mut acked, mut send) = (Vec::new(), Vec::new());
+        for h in batch {
+            match found.get(&h.event.id) {
+                Some((partition, offset)) => acked.push(Acked {
+                    partition: *partition,
+                    offset: *offset,
+                    handoff: h,
+                }),
+                None => send.push(h),
+            }
+        }
+        (acked, send)
+    }
+}
+
+/// Where each of `events` is on the topic, read from `since_ms` to the end.
+async fn find(
+    cfg: &KafkaConfig,
+    since_ms: i64,
+    events: &[&crate::store::OutboxEvent],
+) -> Result<HashMap<i64, (i32, i64)>, crate::kafka::KafkaError> {
+    let by_id: HashMap<i64, (&str, i64)> = events
+        .iter()
+        .map(|e| (e.id, (e.msg_key.as_str(), e.version)))
+        .collect();
+    let by_version: HashMap<(&str, i64), i64> = events
+        .iter()
+        .map(|e| ((e.msg_key.as_str(), e.version), e.id))
+        .collect();
+    let (tx, mut rx) = mpsc::channel(1024);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (cfg, stop) = (cfg.clone(), stop.clone());
+        let opts = TailOptions::new(TailStart::Time(since_ms.max(0)), false);
+        tokio::task::spawn_blocking(move || tail(&cfg, opts, tx, stop))
+    };
+    let mut found = HashMap::new();
+    while let Some(m) = rx.recv().await {
+        let num = |name: &str| m.header(name).and_then(|v| v.trim().parse::<i64>().ok());
+        let id = match num(HEADER_EVENT_ID) {
+            Some(id) => by_id.contains_key(&id).then_some(id),
+            None => match (m.key.as_deref(), num(HEADER_VERSION)) {
+                (Some(k), Some(v)) => by_version.get(&(k, v)).copied(),
+                _ => None,
+            },
+        };
+        if let Some(id) = id {
+            found.entry(id).or_insert((m.partition, m.offset));
+            if found.len() == by_id.len() {
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    match reader.await {
+        Ok(Ok(())) => Ok(found),
+        // Stopped early with everything found: the reader's own error does not matter.
+        Ok(Err(_)) if found.len() == by_id.len() => Ok(found),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(crate::kafka::KafkaError::Other(format!(
+            "topic reader: {e}"
+        ))),
+    }
+}
