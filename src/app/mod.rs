@@ -4,6 +4,7 @@
 mod audit;
 mod import;
 mod outbox;
+mod replay;
 mod serve;
 mod status;
 mod tail;
@@ -13,6 +14,7 @@ mod verify;
 pub use audit::{AuditArgs, run_audit};
 pub use import::{ImportArgs, run_export, run_import};
 pub use outbox::{OutboxCommand, run_outbox, summary as outbox_summary};
+pub use replay::{ReplayArgs, run_replay};
 pub use status::run_status;
 use tail::reader_config;
 pub use tail::{TailArgs, run_tail};

@@ -45,9 +45,14 @@ pub enum OutboxCommand {
     List,
     Reroute { from: String, to: Option<String> },
     Retire { destination: String },
+    Replay(super::ReplayArgs),
 }
 
 pub fn run_outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
+    let command = match command {
+        OutboxCommand::Replay(args) => return super::run_replay(settings, args),
+        other => other,
+    };
     let _guard = init_logging(&settings.paths.log_dir, false);
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -85,6 +90,7 @@ pub fn run_outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
                     Err(e) => failed(e),
                 }
             }
+            OutboxCommand::Replay(_) => ExitCode::from(1), // answered above
         }
     })
 }

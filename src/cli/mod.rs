@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
+mod replay;
 mod user;
 mod verify;
 pub use user::UserAction;
@@ -182,6 +183,9 @@ pub enum OutboxAction {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Send published events again from the outbox (to another topic, or with
+    /// --into-live-topic to the live one), in order, resuming an interrupted replay
+    Replay(replay::ReplayFlags),
     /// Stop feeding a Kafka cluster for good (nothing may wait for it): a process without
     /// KAFKA_HOST may then use this database
     Retire {
@@ -257,6 +261,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
                 Some(OutboxAction::Retire { destination }) => {
                     crate::app::OutboxCommand::Retire { destination }
+                }
+                Some(OutboxAction::Replay(flags)) => {
+                    crate::app::OutboxCommand::Replay(flags.into())
                 }
             },
         ),

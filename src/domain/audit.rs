@@ -74,10 +74,11 @@ pub enum AuditAction {
     Export,
     OutboxReroute,
     OutboxRetire,
+    OutboxReplay,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::Login,
         AuditAction::LoginFailed,
         AuditAction::LoginLocked,
@@ -93,6 +94,7 @@ impl AuditAction {
         AuditAction::Export,
         AuditAction::OutboxReroute,
         AuditAction::OutboxRetire,
+        AuditAction::OutboxReplay,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +114,7 @@ impl AuditAction {
             AuditAction::Export => "export",
             AuditAction::OutboxReroute => "outbox.reroute",
             AuditAction::OutboxRetire => "outbox.retire",
+            AuditAction::OutboxReplay => "outbox.replay",
         }
     }
 

@@ -15,6 +15,7 @@ mod quiet;
 mod refused;
 mod relay;
 mod replay;
+mod resend;
 mod send_span;
 mod tail;
 
@@ -27,9 +28,10 @@ pub use flood::flood;
 pub use group::{Fetched, GroupReader};
 pub use handoff::{Handoff, RelayHandle, RelayLink, RelayOptions, Target};
 pub use lag::{GroupOffsets, LagReader, PartitionMarks, TopicReading};
-pub use producer::{ensure_topic, producer};
+pub use producer::{Producer, ensure_topic, producer};
 pub use refused::REFUSED;
 pub use relay::Relay;
+pub use resend::{event_ids_since, send_batch};
 pub use tail::{tail, tail_counting};
 
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ mod outbox;
 pub mod pipeline;
 mod reading;
 mod register;
+mod replay;
 mod user_admin;
 mod users;
 mod verify;
@@ -50,6 +51,7 @@ pub use import::{Counts, Format, ImportError, ImportEvent, ImportOptions, Proble
 pub use outbox::{Destinations, destination_of, destinations, reroute, retire};
 pub use reading::{Consumed, ConsumedMessage, Status, Tail};
 pub use register::Registered;
+pub use replay::{ReplayJob, Replayed, replay};
 pub use user_admin::{
     add_user, list_users, set_disabled, set_password, set_role, update_user, user_info,
 };
