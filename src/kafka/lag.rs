@@ -111,6 +111,9 @@ struct Clients {
     /// Record timestamps by (partition, offset), as last needed: a record never changes, and
     /// a group that does not move asks for the same one every reading.
     stamps: HashMap<(i32, i64), i64>,
+    /// Each partition's high mark at the last reading: one that went down means the topic
+    /// was made again, and the timestamps of its old records no longer hold.
+    highs: HashMap<i32, i64>,
 }
 
 const RECHECK: u32 = 30;
@@ -241,6 +244,13 @@ fn stamp_waiting(
     marks: &[PartitionMarks],
     groups: &mut [GroupOffsets],
 ) -> Result<(), KafkaError> {
+    if marks
+        .iter()
+        .any(|m| clients.highs.get(&m.partition).is_some_and(|h| m.high < *h))
+    {
+        clients.stamps.clear();
+    }
+    clients.highs = marks.iter().map(|m| (m.partition, m.high)).collect();
     let mut wanted: Vec<(i32, i64)> = Vec::new();
     for g in groups.iter() {
         for (p, c) in &g.committed {

@@ -37,8 +37,11 @@ impl From<Row> for RecordedEvent {
 }
 
 const COLUMNS: &str = "SELECT id, product_id, version, kafka_partition, kafka_offset FROM outbox";
-// $1 destination, $2 since, $3 product: the selection every query below starts from.
-const SELECTED: &str = "destination = $1 AND published_at IS NOT NULL
+// $1 destination, $2 since, $3 product: the selection every query below starts from. Every
+// spelling of the same cluster and topic counts (the relay publishes them all there).
+const SELECTED: &str = "destination IN (SELECT d.name FROM destination d WHERE d.name = $1
+      OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1))
+    AND published_at IS NOT NULL
     AND ($2 IS NULL OR published_at >= $2) AND ($3 IS NULL OR product_id = $3)";
 
 /// Binds destination, since and product (in each back end's time format).
@@ -112,7 +115,7 @@ impl Store {
         version: i64,
     ) -> Result<Option<RecordedEvent>> {
         let sql = format!(
-            "{COLUMNS} WHERE destination = $1 AND published_at IS NOT NULL AND \
+            "{COLUMNS} WHERE destination IN (SELECT d.name FROM destination d WHERE d.name = $1 OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1)) AND published_at IS NOT NULL AND \
              (id = $2 OR ($2 IS NULL AND product_id = $3 AND version = $4)) ORDER BY id LIMIT 1"
         );
         let sql = sqlx::AssertSqlSafe(sql);
@@ -134,7 +137,7 @@ impl Store {
         partition: i32,
         offset: i64,
     ) -> Result<Option<i64>> {
-        let sql = "SELECT MAX(version) FROM outbox WHERE destination = $1 AND \
+        let sql = "SELECT MAX(version) FROM outbox WHERE destination IN (SELECT d.name FROM destination d WHERE d.name = $1 OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1)) AND \
              published_at IS NOT NULL AND product_id = $2 AND kafka_partition = $3 AND kafka_offset < $4";
         Ok(on_pool!(self, |pool, pg| sqlx::query_scalar(sql)
             .bind(dest)
@@ -156,7 +159,7 @@ impl Store {
         version: i64,
     ) -> Result<Vec<RecordedEvent>> {
         let sql = format!(
-            "{COLUMNS} WHERE destination = $1 AND published_at IS NOT NULL AND product_id = $2 \
+            "{COLUMNS} WHERE destination IN (SELECT d.name FROM destination d WHERE d.name = $1 OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1)) AND published_at IS NOT NULL AND product_id = $2 \
              AND kafka_partition = $3 AND kafka_offset > $4 AND version < $5 ORDER BY kafka_offset"
         );
         let sql = sqlx::AssertSqlSafe(sql);
@@ -211,7 +214,7 @@ impl Store {
     /// True when a later version of the event's product is recorded further on in its
     /// partition: a compacted topic may have dropped the event.
     pub async fn superseded(&self, dest: &str, e: &RecordedEvent) -> Result<bool> {
-        let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE destination = $1 AND \
+        let sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE destination IN (SELECT d.name FROM destination d WHERE d.name = $1 OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1)) AND \
              published_at IS NOT NULL AND product_id = $2 AND kafka_partition = $3 AND \
              kafka_offset > $4 AND version > $5";
         let n: i64 = on_pool!(self, |pool, pg| sqlx::query_scalar(sql)
