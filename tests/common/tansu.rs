@@ -113,14 +113,25 @@ pub fn start_tansu_memory(port: u16, dir: &Path) -> Child {
 
 /// Memory storage with more arguments (`--cluster-id`, say).
 pub fn start_tansu_memory_with(port: u16, dir: &Path, extra: &[&str]) -> Child {
+    start_tansu_memory_advertising(port, port, dir, extra)
+}
+
+/// Memory storage, telling clients to connect to `advertised` (a proxy in front of it).
+pub fn start_tansu_memory_advertising(
+    port: u16,
+    advertised: u16,
+    dir: &Path,
+    extra: &[&str],
+) -> Child {
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised_url = format!("tcp://127.0.0.1:{advertised}");
     let child = Command::new(tansu_bin())
         .args([
             "broker",
             "--listener-url",
             &url,
             "--advertised-listener-url",
-            &url,
+            &advertised_url,
             "--storage-engine",
             "memory://tansu/",
         ])
