@@ -186,6 +186,33 @@ async fn replay_a_range_resume_it_and_refuse_the_live_topic() {
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "each once: {twice:?}");
 
+    // Another cluster filled from this one's outbox: `--from` names the destination, the usual
+    // settings the cluster; its live topic is not refused (it never had these events).
+    let other_port = free_port();
+    let mut other = start_tansu_memory(other_port, db.dir.path());
+    let other_host = format!("127.0.0.1:{other_port}");
+    let from = svc.destination().to_string();
+    let o = dataflow(
+        &db,
+        &other_host,
+        &["outbox", "replay", "--from", &from, "--to-id", "19"],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (versions, seen) = on_topic(&db, &other_host, TOPIC);
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (1..=19).collect::<Vec<_>>()
+    );
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    assert!(
+        versions.values().all(|v| v.windows(2).all(|w| w[0] < w[1])),
+        "{versions:?}"
+    );
+    other.kill().ok();
+    other.wait().ok();
+
     // The live relay's marks are as they were for the first events; the trail has the replays.
     let first_marks = format!(
         "SELECT CAST(COALESCE(SUM(kafka_offset), 0) AS BIGINT) FROM outbox WHERE id <= {}",
@@ -201,7 +228,10 @@ async fn replay_a_range_resume_it_and_refuse_the_live_topic() {
         "SELECT COUNT(*) FROM audit_log WHERE action = 'outbox.replay'",
     )
     .await;
-    assert_eq!(audited, 2, "the range and the finished full replay");
+    assert_eq!(
+        audited, 3,
+        "the range, the finished full replay and the other cluster's"
+    );
 
     svc.shutdown().await;
     broker.kill().ok();

@@ -13,6 +13,7 @@ use crate::service::{self, ReplayJob};
 use crate::store::ReplayFilter;
 
 pub struct ReplayArgs {
+    pub from: Option<String>,
     pub to_topic: Option<String>,
     pub product: Option<i64>,
     pub from_id: Option<i64>,
@@ -63,7 +64,8 @@ pub fn run_replay(settings: Settings, args: ReplayArgs) -> ExitCode {
             Ok(s) => s,
             Err(e) => return start_failed(&e),
         };
-        let destination = service::destination_of(&settings);
+        let own = service::destination_of(&settings);
+        let destination = args.from.clone().unwrap_or_else(|| own.clone());
         let by = service::Actor::operator();
         let job = ReplayJob {
             store: &store,
@@ -78,6 +80,7 @@ pub fn run_replay(settings: Settings, args: ReplayArgs) -> ExitCode {
             target: &target,
             live_topic: &live.topic,
             live_bootstrap: &live.bootstrap,
+            own_destination: &own,
             into_live: args.into_live_topic,
             by: &by,
         };

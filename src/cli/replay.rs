@@ -4,6 +4,10 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct ReplayFlags {
+    /// The destination whose published events are sent (as `dataflow outbox` lists it; an
+    /// old cluster's, to fill the configured one); default: this configuration's
+    #[arg(long)]
+    from: Option<String>,
     /// Send to this topic (of the configured cluster) instead of the live one
     #[arg(long)]
     to_topic: Option<String>,
@@ -31,6 +35,7 @@ pub struct ReplayFlags {
 impl From<ReplayFlags> for crate::app::ReplayArgs {
     fn from(f: ReplayFlags) -> Self {
         crate::app::ReplayArgs {
+            from: f.from,
             to_topic: f.to_topic,
             product: f.product,
             from_id: f.from_id,

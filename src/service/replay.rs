@@ -24,6 +24,8 @@ pub struct ReplayJob<'a> {
     /// The topic the live relay publishes to, on `target`'s cluster when it is the same one.
     pub live_topic: &'a str,
     pub live_bootstrap: &'a str,
+    /// This configuration's own destination: its topic is the live one only for its events.
+    pub own_destination: &'a str,
     /// Replaying into the live topic was asked for in so many words.
     pub into_live: bool,
     pub by: &'a Actor,
@@ -67,8 +69,12 @@ pub async fn replay(
     j: &ReplayJob<'_>,
     progress: &(dyn Fn(i64, i64) + Sync),
 ) -> Result<Replayed, ServiceError> {
-    let same_cluster = j.target.bootstrap == j.live_bootstrap;
-    if same_cluster && j.target.topic == j.live_topic && !j.into_live {
+    // The live topic has these events already only when they are its own destination's; an
+    // old cluster's events replayed here fill it (the point of --from).
+    let live = j.target.bootstrap == j.live_bootstrap
+        && j.target.topic == j.live_topic
+        && j.destination == j.own_destination;
+    if live && !j.into_live {
         return Err(ServiceError::Refused(format!(
             "--to-topic: {} is the live topic; its consumers would get a second copy of every \
              chosen event (same event-id, same version). Name another topic, or pass \

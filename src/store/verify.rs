@@ -160,7 +160,11 @@ impl Store {
     ) -> Result<Vec<RecordedEvent>> {
         let sql = format!(
             "{COLUMNS} WHERE destination IN (SELECT d.name FROM destination d WHERE d.name = $1 OR d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $1)) AND published_at IS NOT NULL AND product_id = $2 \
-             AND kafka_partition = $3 AND kafka_offset > $4 AND version < $5 ORDER BY kafka_offset"
+             AND kafka_partition = $3 AND kafka_offset > $4 AND version < $5 \
+             AND NOT EXISTS (SELECT 1 FROM outbox h WHERE h.product_id = outbox.product_id \
+               AND h.kafka_partition = outbox.kafka_partition AND h.kafka_offset < outbox.kafka_offset \
+               AND h.version > outbox.version AND h.published_at IS NOT NULL) \
+             ORDER BY kafka_offset"
         );
         let sql = sqlx::AssertSqlSafe(sql);
         let rows: Vec<Row> = on_pool!(self, |pool, pg| sqlx::query_as(sql)
