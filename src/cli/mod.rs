@@ -88,10 +88,8 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// Compare the topic with the outbox: per partition, the published events present where
-    /// recorded, missing (below the low watermark: expired), records no event explains,
-    /// second copies and versions after a higher one. Exit 0 clean, 1 problems found, 2 bad
-    /// usage or no such topic, 3 the database or the broker did not answer
+    /// Compare the topic with the outbox per partition: present, missing, expired, unexplained,
+    /// second copies, out of order. Exit 0 clean, 1 problems, 2 bad usage or no topic, 3 no answer
     Verify(verify::VerifyFlags),
     /// Print the JSON Schema of the topic's messages (key and value)
     Schema,
