@@ -67,6 +67,7 @@ pub fn run_replay(settings: Settings, args: ReplayArgs) -> ExitCode {
         let own = service::destination_of(&settings);
         let destination = args.from.clone().unwrap_or_else(|| own.clone());
         let by = service::Actor::operator();
+        let times = format!("{:?}..{:?}", args.since, args.until);
         let job = ReplayJob {
             store: &store,
             destination: &destination,
@@ -81,6 +82,7 @@ pub fn run_replay(settings: Settings, args: ReplayArgs) -> ExitCode {
             live_topic: &live.topic,
             live_bootstrap: &live.bootstrap,
             own_destination: &own,
+            times: &times,
             into_live: args.into_live_topic,
             by: &by,
         };

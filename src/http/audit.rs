@@ -96,6 +96,15 @@ fn query_of(params: &HashMap<String, String>) -> Result<AuditQuery, ApiError> {
     if let Some(a) = params.get("action") {
         crate::domain::AuditAction::parse(a).map_err(|m| problem("action", m))?;
     }
+    // No actor has a control character in its name (and PostgreSQL refuses a NUL in text).
+    if let Some(a) = params.get("actor")
+        && (a.chars().any(char::is_control) || a.len() > 300)
+    {
+        return Err(problem(
+            "actor",
+            "must be a name without control characters, at most 300 bytes".to_string(),
+        ));
+    }
     Ok(AuditQuery {
         since,
         actor: params.get("actor").cloned(),

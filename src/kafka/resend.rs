@@ -6,35 +6,68 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::future::join_all;
-use rdkafka::util::Timeout;
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::types::RDKafkaErrorCode;
 
-use super::producer::{MESSAGE_TIMEOUT, Producer, record};
+use super::producer::{Producer, record};
 use super::{KafkaConfig, KafkaError, TailOptions, TailStart, tail};
 use crate::domain::HEADER_EVENT_ID;
 use crate::store::OutboxEvent;
 
-/// Sends `events` to `topic` in their order (a product's share a key, so a partition) and
-/// waits for every acknowledgement; the first failure is the error.
+/// The header a replay's records carry: which replay sent them.
+pub const HEADER_REPLAY: &str = "replay";
+
+/// Sends `events` to `topic`, queued strictly in their order (a product's share a key, so a
+/// partition), tagged with `tag`, and waits for every acknowledgement; the first failure is
+/// the error.
 pub async fn send_batch(
     producer: &Producer,
     topic: &str,
     events: &[OutboxEvent],
+    tag: &str,
 ) -> Result<(), KafkaError> {
-    let sends = events.iter().map(|e| {
-        producer.send(
-            record(topic, e, e.traceparent.as_deref()),
-            Timeout::After(MESSAGE_TIMEOUT),
-        )
-    });
-    for r in join_all(sends).await {
-        r.map_err(|(e, _)| KafkaError::Client(e))?;
+    let mut acks = Vec::with_capacity(events.len());
+    for e in events {
+        let mut r = record(topic, e, e.traceparent.as_deref());
+        let headers = r
+            .headers
+            .take()
+            .unwrap_or_else(OwnedHeaders::new)
+            .insert(Header {
+                key: HEADER_REPLAY,
+                value: Some(tag),
+            });
+        r = r.headers(headers);
+        loop {
+            match producer.send_result(r) {
+                Ok(ack) => break acks.push(ack),
+                // A full queue empties as acknowledgements come: wait, never reorder.
+                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    r = back;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(KafkaError::Client(e)),
+            }
+        }
+    }
+    for ack in acks {
+        match ack.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(KafkaError::Client(e)),
+            Err(_) => return Err(KafkaError::Other("the producer dropped a record".into())),
+        }
     }
     Ok(())
 }
 
-/// The `event-id`s on the topic from `since_ms` (ms since the epoch) to its end.
-pub async fn event_ids_since(cfg: &KafkaConfig, since_ms: i64) -> Result<HashSet<i64>, KafkaError> {
+/// The `event-id`s of the records replay `tag` sent, on the topic from `since_ms` (ms since
+/// the epoch) to its end.
+pub async fn event_ids_since(
+    cfg: &KafkaConfig,
+    since_ms: i64,
+    tag: &str,
+) -> Result<HashSet<i64>, KafkaError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -44,9 +77,10 @@ pub async fn event_ids_since(cfg: &KafkaConfig, since_ms: i64) -> Result<HashSet
     };
     let mut ids = HashSet::new();
     while let Some(m) = rx.recv().await {
-        if let Some(id) = m
-            .header(HEADER_EVENT_ID)
-            .and_then(|v| v.trim().parse().ok())
+        if m.header(HEADER_REPLAY) == Some(tag)
+            && let Some(id) = m
+                .header(HEADER_EVENT_ID)
+                .and_then(|v| v.trim().parse().ok())
         {
             ids.insert(id);
         }

@@ -24,6 +24,9 @@ pub struct ReplayJob<'a> {
     /// The topic the live relay publishes to, on `target`'s cluster when it is the same one.
     pub live_topic: &'a str,
     pub live_bootstrap: &'a str,
+    /// `--since` and `--until` as they were typed ("2h" names the same replay on every run,
+    /// though the instant moves).
+    pub times: &'a str,
     /// This configuration's own destination: its topic is the live one only for its events.
     pub own_destination: &'a str,
     /// Replaying into the live topic was asked for in so many words.
@@ -46,18 +49,17 @@ pub struct Replayed {
 
 fn selection(j: &ReplayJob<'_>) -> String {
     let f = &j.filter;
-    let t = |x: Option<chrono::DateTime<chrono::Utc>>| x.map(|t| t.to_rfc3339());
     format!(
-        "{} -> {}/{} product={:?} ids={:?}..{:?} time={:?}..{:?}",
-        j.destination,
-        j.target.bootstrap,
-        j.target.topic,
-        f.product,
-        f.from_id,
-        f.to_id,
-        t(f.since),
-        t(f.until)
+        "{} -> {}/{} product={:?} ids={:?}..{:?} time={}",
+        j.destination, j.target.bootstrap, j.target.topic, f.product, f.from_id, f.to_id, j.times
     )
+}
+
+/// The `replay` header of this replay's records: short, the same on every run of it.
+fn tag_of(selection: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(selection.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 fn kafka_err(e: kafka::KafkaError) -> ServiceError {
@@ -83,6 +85,7 @@ pub async fn replay(
         )));
     }
     let key = selection(j);
+    let tag = tag_of(&key);
     let run = j.store.replay_run(&key).await?;
     let total = j.store.replay_count(j.destination, j.filter, 0).await?;
     kafka::ensure_topic(j.target).await.map_err(kafka_err)?;
@@ -90,7 +93,7 @@ pub async fn replay(
     let producer = kafka::producer(j.target, health).map_err(kafka_err)?;
     // A replay that stopped may have sent part of its next batch: those are on the target.
     let there = if run.resumed {
-        kafka::event_ids_since(j.target, run.updated_ms - SKEW_MS)
+        kafka::event_ids_since(j.target, run.updated_ms - SKEW_MS, &tag)
             .await
             .map_err(kafka_err)?
     } else {
@@ -108,7 +111,7 @@ pub async fn replay(
         };
         let (known, send): (Vec<_>, Vec<_>) = page.into_iter().partition(|e| there.contains(&e.id));
         skipped += known.len() as i64;
-        kafka::send_batch(&producer, &j.target.topic, &send)
+        kafka::send_batch(&producer, &j.target.topic, &send, &tag)
             .await
             .map_err(kafka_err)?;
         sent += send.len() as i64;

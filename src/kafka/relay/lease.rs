@@ -101,6 +101,18 @@ impl Relay {
         if !all_marked {
             return;
         }
+        // A send that failed may have reached the broker: counted, so whoever claims it next
+        // looks for it on the topic first.
+        if !self.failed.is_empty() {
+            let ids: Vec<i64> = self.failed.iter().map(|h| h.event.id).collect();
+            if let Err(e) = self
+                .store
+                .note_failure(&self.opts.id, &ids, "stopped after a failed send")
+                .await
+            {
+                tracing::warn!(error = %e, "cannot note the failed sends");
+            }
+        }
         match self.store.release_held(&self.opts.id).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "released unpublished events"),

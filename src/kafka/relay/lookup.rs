@@ -40,7 +40,16 @@ impl Relay {
             .filter(|h| h.event.uncertain)
             .map(|h| &h.event)
             .collect();
-        let found = match find(&self.cfg, since - SKEW_MS, &wanted).await {
+        // Bounded well inside the lease the claim just took (nothing renews it meanwhile), so
+        // what is sent after the look is still this relay's to send.
+        let limit = self.opts.lease / 3;
+        let look = tokio::time::timeout(limit, find(&self.cfg, since - SKEW_MS, &wanted));
+        let found = match look.await.unwrap_or_else(|_| {
+            Err(crate::kafka::KafkaError::Other(format!(
+                "the look took longer than {} s",
+                limit.as_secs()
+            )))
+        }) {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for events on the topic; sending them again");
@@ -93,8 +102,15 @@ async fn find(
     let mut found = HashMap::new();
     while let Some(m) = rx.recv().await {
         let num = |name: &str| m.header(name).and_then(|v| v.trim().parse::<i64>().ok());
+        // The id, and the key and version with it: another database's outbox may number its
+        // events the same.
         let id = match num(HEADER_EVENT_ID) {
-            Some(id) => by_id.contains_key(&id).then_some(id),
+            Some(id) => by_id
+                .get(&id)
+                .is_some_and(|(k, v)| {
+                    m.key.as_deref() == Some(*k) && num(HEADER_VERSION) == Some(*v)
+                })
+                .then_some(id),
             None => match (m.key.as_deref(), num(HEADER_VERSION)) {
                 (Some(k), Some(v)) => by_version.get(&(k, v)).copied(),
                 _ => None,
