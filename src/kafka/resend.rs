@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rdkafka::error::KafkaError as RdError;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::Header;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::producer::{Producer, record};
@@ -30,14 +30,10 @@ pub async fn send_batch(
     let mut acks = Vec::with_capacity(events.len());
     for e in events {
         let mut r = record(topic, e, e.traceparent.as_deref());
-        let headers = r
-            .headers
-            .take()
-            .unwrap_or_else(OwnedHeaders::new)
-            .insert(Header {
-                key: HEADER_REPLAY,
-                value: Some(tag),
-            });
+        let headers = r.headers.take().unwrap_or_default().insert(Header {
+            key: HEADER_REPLAY,
+            value: Some(tag),
+        });
         r = r.headers(headers);
         loop {
             match producer.send_result(r) {
