@@ -11,7 +11,7 @@ use rdkafka::message::Header;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::producer::{Producer, record};
-use super::{KafkaConfig, KafkaError, TailOptions, TailStart, tail};
+use super::{KafkaConfig, KafkaError, TailMessage, TailOptions, TailStart, tail};
 use crate::domain::HEADER_EVENT_ID;
 use crate::store::OutboxEvent;
 
@@ -64,15 +64,8 @@ pub async fn event_ids_since(
     since_ms: i64,
     tag: &str,
 ) -> Result<HashSet<i64>, KafkaError> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (cfg, stop) = (cfg.clone(), stop.clone());
-        let opts = TailOptions::new(TailStart::Time(since_ms.max(0)), false);
-        tokio::task::spawn_blocking(move || tail(&cfg, opts, tx, stop))
-    };
     let mut ids = HashSet::new();
-    while let Some(m) = rx.recv().await {
+    scan_since(cfg, since_ms, |m| {
         if m.header(HEADER_REPLAY) == Some(tag)
             && let Some(id) = m
                 .header(HEADER_EVENT_ID)
@@ -80,10 +73,38 @@ pub async fn event_ids_since(
         {
             ids.insert(id);
         }
+        false
+    })
+    .await?;
+    Ok(ids)
+}
+
+/// Reads the topic from `since_ms` (ms since the epoch) to its end, each record to `visit`,
+/// which answers true to stop there (the reader's error after such a stop does not count).
+pub(super) async fn scan_since(
+    cfg: &KafkaConfig,
+    since_ms: i64,
+    mut visit: impl FnMut(&TailMessage) -> bool,
+) -> Result<(), KafkaError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (cfg, stop) = (cfg.clone(), stop.clone());
+        let opts = TailOptions::new(TailStart::Time(since_ms.max(0)), false);
+        tokio::task::spawn_blocking(move || tail(&cfg, opts, tx, stop))
+    };
+    let mut stopped = false;
+    while let Some(m) = rx.recv().await {
+        if visit(&m) {
+            stopped = true;
+            break;
+        }
     }
     stop.store(true, Ordering::Relaxed);
+    drop(rx);
     match reader.await {
-        Ok(r) => r.map(|()| ids),
+        Ok(Err(_)) if stopped => Ok(()),
+        Ok(r) => r,
         Err(e) => Err(KafkaError::Other(format!("topic reader: {e}"))),
     }
 }

@@ -4,11 +4,9 @@
 //! instead of publishing it twice.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::*;
 use crate::domain::{HEADER_EVENT_ID, HEADER_VERSION};
-use crate::kafka::{TailOptions, TailStart, tail};
 
 /// How far before the oldest commit the look starts: the producer stamps a record when it
 /// is sent, after the commit, but clocks of two hosts differ.
@@ -92,15 +90,8 @@ async fn find(
         .iter()
         .map(|e| ((e.msg_key.as_str(), e.version), e.id))
         .collect();
-    let (tx, mut rx) = mpsc::channel(1024);
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (cfg, stop) = (cfg.clone(), stop.clone());
-        let opts = TailOptions::new(TailStart::Time(since_ms.max(0)), false);
-        tokio::task::spawn_blocking(move || tail(&cfg, opts, tx, stop))
-    };
     let mut found = HashMap::new();
-    while let Some(m) = rx.recv().await {
+    crate::kafka::resend::scan_since(cfg, since_ms, |m| {
         let num = |name: &str| m.header(name).and_then(|v| v.trim().parse::<i64>().ok());
         // The id, and the key and version with it: another database's outbox may number its
         // events the same.
@@ -118,20 +109,9 @@ async fn find(
         };
         if let Some(id) = id {
             found.entry(id).or_insert((m.partition, m.offset));
-            if found.len() == by_id.len() {
-                break;
-            }
         }
-    }
-    stop.store(true, Ordering::Relaxed);
-    drop(rx);
-    match reader.await {
-        Ok(Ok(())) => Ok(found),
-        // Stopped early with everything found: the reader's own error does not matter.
-        Ok(Err(_)) if found.len() == by_id.len() => Ok(found),
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(crate::kafka::KafkaError::Other(format!(
-            "topic reader: {e}"
-        ))),
-    }
+        found.len() == by_id.len()
+    })
+    .await?;
+    Ok(found)
 }

@@ -87,27 +87,24 @@ impl History {
 
     /// `group`'s total lag per reading, oldest first (0 where it was not read).
     pub fn lag(&self, group: &str) -> Vec<u64> {
-        self.readings
-            .iter()
-            .map(|r| {
-                r.groups
-                    .iter()
-                    .find(|g| g.group == group)
-                    .map_or(0, |g| g.lag.max(0) as u64)
-            })
-            .collect()
+        self.per_reading(group, |g| Some(g.lag.max(0) as u64))
     }
 
     /// `group`'s lag in whole seconds per reading, oldest first (0 where it was not read).
     pub fn lag_seconds(&self, group: &str) -> Vec<u64> {
+        self.per_reading(group, |g| g.lag_seconds.map(|s| s.max(0.0) as u64))
+    }
+
+    /// One figure of `group` per reading, oldest first (0 where it was not read).
+    fn per_reading(&self, group: &str, of: impl Fn(&super::GroupLine) -> Option<u64>) -> Vec<u64> {
         self.readings
             .iter()
             .map(|r| {
                 r.groups
                     .iter()
                     .find(|g| g.group == group)
-                    .and_then(|g| g.lag_seconds)
-                    .map_or(0, |s| s.max(0.0) as u64)
+                    .and_then(&of)
+                    .unwrap_or(0)
             })
             .collect()
     }
