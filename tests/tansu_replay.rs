@@ -127,7 +127,8 @@ async fn replay_a_range_resume_it_and_refuse_the_live_topic() {
     }
 
     // A bigger replay, killed once it has moved on, then run again: it resumes.
-    let rows = 8000;
+    // Enough batches that the kill lands mid-way even on a loaded machine.
+    let rows = 20000;
     let csv = db.dir.path().join("many.csv");
     let mut f = std::fs::File::create(&csv).unwrap();
     writeln!(f, "name,description,category,amount,currency,quantity").unwrap();
