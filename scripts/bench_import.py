@@ -19,16 +19,20 @@ import sys
 import tempfile
 import time
 
-ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ROWS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 1_000_000
 BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "dataflow")
 PG = "postgres://postgres@127.0.0.1:5432/"
 
 
 def generate(path):
+    generate_rows(path, ROWS)
+
+
+def generate_rows(path, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["name", "description", "category", "amount", "currency", "quantity"])
-        for i in range(ROWS):
+        for i in range(rows):
             w.writerow([f"Produto {i}", f"linha, {i} com \"aspas\"", f"Cat {i % 7}",
                         f"{i % 1000}.{i % 100:02d}", "BRL", i])
 

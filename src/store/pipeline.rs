@@ -29,9 +29,19 @@ const BACKLOG: &str = "SELECT d.name, d.cluster, CAST(COUNT(o.id) AS BIGINT) AS 
     MIN(o.created_at) AS oldest
   FROM destination d LEFT JOIN outbox o ON o.destination = d.name AND o.published_at IS NULL
   GROUP BY d.name, d.cluster ORDER BY d.name";
-// Walks the partial index of published events from the newest: cheap however big the table.
-const RECENT: &str = "SELECT created_at, published_at FROM outbox
-  WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT $1";
+// No index holds only the published events (migration 0015), so two bounded walks of the
+// primary key from the newest: the newest rows, nearly all published in steady flow, and the
+// rows just below the oldest pending event, which are what a relay draining a backlog has
+// just published.
+const RECENT: &str = "SELECT created_at, published_at FROM (
+    SELECT id, created_at, published_at FROM (
+      SELECT id, created_at, published_at FROM outbox ORDER BY id DESC LIMIT $1) newest
+    UNION
+    SELECT id, created_at, published_at FROM (
+      SELECT id, created_at, published_at FROM outbox
+      WHERE id < (SELECT MIN(id) FROM outbox WHERE published_at IS NULL)
+      ORDER BY id DESC LIMIT $1) drained
+  ) r WHERE published_at IS NOT NULL ORDER BY id DESC LIMIT $1";
 
 impl Store {
     /// Every destination with its pending events and the oldest one's commit time.
