@@ -23,13 +23,27 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_import import generate_rows, run  # noqa: E402
+from bench_import import generate_rows  # noqa: E402
 from bench_write import start_tansu  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 BIN = os.environ.get("DATAFLOW_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "dataflow")
 PG = "postgres://postgres@127.0.0.1:5432/"
+
+
+def run(args, env):
+    """Wall time and peak RSS of one command. /usr/bin/time measures it: the child of this
+    Python process would report this process's RSS at fork as its own (Linux keeps the
+    pre-exec high-water mark), and the topic check holds a million keys here."""
+    out = tempfile.NamedTemporaryFile(delete=False).name
+    start = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out, *args], env=env,
+                       capture_output=True, text=True)
+    wall = time.monotonic() - start
+    rss = int(open(out).read().split()[-1]) / 1024
+    os.unlink(out)
+    return wall, rss, p.stdout.strip(), p.stderr.strip()
 
 
 def psql(db, sql):
@@ -92,10 +106,15 @@ def import_pg(path, tmp, kafka):
     line = (f"{wall:6.1f} s, peak RSS {rss:.0f} MiB, {products} products, "
             f"pending at exit {pending} [{out}] {err[:200]}")
     if kafka:
-        tail = subprocess.run([BIN, "tail", "--from-beginning", "--limit", str(products)],
-                              env=env, capture_output=True, text=True, timeout=600).stdout
-        keys = [json.loads(x)["key"] for x in tail.splitlines() if x.strip()]
-        line += f"; topic: {len(keys)} messages, {len(set(keys))} distinct keys"
+        tail = subprocess.Popen([BIN, "tail", "--from-beginning", "--limit", str(products)],
+                                env=env, stdout=subprocess.PIPE, text=True)
+        keys, messages = set(), 0
+        for x in tail.stdout:
+            if x.strip():
+                keys.add(json.loads(x)["key"])
+                messages += 1
+        tail.wait(600)
+        line += f"; topic: {messages} messages, {len(keys)} distinct keys"
     psql("postgres", f"DROP DATABASE {db} WITH (FORCE)")
     return wall, line
 

@@ -192,12 +192,15 @@ fn fetch(
     gaps: &mut Gaps,
     max: usize,
 ) -> Result<Fetched, KafkaError> {
+    let began = Instant::now();
     let marks = watermarks(c, topic)?;
     let mut out = Fetched::default();
     if marks.is_empty() || max == 0 {
         return Ok(out);
     }
+    let marked = began.elapsed();
     let committed = load_committed(c, topic, &marks)?;
+    let asked = began.elapsed();
     let mut assign = TopicPartitionList::new();
     let mut parts: HashMap<i32, Reading> = HashMap::new();
     for (p, low, high) in &marks {
@@ -310,6 +313,13 @@ fn fetch(
     // Nothing keeps fetching between calls.
     c.unassign()?;
     out.positions.sort_unstable();
+    tracing::debug!(
+        marks_ms = marked.as_secs_f64() * 1e3,
+        committed_ms = asked.as_secs_f64() * 1e3,
+        total_ms = began.elapsed().as_secs_f64() * 1e3,
+        messages = out.messages.len(),
+        "consumer route: fetch"
+    );
     Ok(out)
 }
 
@@ -380,6 +390,11 @@ fn commit(
     for (p, offset) in positions {
         tpl.add_partition_offset(topic, *p, Offset::Offset(*offset))?;
     }
+    let began = Instant::now();
     c.commit(&tpl, CommitMode::Sync)?;
+    tracing::debug!(
+        ms = began.elapsed().as_secs_f64() * 1e3,
+        "consumer route: commit"
+    );
     Ok(())
 }
