@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{Backend, TestDb, blusa};
-use dataflow::store::{Creation, EventRoute, PublishedAck, Store};
+use common::{Backend, TestDb, acks, blusa};
+use dataflow::store::{Creation, EventRoute, Store};
 
 const DEST: &str = "kafka:test:9092/t";
 
@@ -23,19 +23,6 @@ fn route(holder: Option<&str>, lease: Duration) -> EventRoute<'_> {
 fn items(n: usize) -> Vec<Creation> {
     let item = blusa().validate().unwrap();
     std::iter::repeat_n(Creation::from(item), n).collect()
-}
-
-fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<PublishedAck> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| PublishedAck {
-            outbox_id: e.id,
-            product_id: e.product_id,
-            partition: 0,
-            offset: i as i64,
-        })
-        .collect()
 }
 
 async fn on_both<F, Fut>(body: F)

@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDb};
-use dataflow::store::{PublishedAck, Store};
+use dataflow::store::Store;
 
 const EVENTS: i64 = 1_000_000;
 /// Every 1,000th event is pending; of those, every other one held by a relay that failed once.
@@ -163,17 +163,8 @@ async fn moves_a_million_event_outbox(backend: Backend) {
     assert_eq!(held.len() as i64, PENDING / 2);
     assert!(held.iter().all(|e| e.uncertain), "attempts carried over");
 
-    let acks: Vec<PublishedAck> = free
-        .iter()
-        .chain(&held)
-        .enumerate()
-        .map(|(i, e)| PublishedAck {
-            outbox_id: e.id,
-            product_id: e.product_id,
-            partition: 0,
-            offset: i as i64,
-        })
-        .collect();
+    let all: Vec<_> = free.iter().chain(&held).cloned().collect();
+    let acks = common::acks(&all);
     assert_eq!(
         store.mark_published("relay-b", &acks).await.unwrap(),
         PENDING as u64

@@ -193,6 +193,20 @@ pub mod tansu;
 pub mod tmux;
 
 /// One number from a query of the tests' own (never user input).
+/// An acknowledgement for each event, in order: partition 0, offsets 0, 1, 2...
+pub fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<dataflow::store::PublishedAck> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| dataflow::store::PublishedAck {
+            outbox_id: e.id,
+            product_id: e.product_id,
+            partition: 0,
+            offset: i as i64,
+        })
+        .collect()
+}
+
 pub async fn scalar(store: &Store, sql: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
     match store {
