@@ -1,7 +1,8 @@
-//! Migration 0015 drops three outbox indexes: on a 1,000,000-event outbox it keeps every
-//! event as it was, and the relay's statements, which used those indexes, still find the
-//! right rows: pending events in id order, held ones once their lease is gone, the newest
-//! published ones for the pipeline.
+//! Migration 0015 drops three outbox indexes (and 0016, on PostgreSQL, the outbox's and
+//! import_key's foreign keys): on a 1,000,000-event outbox it keeps every event as it was,
+//! and the relay's statements, which used those indexes, still find the right rows: pending
+//! events in id order, held ones once their lease is gone, the newest published ones for the
+//! pipeline.
 
 mod common;
 
@@ -86,7 +87,23 @@ async fn moves_a_million_event_outbox(backend: Backend) {
 
     let start = Instant::now();
     store.migrate().await.unwrap();
-    eprintln!("migration 0015 on {EVENTS} events: {:?}", start.elapsed());
+    eprintln!(
+        "migrations 0015.. on {EVENTS} events: {:?}",
+        start.elapsed()
+    );
+    if matches!(backend, Backend::Postgres) {
+        // The contract's keys (pricing, availability) stay; the outbox's and import_key's go.
+        let keys = |tables: &str| {
+            format!(
+                "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' \
+                 AND confrelid = 'tb_product'::regclass AND conrelid::regclass::text IN ({tables})"
+            )
+        };
+        let contract = keys("'tb_pricing', 'tb_availability'");
+        assert_eq!(common::scalar(&store, &contract).await, 2);
+        let ours = keys("'outbox', 'import_key'");
+        assert_eq!(common::scalar(&store, &ours).await, 0);
+    }
 
     assert_eq!(store.pending_count().await.unwrap(), PENDING);
     let indexes = match backend {
@@ -178,6 +195,27 @@ async fn moves_a_million_event_outbox(backend: Backend) {
         .await,
         0
     );
+    if matches!(backend, Backend::Postgres) {
+        // A product deleted by hand still takes its events and import key with it (0016
+        // replaced those foreign keys' cascade by a trigger).
+        store
+            .execute_script(
+                "INSERT INTO import_key (key, product_id) VALUES ('ext:999', 999), ('ext:998', 998);
+                 DELETE FROM tb_product WHERE id = 999",
+            )
+            .await
+            .unwrap();
+        let left = "SELECT (SELECT COUNT(*) FROM outbox WHERE product_id = 999) \
+                    + (SELECT COUNT(*) FROM import_key WHERE product_id = 999)";
+        assert_eq!(common::scalar(&store, left).await, 0, "cascaded by hand");
+        let kept = "SELECT (SELECT COUNT(*) FROM outbox WHERE product_id = 998) \
+                    + (SELECT COUNT(*) FROM import_key WHERE product_id = 998)";
+        assert_eq!(
+            common::scalar(&store, kept).await,
+            2,
+            "other products untouched"
+        );
+    }
     store.close().await;
     db.drop_db().await;
 }

@@ -65,12 +65,14 @@ const PRICING_SQLITE: &str =
 const AVAILABILITY: &str = "UPDATE tb_availability SET quantity = $2 WHERE product_id = $1";
 
 // The holder is dropped when an older event of the product is unpublished: it goes first.
+// "Unpublished" is read as kafka_offset IS NULL (the same, by outbox_check) so that the
+// product's own index is used, never a walk of every pending event (see CLAIM_PG).
 const EVENT_PG: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at, destination,
     claimed_by, claimed_until, event, version)
   SELECT $1, CAST($1 AS TEXT), $2, $3, $4, h.holder,
     CASE WHEN h.holder IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $6) END, $7, $8
   FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE product_id = $1
-                                 AND published_at IS NULL)
+                                 AND kafka_offset IS NULL)
                THEN NULL ELSE CAST($5 AS TEXT) END AS holder) h
   RETURNING id, claimed_by";
 const EVENT_SQLITE: &str = "INSERT INTO outbox (product_id, msg_key, payload, created_at,

@@ -60,6 +60,11 @@ pub struct PublishedAck {
 // two relays on one PostgreSQL database apart; SQLite serializes writers.
 // `attempts` counts the times its fate became unknown: a failed send, or a holder that
 // lapsed (the SET reads the row as it was, so a claim of a held row adds one).
+// The product's oldest unpublished event is looked up per candidate through the product's
+// index, as kafka_offset IS NULL (the same as published_at IS NULL by outbox_check, but
+// matching no partial index): written as NOT EXISTS on published_at, PostgreSQL scanned
+// every pending event once per orphan with statistics from a quiet moment, or the whole
+// outbox once with none (tests/claim_cost.rs).
 const CLAIM_PG: &str =
     "UPDATE outbox SET claimed_by = $1, claimed_until = clock_timestamp() + make_interval(secs => $2),
     attempts = attempts + CASE WHEN claimed_until IS NULL THEN 0 ELSE 1 END
@@ -69,8 +74,8 @@ const CLAIM_PG: &str =
         WHERE d.cluster = (SELECT m.cluster FROM destination m WHERE m.name = $3)))
       AND o.published_at IS NULL
       AND (o.claimed_until IS NULL OR o.claimed_until < now())
-      AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.product_id = o.product_id AND e.id < o.id
-                      AND e.published_at IS NULL)
+      AND o.id = (SELECT e.id FROM outbox e WHERE e.product_id = o.product_id AND e.id <= o.id
+                  AND e.kafka_offset IS NULL ORDER BY e.id LIMIT 1)
     ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)
   RETURNING id, product_id, msg_key, payload, event, version, traceparent,
     attempts > 0 AS uncertain, CAST(EXTRACT(EPOCH FROM created_at) * 1000 AS BIGINT) AS created_ms";
