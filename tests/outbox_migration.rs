@@ -215,6 +215,16 @@ async fn moves_a_million_event_outbox(backend: Backend) {
             2,
             "other products untouched"
         );
+        store
+            .execute_script("TRUNCATE tb_product CASCADE")
+            .await
+            .unwrap();
+        let all = "SELECT (SELECT COUNT(*) FROM outbox) + (SELECT COUNT(*) FROM import_key)";
+        assert_eq!(
+            common::scalar(&store, all).await,
+            0,
+            "truncated with the products"
+        );
     }
     store.close().await;
     db.drop_db().await;

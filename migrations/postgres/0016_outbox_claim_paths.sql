@@ -8,6 +8,9 @@
 -- the product's oldest event with kafka_offset IS NULL, equal to published_at IS NULL by
 -- outbox_check, so that no partial index is chosen for it: with statistics taken while little
 -- was pending, it scanned every pending event once per orphan. tests/claim_cost.rs counts both.)
+-- Writers lock tb_product before outbox: taking it first here too, a replica still running
+-- the old binary waits for the migration instead of deadlocking with it.
+LOCK TABLE tb_product IN SHARE ROW EXCLUSIVE MODE;
 DROP INDEX IF EXISTS outbox_pending;
 CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;
 
@@ -15,13 +18,14 @@ CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;
 -- deletes a product (a deletion sets deleted_at and is itself an event): their foreign keys
 -- checked nothing that can fail on insert, and those per-row checks were half the
 -- foreign-key work of every registration and import (BENCHMARKS.md, issue 34). What the keys
--- also did, cascade a product deleted by hand, a statement trigger on tb_product still does,
--- at no cost to inserts. tb_pricing's and tb_availability's keys are the contract's and stay.
+-- also did, cascade a product deleted (or truncated) by hand, statement triggers on
+-- tb_product still do, at no cost to inserts. tb_pricing's and tb_availability's keys are the contract's and stay.
 -- SQLite keeps its keys (dropping one there rebuilds the table).
 ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_product_id_fkey;
 ALTER TABLE import_key DROP CONSTRAINT IF EXISTS import_key_product_id_fkey;
 
-CREATE FUNCTION tb_product_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tb_product_removed() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM import_key k USING removed r WHERE k.product_id = r.id;
     DELETE FROM outbox o USING removed r WHERE o.product_id = r.id;
@@ -30,3 +34,13 @@ END
 $$;
 CREATE TRIGGER tb_product_removed AFTER DELETE ON tb_product
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION tb_product_removed();
+
+CREATE FUNCTION tb_product_truncated() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+    TRUNCATE import_key, outbox;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER tb_product_truncated AFTER TRUNCATE ON tb_product
+    FOR EACH STATEMENT EXECUTE FUNCTION tb_product_truncated();

@@ -105,13 +105,20 @@ impl Store {
                 Ok(Store::Sqlite(pool))
             }
             DatabaseTarget::Postgres(url) => {
-                // No JIT: every statement here is short, and a generic plan's cost estimate on
-                // a table without statistics passed jit_above_cost, so each claim of orphans
-                // compiled itself for 0.3 s (an import of 1,000,000 rows took 200-240 s
-                // instead of 60; BENCHMARKS.md, issue 34).
-                let opts = PgConnectOptions::from_str(url.expose())?.options([("jit", "off")]);
+                let opts = PgConnectOptions::from_str(url.expose())?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
+                    // No JIT: every statement here is short, and a generic plan's cost estimate
+                    // on a table without statistics passed jit_above_cost, so each claim of
+                    // orphans compiled itself for 0.3 s (an import of 1,000,000 rows took
+                    // 200-240 s instead of 50; BENCHMARKS.md, issue 34). A SET, not a startup
+                    // option, which poolers such as PgBouncer refuse.
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(conn, "SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
                     // A request against a database that is gone answers 503 within a second.
                     .acquire_timeout(Duration::from_secs(1))
                     .connect_with(opts)
