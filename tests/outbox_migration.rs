@@ -1,8 +1,8 @@
-//! Migration 0015 drops three outbox indexes (and 0016, on PostgreSQL, the outbox's and
-//! import_key's foreign keys): on a 1,000,000-event outbox it keeps every event as it was,
-//! and the relay's statements, which used those indexes, still find the right rows: pending
-//! events in id order, held ones once their lease is gone, the newest published ones for the
-//! pipeline.
+//! Migration 0015 drops three outbox indexes, 0016 puts the pending one on (id) alone (and,
+//! on PostgreSQL, drops the outbox's and import_key's foreign keys): on a 1,000,000-event
+//! outbox it keeps every event as it was, and the relay's statements, which used those
+//! indexes, still find the right rows: pending events in id order, held ones once their lease
+//! is gone, the newest published ones for the pipeline.
 
 mod common;
 
@@ -120,6 +120,18 @@ async fn moves_a_million_event_outbox(backend: Backend) {
         Backend::Sqlite => 3,
     };
     assert_eq!(common::scalar(&store, indexes).await, want);
+    // 0016: the pending events by id alone, so a claim can walk them in order.
+    let pending_by_id = match backend {
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'outbox_pending' \
+             AND indexdef LIKE '%(id) WHERE (published_at IS NULL)'"
+        }
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'outbox_pending' \
+             AND sql LIKE '%(id) WHERE published_at IS NULL'"
+        }
+    };
+    assert_eq!(common::scalar(&store, pending_by_id).await, 1);
     assert_eq!(
         common::scalar(
             &store,
