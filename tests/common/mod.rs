@@ -192,7 +192,6 @@ pub mod server;
 pub mod tansu;
 pub mod tmux;
 
-/// One number from a query of the tests' own (never user input).
 /// An acknowledgement for each event, in order: partition 0, offsets 0, 1, 2...
 pub fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<dataflow::store::PublishedAck> {
     events
@@ -207,6 +206,7 @@ pub fn acks(events: &[dataflow::store::OutboxEvent]) -> Vec<dataflow::store::Pub
         .collect()
 }
 
+/// One number from a query of the tests' own (never user input).
 pub async fn scalar(store: &Store, sql: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
     match store {
