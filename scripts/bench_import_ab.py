@@ -60,6 +60,11 @@ def counters():
     return [float(x) for x in out.split("|")]
 
 
+def counted(before, after):
+    return ", ".join(f"{n} {(a - b) / (1e6 if n == 'WAL MB' else 1):.0f}"
+                     for n, a, b in zip(COUNTER_NAMES, after, before))
+
+
 def watch(db, stop, cpu_last, active):
     while not stop:
         cpu_last.update(cpu_by_name())
@@ -101,9 +106,7 @@ def one(label, path, tmp, kafka):
     pending = floor.psql(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
     print(f"{label}: {wall:.1f} s, peak RSS {rss:.0f} MiB, pending at exit {pending} {err[:200]}")
     print("  core-seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in used.most_common(4)))
-    print("  database: " + ", ".join(
-        f"{n} {(a - b) / (1e6 if n == 'WAL MB' else 1):.0f}"
-        for n, a, b in zip(COUNTER_NAMES, after, before)))
+    print("  database: " + counted(before, after))
     for q, c in active.most_common(5):
         print(f"  {c:5d} x {q}")
     # With pg_stat_statements loaded: each statement's time, WAL and blocks per product.
@@ -118,9 +121,9 @@ def floored(path, tmp):
     before = counters()
     f = floor.floor_pg(path, tmp)
     after = counters()
-    print(f"floor: {f:.1f} s; database: " + ", ".join(
-        f"{n} {(a - b) / (1e6 if n == 'WAL MB' else 1):.0f}"
-        for n, a, b in zip(COUNTER_NAMES, after, before)), flush=True)
+    # These include the floor database's creation (a checkpoint), migration and the CHECKPOINT
+    # before it.
+    print(f"floor: {f:.1f} s; database: " + counted(before, after), flush=True)
     return f
 
 
